@@ -1,0 +1,85 @@
+# quire - Makefile. Run `make help` for the targets.
+#
+# Every module folder's .c files go into build/libquire.a; cli/ links it into build/quire;
+# tests/test_<name>.c become build/tests/test_<name> (cmocka, plus tests/support/*.c);
+# tools/*.c and bench/*.c become programs in build/tools and build/bench.
+
+PKGS      := poppler-glib cairo cairo-pdf glib-2.0 gio-2.0 json-glib-1.0 libpng sqlite3 libuv openblas
+CFLAGS    ?= -O2 -g
+LDFLAGS   ?=
+BUILD     ?= build
+PREFIX    ?= /usr/local
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP \
+             $(PKG_CFLAGS) $(CFLAGS)
+LIBS       = $(PKG_LIBS) -lm -lpthread
+
+MODULES   := common config table ingest vision textlayer llm store workers
+LIB_SRC   := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
+SUP_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
+TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
+BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+.PHONY: all deps test asan bench demo eval install clean help
+
+all: $(BUILD)/quire $(TOOLS)        ## build the quire binary and the tools
+
+deps:                               ## install the missing Debian packages (idempotent)
+	sh tools/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libquire.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/quire: $(CLI_OBJ) $(BUILD)/libquire.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUP_OBJ) $(BUILD)/libquire.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(BUILD)/libquire.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libquire.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+test: deps                          ## install what is missing, build, run every test
+	$(MAKE) --no-print-directory all $(TESTS)
+	QUIRE_BIN=$(abspath $(BUILD)/quire) QUIRE_TOOLS=$(abspath $(BUILD)/tools) \
+	    sh tests/run-tests.sh $(TESTS)
+
+asan:                               ## the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+	$(MAKE) --no-print-directory test BUILD=build-asan \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined"
+
+bench: all $(BENCHES)               ## run the benchmarks; prints `name: value` lines
+	sh bench/run.sh $(BUILD)
+
+demo: deps                          ## install, build, convert examples/*.pdf into ./quire.db, print Markdown
+	$(MAKE) --no-print-directory all
+	$(BUILD)/quire convert --db quire.db --format md examples/*.pdf
+
+eval: all                           ## score quire on ../shared/eval-dev and on the generated set
+	python3 tools/eval.py --quire $(BUILD)/quire
+
+install: all                        ## install the binary and the default config under PREFIX
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/quire
+	install -m 755 $(BUILD)/quire $(DESTDIR)$(PREFIX)/bin/quire
+	install -m 644 configs/quire.conf $(DESTDIR)$(PREFIX)/share/quire/quire.conf
+
+clean:                              ## remove the build output
+	rm -rf build build-asan
+
+help:                               ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TESTS:=.d) $(TOOLS:=.d) $(BENCHES:=.d)

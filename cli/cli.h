@@ -1,0 +1,36 @@
+/*
+ * cli/cli.h - the `quire` command line: one binary, `quire <command> [options]`.
+ *
+ * Each command is a function `int cmd_<name>(int argc, char **argv)` returning the process exit
+ * code: 0 = everything went well, 1 = some documents failed, 2 = usage error (or the database
+ * could not be opened). Options are parsed with GLib's GOption, so every command has --help.
+ * Only main() calls exit().
+ */
+#ifndef QUIRE_CLI_H
+#define QUIRE_CLI_H
+
+#include <glib.h>
+
+#include "../config/config.h"
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
+
+/* Parses argv for one command: the command's own `entries` (may be NULL) plus the options every
+ * command has (--config FILE, --db PATH, --verbose, --quiet), then loads the configuration into
+ * cfg (config_load) and applies --db. `params` is the usage string after the command name (e.g.
+ * "FILE.pdf..."), `summary` one line shown by --help. On success argv/argc hold the remaining
+ * positional arguments (argv[0] is the command) and 0 is returned; otherwise an error has been
+ * printed and CLI_EXIT_USAGE is returned (cfg then needs no release). */
+int cli_parse(const char *command, const char *params, const char *summary, GOptionEntry *entries,
+              int *argc, char ***argv, struct config *cfg);
+
+int cmd_convert(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * table/table.h - what a table is inside quire, OTSL in and out, and the five renderers.
+ *
+ * A table is a grid of n_rows x n_cols positions covered by cells. Each cell is stored once, at
+ * its top-left ("anchor") position, with its row and column span; positions a span covers hold
+ * no cell of their own. Every engine (text layer, model) produces this model and every output
+ * (Markdown, LaTeX, HTML, CSV, JSON, the database) is rendered from it, so all outputs agree.
+ *
+ * Invariants (checked by table_validate): cells do not overlap; every cell lies inside the grid;
+ * spans are >= 1; cells are kept sorted row-major by anchor; positions covered by no cell count
+ * as empty cells. header_rows <= n_rows.
+ *
+ * OTSL (Lysak et al., "Optimized Table Tokenization for Table Structure Recognition", as used in
+ * Docling's DocTags): one token per grid position, row by row, each row ended by <nl>:
+ *   <fcel> a cell with text (the text follows the token)  <ecel> an empty cell
+ *   <ched> a column-header cell    <rhed> a row-header cell    <srow> a section-row cell
+ *   <lcel> merged with the cell to its left   <ucel> merged with the cell above
+ *   <xcel> merged both left and up (inside a 2-D span)
+ * optionally wrapped in <otsl> ... </otsl> and preceded by <loc_N> tokens (0-499 grid) giving the
+ * table's box in the image.
+ *
+ * Ownership: table_new/table_from_otsl return a table the caller frees with table_free(). Strings
+ * returned by renderers are owned by the caller (free()). Cell text is UTF-8, owned by the table.
+ * Thread-safety: a table is a plain value; distinct tables may be used from distinct threads.
+ */
+#ifndef QUIRE_TABLE_H
+#define QUIRE_TABLE_H
+
+#include "../common/common.h"
+
+enum cell_kind {
+    CELL_DATA = 0,       /* an ordinary cell (<fcel>/<ecel>) */
+    CELL_COLUMN_HEADER,  /* <ched> */
+    CELL_ROW_HEADER,     /* <rhed> */
+    CELL_SECTION,        /* <srow>: a row that names a section of the table */
+};
+
+struct table_cell {
+    int row, col;           /* anchor position, 0-based */
+    int rowspan, colspan;   /* >= 1 */
+    enum cell_kind kind;
+    char *text;             /* UTF-8, never NULL ("" for an empty cell) */
+    bool has_bbox;
+    struct rect bbox;       /* in page points (top-left origin) when has_bbox */
+};
+
+struct table {
+    int n_rows, n_cols;
+    int header_rows;             /* leading rows that form the column header */
+    struct table_cell *cells;    /* anchors, sorted row-major */
+    size_t n_cells, cap_cells;
+};
+
+/* Returns an empty rows x cols table (no cells: every position empty), or NULL on ENOMEM.
+ * rows, cols >= 0. */
+struct table *table_new(int rows, int cols);
+/* Frees the table and its cells' text. table_free(NULL) is a no-op. */
+void table_free(struct table *t);
+/* A deep copy, or NULL on ENOMEM. */
+struct table *table_copy(const struct table *t);
+
+/* Puts a cell at (row, col) spanning rowspan x colspan with a copy of `text` (NULL = "").
+ * Replaces a cell anchored at the same position. Returns 0, QUIRE_EINVAL when the cell leaves the
+ * grid or overlaps another cell, or QUIRE_ENOMEM. */
+int table_set_cell(struct table *t, int row, int col, int rowspan, int colspan,
+                   enum cell_kind kind, const char *text);
+/* The cell covering position (row, col), or NULL when that position is empty/uncovered. */
+const struct table_cell *table_cell_at(const struct table *t, int row, int col);
+struct table_cell *table_cell_at_mut(struct table *t, int row, int col);
+/* Text at (row, col): the covering cell's text, or "" - never NULL. */
+const char *table_text_at(const struct table *t, int row, int col);
+/* Returns 0 when the invariants hold, QUIRE_EINVAL otherwise (with *msg set if msg != NULL). */
+int table_validate(const struct table *t, char **msg);
+
+/* --- OTSL --------------------------------------------------------------------------------- */
+/* Parses OTSL text into a new table (*out). With repair=false any grammar violation is an error;
+ * with repair=true decodable near-misses are fixed (ragged rows padded with <ecel>, a misplaced
+ * <lcel>/<ucel>/<xcel> turned into an empty cell, a missing </otsl> or final <nl> accepted) and
+ * *repaired (if non-NULL) is set to the number of fixes made. Returns 0, QUIRE_EPARSE with *msg
+ * (caller frees) naming the token index and the problem, or QUIRE_ENOMEM. */
+int table_from_otsl(const char *otsl, bool repair, struct table **out, int *repaired, char **msg);
+/* Serializes to OTSL wrapped in <otsl>...</otsl> (no <loc_> tokens). Caller frees. NULL on ENOMEM. */
+char *table_to_otsl(const struct table *t);
+
+/* --- renderers ------------------------------------------------------------------------------ */
+enum table_format {
+    TABLE_FORMAT_MARKDOWN,
+    TABLE_FORMAT_LATEX,
+    TABLE_FORMAT_HTML,
+    TABLE_FORMAT_CSV,
+    TABLE_FORMAT_JSON,
+};
+
+/* How Markdown (which has no spans) shows a spanning cell. */
+enum span_policy {
+    SPAN_REPEAT = 0,   /* repeat the text in every position the span covers */
+    SPAN_EMPTY,        /* text in the anchor position only, covered positions empty */
+};
+
+struct render_options {
+    enum span_policy markdown_spans; /* default SPAN_EMPTY */
+    bool latex_booktabs;             /* \toprule/\midrule/\bottomrule instead of \hline */
+};
+/* Sets the documented defaults. */
+void render_options_init(struct render_options *o);
+
+/* Parses "md"/"markdown", "latex"/"tex", "html", "csv", "json". Returns false when unknown. */
+bool table_format_parse(const char *name, enum table_format *out);
+const char *table_format_name(enum table_format f);
+
+/* Renders t in the given format. Returns a new NUL-terminated string the caller frees, or NULL
+ * on ENOMEM. opts may be NULL (defaults).
+ *  - Markdown: GitHub pipe table; the first row is the header row (an empty header row is emitted
+ *    when header_rows == 0, since GitHub tables need one); '|' escaped as '\|', newlines as <br>.
+ *  - LaTeX: a tabular environment with \multicolumn/\multirow (needs \usepackage{multirow}, and
+ *    booktabs when asked); special characters escaped; compiles with pdflatex.
+ *  - HTML: <table> with <thead>/<tbody>, colspan/rowspan, text escaped.
+ *  - CSV: RFC 4180 (CRLF line ends, fields quoted when needed), spans as SPAN_EMPTY.
+ *  - JSON: {"rows":[[...]...],"spans":[[row,col,rowspan,colspan],...],"header_rows":N}; rows hold
+ *    the text of every position (covered positions ""), spans list only cells larger than 1x1. */
+char *table_render(const struct table *t, enum table_format f, const struct render_options *opts);
+
+#endif
