@@ -46,6 +46,10 @@ enum quire_err {
 /* Returns a static, human-readable phrase for a QUIRE_E* code (never NULL). */
 const char *err_str(int err);
 
+/* The struct of type `type` whose member `member` is at `ptr` (libuv handles live inside the
+ * structs that own them). */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
 /* --- allocation hook ------------------------------------------------------------------- */
 /* Same contracts as malloc/calloc/realloc/strdup; free the result with free(). They return NULL
  * on failure (or when a failure was injected). */

@@ -30,6 +30,7 @@ struct config {
     /* [watch] */
     double settle_seconds;     /* size and mtime stable this long before a file is taken (default 2) */
     double rescan_seconds;     /* full rescan period, in case inotify dropped events (default 60) */
+    double incomplete_seconds; /* a stable file without %%EOF is taken anyway after this (default 30) */
     /* [tables] */
     char *engine;              /* "text", "vlm" or "auto" (default "text" until a model ships) */
     double min_confidence;     /* regions below are not reported (default 0.5) */
@@ -51,5 +52,8 @@ int config_load(struct config *c, const char *path, char **msg);
 void config_release(struct config *c);
 /* Replaces a string setting (frees the old value). Returns 0 or QUIRE_ENOMEM. */
 int config_set_string(char **field, const char *value);
+/* The built-in default of option `key` in `group` as text, or NULL when there is no such option
+ * (lets tests check configs/quire.conf against the code). */
+const char *config_default_value(const char *group, const char *key);
 
 #endif

@@ -31,6 +31,11 @@ const char *doc_status_name(enum doc_status s);
  * connection (store_close()). On failure *msg (caller frees, may be NULL) names the file and
  * the problem. */
 int store_open(const char *path, int busy_timeout_ms, struct store **out, char **msg);
+/* Opens an existing database for reading only (the query commands): never creates the file and
+ * never migrates it. A missing file is QUIRE_ENOENT; a database from an older quire that still
+ * needs migrating is QUIRE_EDB (open it once with store_open); every write on it fails with
+ * QUIRE_EREADONLY. Same ownership as store_open. */
+int store_open_readonly(const char *path, int busy_timeout_ms, struct store **out, char **msg);
 void store_close(struct store *s);   /* NULL is a no-op */
 /* SQLite's message for the last failed call on this connection; owned by the store. */
 const char *store_errmsg(struct store *s);
@@ -42,7 +47,7 @@ const char *store_errmsg(struct store *s);
  * scan can skip re-hashing an unchanged file (store_path_lookup). */
 int store_document_add(struct store *s, const char *path, const char *sha256, int64_t size,
                        int64_t mtime, int64_t *doc_id, enum doc_status *status, bool *is_new);
-/* Looks up a path seen before with the same size and mtime. Returns 0 and sets *doc_id/*status,
+/* Looks up a path seen before with the same size and mtime. Returns 0 and sets *doc_id and *status,
  * or QUIRE_ENOENT when the path is unknown or the file changed since. */
 int store_path_lookup(struct store *s, const char *path, int64_t size, int64_t mtime,
                       int64_t *doc_id, enum doc_status *status);
@@ -88,5 +93,77 @@ struct doc_result {
  * r->tables[i].id. */
 int store_document_put_results(struct store *s, int64_t doc_id, struct doc_result *r,
                                const struct render_options *opts);
+
+/* --- query side ---------------------------------------------------------------------------- */
+/* Which tables to return. Every filter is optional; all given filters must hold. */
+struct store_query {
+    const char *text;        /* words that must all occur in the table's cell text (in any cells),
+                              * NULL or "" = any. Plain text: each word is matched as a quoted
+                              * FTS5 phrase, so quotes and FTS operators have no special meaning;
+                              * a word ending in '*' matches as a prefix. At most 32 words. */
+    const char *doc_pattern; /* a path of the table's document: without any of the characters *?[
+                              * a substring match, otherwise a GLOB over the whole path
+                              * (case-sensitive); NULL = any */
+    int page;                /* 1-based page, 0 = any */
+    const char *since;       /* tables stored at or after this UTC date/time: "YYYY-MM-DD" or
+                              * "YYYY-MM-DD[T ]HH:MM[:SS]"; NULL = any */
+    int limit;               /* at most this many tables, 0 = no limit */
+};
+/* Sets every filter to "any". */
+void store_query_init(struct store_query *q);
+
+/* One stored table with its metadata. Everything is owned by the struct
+ * (store_table_info_free). */
+struct store_table_info {
+    int64_t id;
+    int64_t document_id;
+    char *path;                 /* one path of the document: the first that matches the query's
+                                 * doc_pattern, else the most recently seen one */
+    int page;                   /* 1-based */
+    struct rect bbox;           /* points, top-left origin */
+    int n_rows, n_cols, header_rows;
+    char *engine;               /* "text", "vlm", "auto" */
+    char *model_id;             /* NULL when no model was used */
+    double confidence;
+    char *created_at;           /* "YYYY-MM-DDTHH:MM:SSZ" (UTC) */
+    char *otsl, *markdown, *latex, *html;   /* the renderings stored with the table */
+    struct table *table;        /* rebuilt from the cells */
+};
+void store_table_info_free(struct store_table_info *t);  /* NULL is a no-op */
+
+/* A running query; it belongs to the store's thread and must be ended before store_close. */
+struct store_cursor;
+/* Starts a query; tables come in reading order (document, page, top to bottom, id). Returns 0 and
+ * *out (end it with store_query_end), QUIRE_EINVAL for a malformed `since` or too many words
+ * (message in store_errmsg), or a database error. */
+int store_query_begin(struct store *s, const struct store_query *q, struct store_cursor **out);
+/* The next table: 0 with *out set (caller frees with store_table_info_free), 0 with *out NULL at
+ * the end, or an error (then the cursor is finished, but must still be ended). */
+int store_query_next(struct store_cursor *c, struct store_table_info **out);
+void store_query_end(struct store_cursor *c);  /* NULL is a no-op */
+
+/* One table by id: 0 and *out (caller frees), or QUIRE_ENOENT when there is no such table. */
+int store_table_get(struct store *s, int64_t id, struct store_table_info **out);
+
+/* A failed document, for `quire status`. */
+struct store_failure {
+    int64_t document_id;
+    char *path;                 /* most recently seen path */
+    char *error;                /* the message stored when it failed ("" if none) */
+    int attempts;               /* how many times work on it started */
+    char *finished_at;          /* when it failed, or NULL */
+};
+
+/* Counts and failures. Caller-allocated; store_status_get fills it, store_status_release frees
+ * what it holds. */
+struct store_status {
+    int64_t documents[4];       /* documents by enum doc_status */
+    int64_t tables;             /* stored tables */
+    int64_t pages;              /* stored (processed) pages */
+    struct store_failure *failures;   /* failed documents, oldest failure first */
+    size_t n_failures;
+};
+int store_status_get(struct store *s, struct store_status *out);
+void store_status_release(struct store_status *st);
 
 #endif

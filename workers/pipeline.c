@@ -1,0 +1,171 @@
+/*
+ * pipeline.c - jobs on libuv's thread pool, results back on the loop thread.
+ *
+ * uv_queue_work() runs process_cb on a pool thread and after_cb on the loop thread; a job not yet
+ * started can be cancelled with uv_cancel() (after_cb then sees UV_ECANCELED). Database
+ * connections are kept in a small pool so each worker thread uses one connection at a time and
+ * connections are reused across documents.
+ */
+#include "workers.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct pipeline {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    pipeline_done_cb done;
+    void *user;
+    int pending;               /* submitted and not yet done (loop thread) */
+    int queue_size;
+    volatile int abort_flag;   /* read by workers between pages */
+    bool stopping;
+
+    pthread_mutex_t lock;      /* guards the connection pool */
+    struct store **idle;       /* connections not in use */
+    size_t n_idle, cap_idle;
+
+    /* jobs not yet done, so pipeline_stop can cancel the waiting ones (loop thread) */
+    struct doc_job **jobs;
+    size_t n_jobs, cap_jobs;
+};
+
+/* Takes an idle connection or opens one. Worker threads. */
+static struct store *take_store(struct pipeline *p, int *err, char **msg)
+{
+    pthread_mutex_lock(&p->lock);
+    struct store *s = p->n_idle ? p->idle[--p->n_idle] : NULL;
+    pthread_mutex_unlock(&p->lock);
+    if (s)
+        return s;
+    *err = store_open(p->cfg->db_path, p->cfg->busy_timeout_ms, &s, msg);
+    return *err ? NULL : s;
+}
+
+static void give_back_store(struct pipeline *p, struct store *s)
+{
+    pthread_mutex_lock(&p->lock);
+    if (q_grow((void **)&p->idle, sizeof *p->idle, &p->cap_idle, p->n_idle + 1) == 0) {
+        p->idle[p->n_idle++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    store_close(s);
+}
+
+static void process_cb(uv_work_t *req)
+{
+    struct doc_job *job = container_of(req, struct doc_job, work);
+    struct pipeline *p = job->pipeline;
+    int err = 0;
+    char *msg = NULL;
+    struct store *s = take_store(p, &err, &msg);
+    if (!s) {
+        job->outcome = JOB_FAILED;
+        job->err = err;
+        job->message = q_asprintf("%s: cannot open the database: %s", job->path,
+                                  msg ? msg : err_str(err));
+        free(msg);
+        return;
+    }
+    pipeline_process(job, s, p->cfg, &p->abort_flag);
+    give_back_store(p, s);
+}
+
+static void forget_job(struct pipeline *p, struct doc_job *job)
+{
+    for (size_t i = 0; i < p->n_jobs; i++)
+        if (p->jobs[i] == job) {
+            p->jobs[i] = p->jobs[--p->n_jobs];
+            return;
+        }
+}
+
+static void after_cb(uv_work_t *req, int status)
+{
+    struct doc_job *job = container_of(req, struct doc_job, work);
+    struct pipeline *p = job->pipeline;
+    if (status == UV_ECANCELED)
+        job->outcome = JOB_CANCELLED;
+    forget_job(p, job);
+    p->pending--;
+    p->done(job, p->user);
+}
+
+struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, pipeline_done_cb done,
+                              void *user, int *err, char **msg)
+{
+    /* The pool size is read once, when the first work is queued: set it before that. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = cfg->workers > 0 ? cfg->workers : (int)(cores > 0 ? cores : 1);
+    char size[16];
+    snprintf(size, sizeof size, "%d", workers);
+    setenv("UV_THREADPOOL_SIZE", size, 1);
+
+    /* Fail early, on the loop thread, when the database cannot be opened at all. */
+    struct store *s = NULL;
+    *err = store_open(cfg->db_path, cfg->busy_timeout_ms, &s, msg);
+    if (*err)
+        return NULL;
+    struct pipeline *p = q_calloc(1, sizeof *p);
+    if (!p) {
+        store_close(s);
+        *err = QUIRE_ENOMEM;
+        return NULL;
+    }
+    p->loop = loop;
+    p->cfg = cfg;
+    p->done = done;
+    p->user = user;
+    p->queue_size = cfg->queue_size > workers ? cfg->queue_size : workers;
+    pthread_mutex_init(&p->lock, NULL);
+    give_back_store(p, s);
+    return p;
+}
+
+int pipeline_submit(struct pipeline *p, struct doc_job *job)
+{
+    if (p->stopping)
+        return QUIRE_ECANCELLED;
+    if (q_grow((void **)&p->jobs, sizeof *p->jobs, &p->cap_jobs, p->n_jobs + 1))
+        return QUIRE_ENOMEM;
+    job->pipeline = p;
+    int rc = uv_queue_work(p->loop, &job->work, process_cb, after_cb);
+    if (rc)
+        return QUIRE_EINVAL;
+    p->jobs[p->n_jobs++] = job;
+    p->pending++;
+    return 0;
+}
+
+bool pipeline_full(const struct pipeline *p) { return p->pending >= p->queue_size; }
+
+int pipeline_pending(const struct pipeline *p) { return p->pending; }
+
+void pipeline_stop(struct pipeline *p)
+{
+    p->stopping = true;
+    for (size_t i = 0; i < p->n_jobs; i++)
+        uv_cancel((uv_req_t *)&p->jobs[i]->work); /* fails harmlessly for running jobs */
+}
+
+void pipeline_abort(struct pipeline *p)
+{
+    p->abort_flag = 1;
+    pipeline_stop(p);
+}
+
+void pipeline_free(struct pipeline *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_idle; i++)
+        store_close(p->idle[i]);
+    free(p->idle);
+    free(p->jobs);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
