@@ -3,6 +3,7 @@
 #ifndef QUIRE_CLI_RUN_H
 #define QUIRE_CLI_RUN_H
 
+#include <glib.h>
 #include <stdio.h>
 
 #include "../workers/workers.h"

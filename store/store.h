@@ -14,7 +14,18 @@
  * one per thread that needs one (SQLite serializes writers; the busy timeout absorbs the waits).
  *
  * Errors: functions return 0 or QUIRE_EDB / QUIRE_EBUSY / QUIRE_EREADONLY / QUIRE_EFULL /
- * QUIRE_ENOMEM / QUIRE_ENOENT; store_errmsg() gives SQLite's message for the last failure.
+ * QUIRE_ENOMEM / QUIRE_ENOENT (QUIRE_EINVAL for malformed arguments); store_errmsg() gives the
+ * message for the last failure (SQLite's, or one naming the problem). SQLITE_BUSY and
+ * SQLITE_LOCKED map to QUIRE_EBUSY, SQLITE_READONLY to QUIRE_EREADONLY, SQLITE_FULL to
+ * QUIRE_EFULL, SQLITE_NOMEM to QUIRE_ENOMEM, everything else to QUIRE_EDB. A failed write leaves
+ * the database as it was (each acting function is one transaction).
+ *
+ * A file whose permission bits allow no writing is opened by store_open as QUIRE_EREADONLY even
+ * for root (who could write it anyway): the user marked it read-only.
+ *
+ * Query side: store_query_begin/next/end iterate the tables matching a struct store_query (cell
+ * text through FTS5, document path, page, date), store_table_get fetches one, store_status_get
+ * counts documents by state and lists failures. The schema is documented in docs/schema.md.
  */
 #ifndef QUIRE_STORE_H
 #define QUIRE_STORE_H
@@ -61,6 +72,10 @@ int store_document_requeue(struct store *s, int64_t doc_id);
 int store_requeue_running(struct store *s, int *n);
 /* Failed documents go back to queued; *n = how many. */
 int store_retry_failed(struct store *s, int *n);
+/* Appends (g_strdup) one path of every queued document to `out` (a GPtrArray of strings with
+ * g_free as its free function), the most recently queued last. */
+struct _GPtrArray;
+int store_queued_paths(struct store *s, struct _GPtrArray *out);
 
 /* --- results ------------------------------------------------------------------------------- */
 struct page_result {

@@ -1,0 +1,700 @@
+/*
+ * cli/cmd_query.c - the read side of the command line: `quire query`, `show`, `export`,
+ * `status` and `retry`.
+ *
+ * Everything here reads through store/ (query, show, export and status open the database
+ * read-only, so they work on a read-only file and never create one by mistake; retry writes).
+ * Markdown, LaTeX and HTML come from the renderings stored with each table (made when the
+ * document was processed, with the configuration of that time); CSV and JSON are rendered from
+ * the table rebuilt from its cells.
+ *
+ * JSON is built with json-glib and written by write_json() below as one line with ", " and ": "
+ * separators (Python's json.dumps style), because `quire status --format json` promises output
+ * that starts exactly with {"documents": {"done": N, "failed": N, "queued": N, "running": N}.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <inttypes.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../store/store.h"
+
+/* --- JSON ----------------------------------------------------------------------------------- */
+
+static void write_json(GString *out, JsonNode *node);
+
+static void write_json_string(GString *out, const char *s)
+{
+    JsonNode *n = json_node_init_string(json_node_alloc(), s);
+    char *text = json_to_string(n, FALSE);
+    g_string_append(out, text);
+    g_free(text);
+    json_node_unref(n);
+}
+
+/* The shortest decimal that reads back as the same double; JSON has no inf/nan (null then). */
+static void write_json_double(GString *out, double v)
+{
+    if (!isfinite(v)) {
+        g_string_append(out, "null");
+        return;
+    }
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    for (int precision = 6; precision <= 17; precision++) {
+        char fmt[8];
+        snprintf(fmt, sizeof fmt, "%%.%dg", precision);
+        g_ascii_formatd(buf, sizeof buf, fmt, v);
+        if (g_ascii_strtod(buf, NULL) == v)
+            break;
+    }
+    g_string_append(out, buf);
+}
+
+static void write_json(GString *out, JsonNode *node)
+{
+    switch (json_node_get_node_type(node)) {
+    case JSON_NODE_OBJECT: {
+        JsonObject *o = json_node_get_object(node);
+        GList *members = json_object_get_members(o);   /* in insertion order */
+        g_string_append_c(out, '{');
+        for (GList *m = members; m; m = m->next) {
+            write_json_string(out, m->data);
+            g_string_append(out, ": ");
+            write_json(out, json_object_get_member(o, m->data));
+            if (m->next)
+                g_string_append(out, ", ");
+        }
+        g_string_append_c(out, '}');
+        g_list_free(members);
+        break;
+    }
+    case JSON_NODE_ARRAY: {
+        JsonArray *a = json_node_get_array(node);
+        guint n = json_array_get_length(a);
+        g_string_append_c(out, '[');
+        for (guint i = 0; i < n; i++) {
+            if (i)
+                g_string_append(out, ", ");
+            write_json(out, json_array_get_element(a, i));
+        }
+        g_string_append_c(out, ']');
+        break;
+    }
+    case JSON_NODE_NULL:
+        g_string_append(out, "null");
+        break;
+    case JSON_NODE_VALUE:
+        if (json_node_get_value_type(node) == G_TYPE_DOUBLE) {
+            write_json_double(out, json_node_get_double(node));
+        } else {
+            char *text = json_to_string(node, FALSE);
+            g_string_append(out, text);
+            g_free(text);
+        }
+        break;
+    }
+}
+
+/* Writes the builder's root as one line (with the newline) to stdout, or into *text. */
+static char *builder_to_line(JsonBuilder *b)
+{
+    JsonNode *root = json_builder_get_root(b);
+    GString *out = g_string_new(NULL);
+    write_json(out, root);
+    g_string_append_c(out, '\n');
+    json_node_unref(root);
+    return g_string_free(out, FALSE);
+}
+
+static void add_string_or_null(JsonBuilder *b, const char *name, const char *value)
+{
+    json_builder_set_member_name(b, name);
+    if (value)
+        json_builder_add_string_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}
+
+/* The table as one JSON line (g_free): its metadata, and rows/spans from the JSON renderer.
+ * NULL with a message on stderr when the renderer's output cannot be read. */
+static char *table_json_line(const char *command, const struct store_table_info *t)
+{
+    char *rendered = table_render(t->table, TABLE_FORMAT_JSON, NULL);
+    if (!rendered) {
+        fprintf(stderr, "quire %s: out of memory rendering table %" PRId64 "\n", command, t->id);
+        return NULL;
+    }
+    JsonParser *parser = json_parser_new();
+    GError *gerr = NULL;
+    JsonObject *grid = NULL;
+    if (json_parser_load_from_data(parser, rendered, -1, &gerr)) {
+        JsonNode *root = json_parser_get_root(parser);
+        if (root && JSON_NODE_HOLDS_OBJECT(root))
+            grid = json_node_get_object(root);
+    }
+    free(rendered);
+    if (!grid || !json_object_has_member(grid, "rows") || !json_object_has_member(grid, "spans")) {
+        fprintf(stderr, "quire %s: table %" PRId64 ": unreadable JSON rendering%s%s\n", command,
+                t->id, gerr ? ": " : "", gerr ? gerr->message : "");
+        g_clear_error(&gerr);
+        g_object_unref(parser);
+        return NULL;
+    }
+
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_int_value(b, t->id);
+    json_builder_set_member_name(b, "document_id");
+    json_builder_add_int_value(b, t->document_id);
+    add_string_or_null(b, "path", t->path);
+    json_builder_set_member_name(b, "page");
+    json_builder_add_int_value(b, t->page);
+    json_builder_set_member_name(b, "bbox");
+    json_builder_begin_array(b);
+    json_builder_add_double_value(b, t->bbox.x0);
+    json_builder_add_double_value(b, t->bbox.y0);
+    json_builder_add_double_value(b, t->bbox.x1);
+    json_builder_add_double_value(b, t->bbox.y1);
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "n_rows");
+    json_builder_add_int_value(b, t->n_rows);
+    json_builder_set_member_name(b, "n_cols");
+    json_builder_add_int_value(b, t->n_cols);
+    json_builder_set_member_name(b, "header_rows");
+    json_builder_add_int_value(b, t->header_rows);
+    json_builder_set_member_name(b, "rows");
+    json_builder_add_value(b, json_node_copy(json_object_get_member(grid, "rows")));
+    json_builder_set_member_name(b, "spans");
+    json_builder_add_value(b, json_node_copy(json_object_get_member(grid, "spans")));
+    add_string_or_null(b, "engine", t->engine);
+    add_string_or_null(b, "model_id", t->model_id);
+    json_builder_set_member_name(b, "confidence");
+    json_builder_add_double_value(b, t->confidence);
+    add_string_or_null(b, "created_at", t->created_at);
+    add_string_or_null(b, "markdown", t->markdown);
+    add_string_or_null(b, "latex", t->latex);
+    add_string_or_null(b, "html", t->html);
+    add_string_or_null(b, "otsl", t->otsl);
+    json_builder_end_object(b);
+    char *line = builder_to_line(b);
+    g_object_unref(b);
+    g_object_unref(parser);
+    return line;
+}
+
+/* --- shared helpers --------------------------------------------------------------------------- */
+
+/* Opens cfg->db_path; prints why not (naming the file) and returns false on failure. */
+static bool open_database(const char *command, const struct config *cfg, bool writable,
+                          struct store **out)
+{
+    char *msg = NULL;
+    int err = writable ? store_open(cfg->db_path, cfg->busy_timeout_ms, out, &msg)
+                       : store_open_readonly(cfg->db_path, cfg->busy_timeout_ms, out, &msg);
+    if (!err)
+        return true;
+    fprintf(stderr, "quire %s: cannot open database %s\n", command,
+            msg ? msg : err_str(err));
+    free(msg);
+    return false;
+}
+
+static bool parse_format(const char *command, const char *name, enum table_format *out)
+{
+    if (!name) {
+        *out = TABLE_FORMAT_MARKDOWN;
+        return true;
+    }
+    if (table_format_parse(name, out))
+        return true;
+    fprintf(stderr, "quire %s: unknown format '%s' (md, latex, html, csv or json)\n", command,
+            name);
+    return false;
+}
+
+/* The text of a table in format f (g_free), with a trailing newline; NULL after a message. */
+static char *table_text(const char *command, const struct store_table_info *t,
+                        enum table_format f)
+{
+    const char *stored = NULL;
+    switch (f) {
+    case TABLE_FORMAT_MARKDOWN: stored = t->markdown; break;
+    case TABLE_FORMAT_LATEX: stored = t->latex; break;
+    case TABLE_FORMAT_HTML: stored = t->html; break;
+    case TABLE_FORMAT_JSON: return table_json_line(command, t);
+    case TABLE_FORMAT_CSV: break;
+    }
+    char *made = NULL;
+    if (!stored) {
+        made = table_render(t->table, f, NULL);
+        if (!made) {
+            fprintf(stderr, "quire %s: out of memory rendering table %" PRId64 "\n", command,
+                    t->id);
+            return NULL;
+        }
+        stored = made;
+    }
+    size_t n = strlen(stored);
+    char *text = g_strdup_printf("%s%s", stored, n && stored[n - 1] == '\n' ? "" : "\n");
+    free(made);
+    return text;
+}
+
+/* The line naming a table before its rendering in `quire query` output. */
+static void print_table_heading(const struct store_table_info *t, enum table_format f)
+{
+    switch (f) {
+    case TABLE_FORMAT_MARKDOWN:
+        printf("### Table %" PRId64 ": %s, page %d\n\n", t->id, t->path, t->page);
+        break;
+    case TABLE_FORMAT_LATEX:
+        printf("%% Table %" PRId64 ": %s, page %d\n", t->id, t->path, t->page);
+        break;
+    case TABLE_FORMAT_HTML:
+        printf("<!-- Table %" PRId64 ": %s, page %d -->\n", t->id, t->path, t->page);
+        break;
+    case TABLE_FORMAT_CSV:
+        printf("# Table %" PRId64 ": %s, page %d\n", t->id, t->path, t->page);
+        break;
+    case TABLE_FORMAT_JSON:
+        break;      /* the object carries id, path and page */
+    }
+}
+
+/* Options shared by query and export: the filters and the format. */
+struct query_options {
+    char *doc, *since, *format, *out_dir;
+    int page, limit;
+};
+
+static void query_options_release(struct query_options *o)
+{
+    g_free(o->doc);
+    g_free(o->since);
+    g_free(o->format);
+    g_free(o->out_dir);
+}
+
+/* Checks the parsed filters and fills q (which borrows from o and `text`). */
+static bool make_query(const char *command, const struct query_options *o, const char *text,
+                       struct store_query *q)
+{
+    store_query_init(q);
+    if (o->page < 0 || o->limit < 0) {
+        fprintf(stderr, "quire %s: --page and --limit must not be negative\n", command);
+        return false;
+    }
+    q->text = text && *text ? text : NULL;
+    q->doc_pattern = o->doc;
+    q->page = o->page;
+    q->since = o->since;
+    q->limit = o->limit;
+    return true;
+}
+
+/* The positional arguments after the command, joined by spaces (g_free), or NULL. */
+static char *join_words(int argc, char **argv)
+{
+    if (argc < 2)
+        return NULL;
+    return g_strjoinv(" ", argv + 1);
+}
+
+/* Starts the query; prints the reason and returns the exit code on failure (0 on success). */
+static int begin_query(const char *command, struct store *s, const struct store_query *q,
+                       struct store_cursor **c)
+{
+    int err = store_query_begin(s, q, c);
+    if (!err)
+        return CLI_EXIT_OK;
+    fprintf(stderr, "quire %s: %s\n", command, store_errmsg(s));
+    return err == QUIRE_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
+}
+
+/* --- quire query ------------------------------------------------------------------------------ */
+
+int cmd_query(int argc, char **argv)
+{
+    struct query_options o = {0};
+    GOptionEntry entries[] = {
+        {"doc", 0, 0, G_OPTION_ARG_STRING, &o.doc,
+         "Only tables of documents whose path contains TEXT, or matches a pattern with * ? [",
+         "PATTERN"},
+        {"page", 0, 0, G_OPTION_ARG_INT, &o.page, "Only tables on this page (1-based)", "N"},
+        {"since", 0, 0, G_OPTION_ARG_STRING, &o.since,
+         "Only tables stored on or after this UTC date (YYYY-MM-DD[THH:MM[:SS]])", "DATE"},
+        {"format", 'f', 0, G_OPTION_ARG_STRING, &o.format,
+         "Output format: md (default), latex, html, csv or json (one object per line)", "FMT"},
+        {"limit", 'n', 0, G_OPTION_ARG_INT, &o.limit, "At most N tables (default: all)", "N"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    struct config cfg;
+    int rc = cli_parse("query", "[TEXT...]",
+                       "Search stored tables: every word of TEXT must occur in the table's cells.",
+                       entries, &argc, &argv, &cfg);
+    if (rc) {
+        query_options_release(&o);
+        return rc;
+    }
+    char *text = join_words(argc, argv);
+    struct store *s = NULL;
+    struct store_cursor *c = NULL;
+    struct store_query q;
+    enum table_format f;
+    rc = CLI_EXIT_USAGE;
+    if (!parse_format("query", o.format, &f) || !make_query("query", &o, text, &q) ||
+        !open_database("query", &cfg, false, &s))
+        goto out;
+    if ((rc = begin_query("query", s, &q, &c)))
+        goto out;
+    struct store_table_info *t;
+    int err, n = 0;
+    while ((err = store_query_next(c, &t)) == 0 && t) {
+        char *body = table_text("query", t, f);
+        if (!body) {
+            store_table_info_free(t);
+            err = QUIRE_ENOMEM;
+            break;
+        }
+        if (n++ && f != TABLE_FORMAT_JSON)
+            putchar('\n');
+        print_table_heading(t, f);
+        fputs(body, stdout);
+        g_free(body);
+        store_table_info_free(t);
+    }
+    if (err && err != QUIRE_ENOMEM)
+        fprintf(stderr, "quire query: %s\n", store_errmsg(s));
+    if (!err && n == 0)
+        fprintf(stderr, "quire query: no tables found\n");
+    rc = err ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+out:
+    store_query_end(c);
+    store_close(s);
+    g_free(text);
+    query_options_release(&o);
+    config_release(&cfg);
+    return rc;
+}
+
+/* --- quire show ------------------------------------------------------------------------------- */
+
+int cmd_show(int argc, char **argv)
+{
+    char *format = NULL;
+    GOptionEntry entries[] = {
+        {"format", 'f', 0, G_OPTION_ARG_STRING, &format,
+         "Output format: md (default), latex, html, csv or json", "FMT"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    struct config cfg;
+    int rc = cli_parse("show", "TABLE_ID", "Print one stored table (ids come from quire query).",
+                       entries, &argc, &argv, &cfg);
+    if (rc) {
+        g_free(format);
+        return rc;
+    }
+    struct store *s = NULL;
+    struct store_table_info *t = NULL;
+    enum table_format f;
+    rc = CLI_EXIT_USAGE;
+    char *end = NULL;
+    errno = 0;
+    long long id = argc == 2 ? strtoll(argv[1], &end, 10) : 0;
+    if (argc != 2 || errno || !end || *end || end == argv[1] || id <= 0) {
+        fprintf(stderr, "quire show: expected one table id, a positive number "
+                        "(see quire show --help)\n");
+        goto out;
+    }
+    if (!parse_format("show", format, &f) || !open_database("show", &cfg, false, &s))
+        goto out;
+    int err = store_table_get(s, id, &t);
+    if (err) {
+        fprintf(stderr, "quire show: %s\n", store_errmsg(s));
+        rc = CLI_EXIT_FAILED;
+        goto out;
+    }
+    char *body = table_text("show", t, f);
+    rc = body ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+    if (body)
+        fputs(body, stdout);
+    g_free(body);
+out:
+    store_table_info_free(t);
+    store_close(s);
+    g_free(format);
+    config_release(&cfg);
+    return rc;
+}
+
+/* --- quire export ----------------------------------------------------------------------------- */
+
+static const char *format_extension(enum table_format f)
+{
+    switch (f) {
+    case TABLE_FORMAT_MARKDOWN: return "md";
+    case TABLE_FORMAT_LATEX: return "tex";
+    case TABLE_FORMAT_HTML: return "html";
+    case TABLE_FORMAT_CSV: return "csv";
+    case TABLE_FORMAT_JSON: return "json";
+    }
+    return "txt";
+}
+
+/* DIR/<document stem>-p<page>-t<id>.<ext> (g_free); the stem keeps [A-Za-z0-9._-]. */
+static char *export_path(const char *dir, const struct store_table_info *t, enum table_format f)
+{
+    char *base = g_path_get_basename(t->path && *t->path ? t->path : "table");
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base)
+        *dot = '\0';
+    for (char *p = base; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
+            *p = '_';
+    }
+    char *name = g_strdup_printf("%s-p%d-t%" PRId64 ".%s", base, t->page, t->id,
+                                 format_extension(f));
+    char *path = g_build_filename(dir, name, NULL);
+    g_free(base);
+    g_free(name);
+    return path;
+}
+
+static bool export_one(const char *dir, const struct store_table_info *t, enum table_format f)
+{
+    char *body = table_text("export", t, f);
+    if (!body)
+        return false;
+    char *path = export_path(dir, t, f);
+    GError *gerr = NULL;
+    bool ok = g_file_set_contents(path, body, -1, &gerr);
+    if (!ok) {
+        fprintf(stderr, "quire export: %s\n", gerr->message);   /* names the file */
+        g_error_free(gerr);
+    }
+    g_free(path);
+    g_free(body);
+    return ok;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    struct query_options o = {0};
+    GOptionEntry entries[] = {
+        {"out", 'o', 0, G_OPTION_ARG_FILENAME, &o.out_dir,
+         "Directory to write into (created if missing); required", "DIR"},
+        {"format", 'f', 0, G_OPTION_ARG_STRING, &o.format,
+         "File format: md (default), latex, html, csv or json", "FMT"},
+        {"doc", 0, 0, G_OPTION_ARG_STRING, &o.doc,
+         "Only tables of documents whose path contains TEXT, or matches a pattern with * ? [",
+         "PATTERN"},
+        {"page", 0, 0, G_OPTION_ARG_INT, &o.page, "Only tables on this page (1-based)", "N"},
+        {"since", 0, 0, G_OPTION_ARG_STRING, &o.since,
+         "Only tables stored on or after this UTC date (YYYY-MM-DD[THH:MM[:SS]])", "DATE"},
+        {"limit", 'n', 0, G_OPTION_ARG_INT, &o.limit, "At most N tables (default: all)", "N"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    struct config cfg;
+    int rc = cli_parse("export", "--out DIR [TEXT...]",
+                       "Write stored tables to DIR, one file per table "
+                       "(<document>-p<page>-t<id>.<ext>): all of them, or those matching TEXT "
+                       "and the filters.",
+                       entries, &argc, &argv, &cfg);
+    if (rc) {
+        query_options_release(&o);
+        return rc;
+    }
+    char *text = join_words(argc, argv);
+    struct store *s = NULL;
+    struct store_cursor *c = NULL;
+    struct store_query q;
+    enum table_format f;
+    rc = CLI_EXIT_USAGE;
+    if (!o.out_dir || !*o.out_dir) {
+        fprintf(stderr, "quire export: --out DIR is required (see quire export --help)\n");
+        goto out;
+    }
+    if (!parse_format("export", o.format, &f) || !make_query("export", &o, text, &q) ||
+        !open_database("export", &cfg, false, &s))
+        goto out;
+    if ((rc = begin_query("export", s, &q, &c)))
+        goto out;
+    if (g_mkdir_with_parents(o.out_dir, 0777) != 0) {
+        fprintf(stderr, "quire export: cannot create %s: %s\n", o.out_dir, g_strerror(errno));
+        rc = CLI_EXIT_FAILED;
+        goto out;
+    }
+    struct store_table_info *t;
+    int err, written = 0, failed = 0;
+    while ((err = store_query_next(c, &t)) == 0 && t) {
+        if (export_one(o.out_dir, t, f))
+            written++;
+        else
+            failed++;
+        store_table_info_free(t);
+    }
+    if (err)
+        fprintf(stderr, "quire export: %s\n", store_errmsg(s));
+    printf("wrote %d table%s to %s\n", written, written == 1 ? "" : "s", o.out_dir);
+    rc = err || failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+out:
+    store_query_end(c);
+    store_close(s);
+    g_free(text);
+    query_options_release(&o);
+    config_release(&cfg);
+    return rc;
+}
+
+/* --- quire status ----------------------------------------------------------------------------- */
+
+static void print_status_json(const struct store_status *st)
+{
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "documents");
+    json_builder_begin_object(b);
+    static const struct {
+        const char *name;
+        enum doc_status status;
+    } order[] = {{"done", DOC_DONE}, {"failed", DOC_FAILED}, {"queued", DOC_QUEUED},
+                 {"running", DOC_RUNNING}};
+    for (size_t i = 0; i < 4; i++) {
+        json_builder_set_member_name(b, order[i].name);
+        json_builder_add_int_value(b, st->documents[order[i].status]);
+    }
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "tables");
+    json_builder_add_int_value(b, st->tables);
+    json_builder_set_member_name(b, "pages");
+    json_builder_add_int_value(b, st->pages);
+    json_builder_set_member_name(b, "failures");
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < st->n_failures; i++) {
+        const struct store_failure *f = &st->failures[i];
+        json_builder_begin_object(b);
+        add_string_or_null(b, "path", f->path);
+        add_string_or_null(b, "error", f->error);
+        json_builder_set_member_name(b, "document_id");
+        json_builder_add_int_value(b, f->document_id);
+        json_builder_set_member_name(b, "attempts");
+        json_builder_add_int_value(b, f->attempts);
+        add_string_or_null(b, "finished_at", f->finished_at);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    char *line = builder_to_line(b);
+    fputs(line, stdout);
+    g_free(line);
+    g_object_unref(b);
+}
+
+static void print_status_text(const char *db_path, const struct store_status *st)
+{
+    int64_t total = 0;
+    for (int i = 0; i < 4; i++)
+        total += st->documents[i];
+    printf("database:  %s\n", db_path);
+    printf("documents: %" PRId64 " (done %" PRId64 ", failed %" PRId64 ", queued %" PRId64
+           ", running %" PRId64 ")\n",
+           total, st->documents[DOC_DONE], st->documents[DOC_FAILED],
+           st->documents[DOC_QUEUED], st->documents[DOC_RUNNING]);
+    printf("tables:    %" PRId64 " (on %" PRId64 " stored pages)\n", st->tables, st->pages);
+    if (!st->n_failures)
+        return;
+    printf("failed:\n");
+    for (size_t i = 0; i < st->n_failures; i++) {
+        const struct store_failure *f = &st->failures[i];
+        printf("  %s: %s (%d attempt%s)\n", f->path, *f->error ? f->error : "(no message)",
+               f->attempts, f->attempts == 1 ? "" : "s");
+    }
+    printf("(quire retry queues the failed documents again)\n");
+}
+
+int cmd_status(int argc, char **argv)
+{
+    char *format = NULL;
+    GOptionEntry entries[] = {
+        {"format", 'f', 0, G_OPTION_ARG_STRING, &format, "Output format: text (default) or json",
+         "FMT"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    struct config cfg;
+    int rc = cli_parse("status", "", "Document counts by state, stored tables and failures.",
+                       entries, &argc, &argv, &cfg);
+    if (rc) {
+        g_free(format);
+        return rc;
+    }
+    struct store *s = NULL;
+    bool json = format && g_ascii_strcasecmp(format, "json") == 0;
+    rc = CLI_EXIT_USAGE;
+    if (format && !json && g_ascii_strcasecmp(format, "text") != 0) {
+        fprintf(stderr, "quire status: unknown format '%s' (text or json)\n", format);
+        goto out;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "quire status: unexpected argument '%s'\n", argv[1]);
+        goto out;
+    }
+    if (!open_database("status", &cfg, false, &s))
+        goto out;
+    struct store_status st;
+    if (store_status_get(s, &st)) {
+        fprintf(stderr, "quire status: %s: %s\n", cfg.db_path, store_errmsg(s));
+        rc = CLI_EXIT_FAILED;
+        goto out;
+    }
+    if (json)
+        print_status_json(&st);
+    else
+        print_status_text(cfg.db_path, &st);
+    store_status_release(&st);
+    rc = CLI_EXIT_OK;
+out:
+    store_close(s);
+    g_free(format);
+    config_release(&cfg);
+    return rc;
+}
+
+/* --- quire retry ------------------------------------------------------------------------------ */
+
+int cmd_retry(int argc, char **argv)
+{
+    struct config cfg;
+    int rc = cli_parse("retry", "",
+                       "Queue failed documents again; the next `quire batch --resume` or "
+                       "`quire watch` processes them.",
+                       NULL, &argc, &argv, &cfg);
+    if (rc)
+        return rc;
+    struct store *s = NULL;
+    rc = CLI_EXIT_USAGE;
+    if (argc > 1) {
+        fprintf(stderr, "quire retry: unexpected argument '%s'\n", argv[1]);
+        goto out;
+    }
+    if (!open_database("retry", &cfg, true, &s))
+        goto out;
+    int n = 0;
+    if (store_retry_failed(s, &n)) {
+        fprintf(stderr, "quire retry: %s: %s\n", cfg.db_path, store_errmsg(s));
+        rc = CLI_EXIT_FAILED;
+        goto out;
+    }
+    printf("queued %d failed document%s again\n", n, n == 1 ? "" : "s");
+    rc = CLI_EXIT_OK;
+out:
+    store_close(s);
+    config_release(&cfg);
+    return rc;
+}

@@ -1,0 +1,483 @@
+/*
+ * test_e2e.c - the real `quire` binary on real PDFs drawn with cairo, checked through the real
+ * SQLite rows and the JSON it prints: convert, query/show/export/status/retry, batch (with
+ * kill -9 and --resume), and watch (slow copies, moved-in files, a broken file, SIGTERM).
+ *
+ * QUIRE_BIN names the binary (make test sets it).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/pdfgen.h"
+
+static const char *quire_bin;
+static char dir[64];
+
+static char *path_in(const char *name) { return g_build_filename(dir, name, NULL); }
+
+/* Runs quire with the arguments (NULL-terminated); returns the exit status. */
+static int quire(char **out, char **err, ...)
+{
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (char *)quire_bin);
+    va_list ap;
+    va_start(ap, err);
+    const char *a;
+    while ((a = va_arg(ap, const char *)))
+        g_ptr_array_add(argv, (char *)a);
+    va_end(ap);
+    g_ptr_array_add(argv, NULL);
+    int status = -1;
+    GError *gerr = NULL;
+    char *o = NULL, *e = NULL;
+    if (!g_spawn_sync(dir, (char **)argv->pdata, NULL, 0, NULL, NULL, &o, &e, &status, &gerr))
+        fail_msg("cannot run %s: %s", quire_bin, gerr->message);
+    g_ptr_array_free(argv, TRUE);
+    if (out)
+        *out = o;
+    else
+        g_free(o);
+    if (err)
+        *err = e;
+    else
+        g_free(e);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The first column of the first row of a query on the database, as an integer. */
+static long long db_int(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+    long long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static char *db_text(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    char *v = sqlite3_step(st) == SQLITE_ROW ? g_strdup((const char *)sqlite3_column_text(st, 0))
+                                             : NULL;
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* A PDF with one ruled table per page; cell (r, c) reads "<tag> p<page> r<r> c<c>" except the
+ * header row. */
+static void make_pdf(const char *path, const char *tag, int pages)
+{
+    int err = 0;
+    struct pdfgen_doc *doc = pdfgen_doc_new(path, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT, &err);
+    assert_non_null(doc);
+    for (int p = 1; p <= pages; p++) {
+        if (p > 1)
+            assert_int_equal(pdfgen_page_new(doc, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT), 0);
+        enum { R = 4, C = 3 };
+        char *texts[R * C];
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++)
+                texts[r * C + c] = r == 0 ? g_strdup_printf("Head%c", 'A' + c)
+                                          : g_strdup_printf("%s-p%d-r%d-c%d", tag, p, r, c);
+        struct pdfgen_table t = {.rows = R, .cols = C, .cells = (const char *const *)texts};
+        struct pdfgen_table_style style;
+        pdfgen_table_style_init(&style);
+        style.font.size = 10;
+        pdfgen_text(doc, 72, 80, &style.font, PDFGEN_ALIGN_LEFT, "A report with one table.");
+        assert_int_equal(pdfgen_table(doc, 72, 120, &t, &style, true, NULL, NULL), 0);
+        for (int i = 0; i < R * C; i++)
+            g_free(texts[i]);
+    }
+    assert_int_equal(pdfgen_doc_close(doc), 0);
+    pdfgen_doc_free(doc);
+}
+
+static JsonObject *parse_line(JsonParser *parser, const char *line)
+{
+    GError *gerr = NULL;
+    if (!json_parser_load_from_data(parser, line, -1, &gerr))
+        fail_msg("not JSON: %s (%s)", line, gerr->message);
+    return json_node_get_object(json_parser_get_root(parser));
+}
+
+static void test_e2e__convert_json_and_rows(void **state)
+{
+    char *pdf = path_in("report.pdf"), *db = path_in("convert.db");
+    make_pdf(pdf, "alpha", 2);
+    char *out = NULL, *err = NULL;
+    int rc = quire(&out, &err, "convert", "--db", db, "--format", "json", pdf, NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err);
+    char **lines = g_strsplit(g_strstrip(out), "\n", -1);
+    assert_int_equal(g_strv_length(lines), 1);
+    JsonParser *parser = json_parser_new();
+    JsonObject *o = parse_line(parser, lines[0]);
+    assert_string_equal(json_object_get_string_member(o, "path"), pdf);
+    assert_int_equal(strlen(json_object_get_string_member(o, "sha256")), 64);
+    assert_int_equal(json_object_get_int_member(o, "pages"), 2);
+    assert_true(json_node_is_null(json_object_get_member(o, "error")));
+    JsonArray *tables = json_object_get_array_member(o, "tables");
+    assert_int_equal(json_array_get_length(tables), 2);
+    for (guint i = 0; i < 2; i++) {
+        JsonObject *t = json_array_get_object_element(tables, i);
+        assert_int_equal(json_object_get_int_member(t, "page"), i + 1);
+        assert_string_equal(json_object_get_string_member(t, "engine"), "text");
+        JsonArray *rows = json_object_get_array_member(t, "rows");
+        assert_int_equal(json_array_get_length(rows), 4);
+        JsonArray *row0 = json_array_get_array_element(rows, 0);
+        assert_string_equal(json_array_get_string_element(row0, 2), "HeadC");
+        JsonArray *row2 = json_array_get_array_element(rows, 2);
+        char *want = g_strdup_printf("alpha-p%u-r2-c1", i + 1);
+        assert_string_equal(json_array_get_string_element(row2, 1), want);
+        g_free(want);
+        assert_int_equal(json_array_get_length(json_object_get_array_member(t, "bbox")), 4);
+        assert_non_null(strstr(json_object_get_string_member(t, "markdown"), "| HeadA |"));
+        assert_non_null(strstr(json_object_get_string_member(t, "latex"), "\\begin{tabular}"));
+        /* the id printed is the row in the database */
+        char *sql = g_strdup_printf("SELECT page FROM tables WHERE id = %lld",
+                                    (long long)json_object_get_int_member(t, "id"));
+        assert_int_equal(db_int(db, sql), i + 1);
+        g_free(sql);
+    }
+    g_object_unref(parser);
+    g_strfreev(lines);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status = 'done'"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM cells"), 24);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM cells WHERE text = 'alpha-p2-r3-c2'"), 1);
+    g_free(out);
+    g_free(err);
+
+    /* converting again replaces the results: still one document, two tables */
+    assert_int_equal(quire(NULL, NULL, "convert", "--db", db, "--format", "csv", pdf, NULL), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 2);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents"), 1);
+    g_free(pdf);
+    g_free(db);
+}
+
+static void test_e2e__bad_input_and_status(void **state)
+{
+    char *good = path_in("good.pdf"), *text = path_in("text.pdf"), *cut = path_in("cut.pdf");
+    char *locked = path_in("locked.pdf"), *db = path_in("bad.db");
+    make_pdf(good, "beta", 1);
+    assert_int_equal(pdfgen_write_not_pdf(text), 0);
+    assert_int_equal(pdfgen_write_truncated(cut, 400), 0);
+    assert_int_equal(pdfgen_write_encrypted(locked, "pw", NULL, "Secret 1"), 0);
+    char *out = NULL, *err = NULL;
+    int rc = quire(&out, &err, "convert", "--db", db, text, good, cut, locked, NULL);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "beta-p1-r1-c0"));
+    assert_non_null(strstr(err, "text.pdf: not a PDF"));
+    assert_non_null(strstr(err, "locked.pdf: encrypted"));
+    g_free(out);
+    g_free(err);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status = 'done'"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status = 'failed'"), 3);
+    char *e = db_text(db, "SELECT error FROM documents d JOIN document_paths p ON p.document_id = "
+                          "d.id WHERE p.path LIKE '%locked.pdf'");
+    assert_non_null(strstr(e, "encrypted"));
+    g_free(e);
+
+    /* with the password it opens */
+    rc = quire(&out, NULL, "convert", "--db", db, "--password", "pw", "--format", "json", locked,
+               NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "\"error\":null"));
+    g_free(out);
+
+    rc = quire(&out, NULL, "status", "--db", db, "--format", "json", NULL);
+    assert_int_equal(rc, 0);
+    assert_true(g_str_has_prefix(out, "{\"documents\": {\"done\": 2, \"failed\": 2, \"queued\": 0, "
+                                      "\"running\": 0}"));
+    assert_non_null(strstr(out, "not a PDF"));
+    g_free(out);
+
+    /* retry: failed documents are queued again */
+    assert_int_equal(quire(&out, NULL, "retry", "--db", db, NULL), 0);
+    g_free(out);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status = 'queued'"), 2);
+    g_free(good);
+    g_free(text);
+    g_free(cut);
+    g_free(locked);
+    g_free(db);
+}
+
+static void test_e2e__query_show_export(void **state)
+{
+    char *pdf = path_in("q.pdf"), *db = path_in("query.db"), *outdir = path_in("export");
+    make_pdf(pdf, "gamma", 3);
+    assert_int_equal(quire(NULL, NULL, "convert", "--db", db, pdf, NULL), 0);
+    char *out = NULL;
+    assert_int_equal(quire(&out, NULL, "query", "--db", db, "gamma-p2-r1-c1", "--format", "json",
+                           NULL), 0);
+    char **lines = g_strsplit(g_strstrip(out), "\n", -1);
+    assert_int_equal(g_strv_length(lines), 1);
+    JsonParser *parser = json_parser_new();
+    JsonObject *o = parse_line(parser, lines[0]);
+    assert_int_equal(json_object_get_int_member(o, "page"), 2);
+    long long id = json_object_get_int_member(o, "id");
+    g_object_unref(parser);
+    g_strfreev(lines);
+    g_free(out);
+
+    char *ids = g_strdup_printf("%lld", id);
+    assert_int_equal(quire(&out, NULL, "show", "--db", db, ids, "--format", "csv", NULL), 0);
+    assert_non_null(strstr(out, "gamma-p2-r3-c2"));
+    assert_null(strstr(out, "gamma-p1"));
+    g_free(out);
+    assert_int_equal(quire(NULL, NULL, "show", "--db", db, "999999", NULL), 1);
+
+    assert_int_equal(quire(&out, NULL, "query", "--db", db, "--page", "3", NULL), 0);
+    assert_non_null(strstr(out, "gamma-p3-r1-c0"));
+    assert_null(strstr(out, "gamma-p2"));
+    g_free(out);
+
+    assert_int_equal(quire(&out, NULL, "export", "--db", db, "--format", "csv", "--out", outdir,
+                           NULL), 0);
+    g_free(out);
+    GDir *d = g_dir_open(outdir, 0, NULL);
+    assert_non_null(d);
+    int n = 0;
+    while (g_dir_read_name(d))
+        n++;
+    g_dir_close(d);
+    assert_int_equal(n, 3);
+    g_free(ids);
+    g_free(pdf);
+    g_free(db);
+    g_free(outdir);
+}
+
+static void test_e2e__usage_errors(void **state)
+{
+    char *err = NULL;
+    assert_int_equal(quire(NULL, &err, "frobnicate", NULL), 2);
+    assert_non_null(strstr(err, "unknown command"));
+    g_free(err);
+    assert_int_equal(quire(NULL, NULL, "convert", NULL), 2);
+    assert_int_equal(quire(NULL, NULL, "convert", "--format", "docx", "x.pdf", NULL), 2);
+    assert_int_equal(quire(NULL, NULL, "convert", "--pages", "3-1", "x.pdf", NULL), 2);
+    char *conf = path_in("bad.conf");
+    assert_true(g_file_set_contents(conf, "[pipeline]\nworkers = lots\n", -1, NULL));
+    assert_int_equal(quire(NULL, &err, "convert", "--config", conf, "x.pdf", NULL), 2);
+    assert_non_null(strstr(err, "workers"));
+    g_free(err);
+    char *out = NULL;
+    assert_int_equal(quire(&out, NULL, "convert", "--help", NULL), 0);
+    assert_non_null(strstr(out, "--format"));
+    g_free(out);
+    g_free(conf);
+}
+
+/* A folder of n PDFs (one table each) and one broken file. */
+static void make_folder(const char *folder, int n)
+{
+    g_mkdir_with_parents(folder, 0755);
+    for (int i = 0; i < n; i++) {
+        char *sub = g_strdup_printf("%s/%s", folder, i % 2 ? "a" : "b/c");
+        g_mkdir_with_parents(sub, 0755);
+        char *name = g_strdup_printf("%s/doc%03d.pdf", sub, i);
+        char *tag = g_strdup_printf("d%03d", i);
+        make_pdf(name, tag, 1 + i % 3);
+        g_free(name);
+        g_free(tag);
+        g_free(sub);
+    }
+    char *broken = g_strdup_printf("%s/broken.pdf", folder);
+    assert_int_equal(pdfgen_write_not_pdf(broken), 0);
+    g_free(broken);
+}
+
+static void test_e2e__batch_and_rerun(void **state)
+{
+    char *folder = path_in("archive"), *db = path_in("batch.db");
+    make_folder(folder, 12);
+    char *out = NULL;
+    assert_int_equal(quire(&out, NULL, "batch", "--db", db, folder, NULL), 1); /* broken.pdf */
+    assert_non_null(strstr(out, "12 stored"));
+    assert_non_null(strstr(out, "1 failed"));
+    g_free(out);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status = 'done'"), 12);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 4 * 1 + 4 * 2 + 4 * 3);
+    assert_int_equal(quire(&out, NULL, "batch", "--db", db, folder, NULL), 1);
+    assert_non_null(strstr(out, "0 stored, 12 already stored"));
+    g_free(out);
+    g_free(folder);
+    g_free(db);
+}
+
+static void test_e2e__batch_survives_kill_9(void **state)
+{
+    char *folder = path_in("crash"), *db = path_in("crash.db");
+    make_folder(folder, 24);
+    char *argv[] = {(char *)quire_bin, "batch", "--db", db, "--quiet", folder, NULL};
+    for (int round = 0; round < 4; round++) {
+        GPid pid;
+        assert_true(g_spawn_async(dir, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD |
+                                  G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                                  NULL, NULL, &pid, NULL));
+        g_usleep((gulong)(150000 + 120000 * round));
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+    }
+    char *out = NULL;
+    int rc = quire(&out, NULL, "batch", "--db", db, "--resume", folder, NULL);
+    assert_int_equal(rc, 1); /* the broken file */
+    g_free(out);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status = 'done'"), 24);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status IN "
+                                "('queued', 'running')"), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents"), 25);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 8 * 1 + 8 * 2 + 8 * 3);
+    /* every table exactly once: no page of a document stored twice */
+    assert_int_equal(db_int(db, "SELECT count(*) FROM (SELECT document_id, page FROM tables "
+                                "GROUP BY 1, 2 HAVING count(*) > 1)"), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM cells WHERE text = 'd017-p2-r3-c1'"), 1);
+    g_free(folder);
+    g_free(db);
+}
+
+static void copy_slowly(const char *from, const char *to)
+{
+    char *data;
+    gsize len;
+    assert_true(g_file_get_contents(from, &data, &len, NULL));
+    FILE *f = fopen(to, "wb");
+    assert_non_null(f);
+    gsize chunk = len / 4 + 1;
+    for (gsize at = 0; at < len; at += chunk) {
+        fwrite(data + at, 1, MIN(chunk, len - at), f);
+        fflush(f);
+        g_usleep(400000); /* longer than settle_seconds: only %%EOF tells it is complete */
+    }
+    fclose(f);
+    g_free(data);
+}
+
+static bool wait_for(const char *db, const char *sql, long long want, double seconds)
+{
+    for (double t = 0; t < seconds; t += 0.2) {
+        if (g_file_test(db, G_FILE_TEST_EXISTS) && db_int(db, sql) == want)
+            return true;
+        g_usleep(200000);
+    }
+    return false;
+}
+
+static void test_e2e__watch(void **state)
+{
+    char *inbox = path_in("inbox"), *db = path_in("watch.db"), *conf = path_in("watch.conf");
+    char *outside = path_in("outside.pdf"), *src = path_in("slow-src.pdf");
+    g_mkdir_with_parents(inbox, 0755);
+    make_pdf(src, "slow", 2);
+    make_pdf(outside, "moved", 1);
+    char *early = g_build_filename(inbox, "early.pdf", NULL);
+    make_pdf(early, "early", 1);
+    assert_true(g_file_set_contents(conf, "[watch]\nsettle_seconds = 0.3\nrescan_seconds = 1\n"
+                                    "incomplete_seconds = 2\n", -1, NULL));
+    char *argv[] = {(char *)quire_bin, "watch", "--config", conf, "--db", db, inbox, NULL};
+    GPid pid;
+    int err_fd;
+    assert_true(g_spawn_async_with_pipes(dir, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD |
+                                         G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid, NULL, NULL,
+                                         &err_fd, NULL));
+    /* the file present at start-up */
+    assert_true(wait_for(db, "SELECT count(*) FROM documents WHERE status = 'done'", 1, 20));
+    char *slow = g_build_filename(inbox, "slow.pdf", NULL);
+    copy_slowly(src, slow);
+    char *moved = g_build_filename(inbox, "moved.pdf", NULL);
+    assert_int_equal(rename(outside, moved), 0);
+    char *broken = g_build_filename(inbox, "broken.pdf", NULL);
+    assert_int_equal(pdfgen_write_not_pdf(broken), 0);
+    /* a second copy of a stored document becomes another path, not another document */
+    char *again = g_build_filename(inbox, "early-copy.pdf", NULL);
+    make_pdf(again, "early", 1);
+
+    assert_true(wait_for(db, "SELECT count(*) FROM documents WHERE status = 'done'", 3, 30));
+    assert_true(wait_for(db, "SELECT count(*) FROM documents WHERE status = 'failed'", 1, 30));
+    assert_true(wait_for(db, "SELECT count(*) FROM document_paths", 5, 30));
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents"), 4);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 4);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM cells WHERE text = 'slow-p2-r3-c2'"), 1);
+    char *out = NULL;
+    assert_int_equal(quire(&out, NULL, "query", "--db", db, "moved-p1-r1-c1", NULL), 0);
+    assert_non_null(strstr(out, "moved-p1-r1-c1"));
+    g_free(out);
+
+    kill(pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        g_usleep(100000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    char buf[8192];
+    ssize_t n = read(err_fd, buf, sizeof buf - 1);
+    close(err_fd);
+    buf[n > 0 ? n : 0] = '\0';
+    assert_non_null(strstr(buf, "broken.pdf: not a PDF"));
+    g_free(inbox);
+    g_free(db);
+    g_free(conf);
+    g_free(outside);
+    g_free(src);
+    g_free(early);
+    g_free(slow);
+    g_free(moved);
+    g_free(broken);
+    g_free(again);
+}
+
+static int setup(void **state)
+{
+    quire_bin = getenv("QUIRE_BIN");
+    if (!quire_bin || access(quire_bin, X_OK) != 0) {
+        fprintf(stderr, "test_e2e: set QUIRE_BIN to the quire binary (make test does)\n");
+        return -1;
+    }
+    strcpy(dir, "/tmp/quire-test-e2e-XXXXXX");
+    return g_mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+    int rc = system(cmd);
+    g_free(cmd);
+    return rc;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_e2e__convert_json_and_rows),
+        cmocka_unit_test(test_e2e__bad_input_and_status),
+        cmocka_unit_test(test_e2e__query_show_export),
+        cmocka_unit_test(test_e2e__usage_errors),
+        cmocka_unit_test(test_e2e__batch_and_rerun),
+        cmocka_unit_test(test_e2e__batch_survives_kill_9),
+        cmocka_unit_test(test_e2e__watch),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
