@@ -57,7 +57,7 @@ test: deps                          ## install what is missing, build, run every
 	    sh tests/run-tests.sh $(TESTS)
 
 asan:                               ## the tests under AddressSanitizer + UndefinedBehaviorSanitizer
-	$(MAKE) --no-print-directory test BUILD=build-asan \
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) $(MAKE) --no-print-directory test BUILD=build-asan \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined"
 

@@ -47,7 +47,7 @@ static void write_json_double(GString *out, double v)
     }
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
     for (int precision = 6; precision <= 17; precision++) {
-        char fmt[8];
+        char fmt[16];
         snprintf(fmt, sizeof fmt, "%%.%dg", precision);
         g_ascii_formatd(buf, sizeof buf, fmt, v);
         if (g_ascii_strtod(buf, NULL) == v)

@@ -113,6 +113,12 @@ char *q_asprintf(const char *fmt, ...)
     return s;
 }
 
+void q_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 int q_grow(void **items, size_t size, size_t *cap, size_t need)
 {
     if (need <= *cap)

@@ -65,6 +65,10 @@ char *q_vasprintf(const char *fmt, va_list ap);
  * until q_alloc_fail_after(0) switches injection off. */
 void q_alloc_fail_after(long n);
 
+/* qsort() that accepts base == NULL when n < 2 (glibc declares base nonnull, so an empty array's
+ * NULL pointer is undefined behaviour for qsort itself). */
+void q_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* Grows *items (element size `size`) so it holds at least `need` elements; *cap is updated.
  * Returns 0 or QUIRE_ENOMEM (then *items is unchanged). */
 int q_grow(void **items, size_t size, size_t *cap, size_t need);

@@ -17,6 +17,31 @@ struct document {
     int n_pages;
 };
 
+static PopplerDocument *keepalive;
+
+int ingest_keepalive_start(void)
+{
+    /* The smallest valid PDF: one empty page. */
+    static const char pdf[] =
+        "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        "2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 10 10]>>endobj\n"
+        "trailer<</Root 1 0 R>>\n%%EOF\n";
+    if (keepalive)
+        return 0;
+    GBytes *bytes = g_bytes_new_static(pdf, sizeof pdf - 1);
+    keepalive = poppler_document_new_from_bytes(bytes, NULL, NULL);
+    g_bytes_unref(bytes);
+    return keepalive ? 0 : QUIRE_ENOMEM;
+}
+
+void ingest_keepalive_stop(void)
+{
+    if (keepalive)
+        g_object_unref(keepalive);
+    keepalive = NULL;
+}
+
 int document_open(const char *path, const char *password, struct document **out, char **msg)
 {
     *out = NULL;

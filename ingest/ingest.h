@@ -35,6 +35,14 @@ bool file_is_complete_pdf(const char *path);
 /* --- documents ------------------------------------------------------------------------------ */
 struct document;
 
+/* Poppler builds its global state (font configuration, caches) when the first document opens and
+ * tears it down when the last one closes, so a service that opens one document at a time would
+ * rebuild it for every file. ingest_keepalive_start() holds one tiny document open so that state
+ * lives as long as the caller wants; ingest_keepalive_stop() releases it. Call both from one
+ * thread (the main thread), before and after the workers run. Returns 0 or QUIRE_ENOMEM. */
+int ingest_keepalive_start(void);
+void ingest_keepalive_stop(void);
+
 /* Opens a PDF. password may be NULL. On success *out owns the document (document_close()).
  * Errors: QUIRE_ENOENT, QUIRE_EIO (unreadable), QUIRE_ENOTPDF, QUIRE_ETRUNCATED, QUIRE_EENCRYPTED,
  * QUIRE_ENOPAGES, QUIRE_ENOMEM; *msg (caller frees; may be NULL) then says what was wrong. */

@@ -73,7 +73,8 @@ int store_requeue_running(struct store *s, int *n);
 /* Failed documents go back to queued; *n = how many. */
 int store_retry_failed(struct store *s, int *n);
 /* Appends (g_strdup) one path of every queued document to `out` (a GPtrArray of strings with
- * g_free as its free function), the most recently queued last. */
+ * g_free as its free function), newest document first, so a caller taking paths from the end
+ * processes the oldest first. */
 struct _GPtrArray;
 int store_queued_paths(struct store *s, struct _GPtrArray *out);
 

@@ -52,7 +52,7 @@ struct table {
 };
 
 /* Returns an empty rows x cols table (no cells: every position empty), or NULL on ENOMEM.
- * rows, cols >= 0. */
+ * rows, cols >= 0 (NULL when negative). */
 struct table *table_new(int rows, int cols);
 /* Frees the table and its cells' text. table_free(NULL) is a no-op. */
 void table_free(struct table *t);
@@ -61,7 +61,8 @@ struct table *table_copy(const struct table *t);
 
 /* Puts a cell at (row, col) spanning rowspan x colspan with a copy of `text` (NULL = "").
  * Replaces a cell anchored at the same position. Returns 0, QUIRE_EINVAL when the cell leaves the
- * grid or overlaps another cell, or QUIRE_ENOMEM. */
+ * grid or overlaps another cell, or QUIRE_ENOMEM. (Additions: QUIRE_EINVAL also for a span < 1 or
+ * an unknown kind; a replacing cell has no bbox - set one through table_cell_at_mut.) */
 int table_set_cell(struct table *t, int row, int col, int rowspan, int colspan,
                    enum cell_kind kind, const char *text);
 /* The cell covering position (row, col), or NULL when that position is empty/uncovered. */
@@ -71,6 +72,11 @@ struct table_cell *table_cell_at_mut(struct table *t, int row, int col);
 const char *table_text_at(const struct table *t, int row, int col);
 /* Returns 0 when the invariants hold, QUIRE_EINVAL otherwise (with *msg set if msg != NULL). */
 int table_validate(const struct table *t, char **msg);
+/* True when a and b have the same size, header_rows and, at every position, the same cell
+ * (anchor, span, kind, text). A position with no cell and a 1x1 empty data cell count as the same
+ * empty cell (a column header inside the header rows, as OTSL writes it); bboxes are not compared
+ * (OTSL does not carry them). O(rows x cols x cells): meant for tests and round-trip checks. */
+bool table_equal(const struct table *a, const struct table *b);
 
 /* --- OTSL --------------------------------------------------------------------------------- */
 /* Parses OTSL text into a new table (*out). With repair=false any grammar violation is an error;
@@ -79,7 +85,29 @@ int table_validate(const struct table *t, char **msg);
  * *repaired (if non-NULL) is set to the number of fixes made. Returns 0, QUIRE_EPARSE with *msg
  * (caller frees) naming the token index and the problem, or QUIRE_ENOMEM. */
 int table_from_otsl(const char *otsl, bool repair, struct table **out, int *repaired, char **msg);
-/* Serializes to OTSL wrapped in <otsl>...</otsl> (no <loc_> tokens). Caller frees. NULL on ENOMEM. */
+/* Details of table_from_otsl (additions to the contract above):
+ *  - A tag is '<' [/] [A-Za-z0-9_]+ '>'; any other '<' is text. Tags other than the OTSL tokens
+ *    and <loc_0>..<loc_499> are an error in strict mode and dropped (one repair each) in repair
+ *    mode; <loc_N> is accepted before the first grid token only.
+ *  - Text after a token that takes none (<ecel> <lcel> <ucel> <xcel> <nl> </otsl> <loc_N>) or
+ *    before the first token is an error; repair keeps an <ecel>'s text (it becomes an <fcel>)
+ *    and drops the rest. Cell text that is not valid UTF-8 is an error; repair replaces the bad
+ *    bytes with U+FFFD.
+ *  - Repair also drops tokens after </otsl>; a misplaced <lcel>/<ucel>/<xcel>, including a
+ *    <ucel> whose span would not be a rectangle, becomes an empty cell. *repaired counts the
+ *    tokens dropped, inserted (each padding <ecel>, a missing <nl> or </otsl>) or changed.
+ *  - header_rows = the number of leading rows covered only by <ched> cells and empty 1x1 cells,
+ *    with at least one <ched> cell in each.
+ *  - Every position gets a cell (<ecel> gives an empty 1x1 data cell). *out is NULL on error.
+ *  - Input of more than 2^24 grid positions is refused (QUIRE_EPARSE). */
+
+/* Serializes to OTSL wrapped in <otsl>...</otsl> (no <loc_> tokens). Caller frees. NULL on ENOMEM.
+ * Positions without a cell become <ecel>; inside the header rows every anchor is written as
+ * <ched> (and an empty position as an empty <ched>), since OTSL marks header rows only so.
+ * table_from_otsl(table_to_otsl(t)) is table_equal to t when cell text has no surrounding
+ * whitespace and no tag-shaped "<name>" (OTSL has no escapes), the header rows hold column-header
+ * (or empty) cells and the row below them is not made only of column headers; a table with no
+ * rows comes back with no columns. */
 char *table_to_otsl(const struct table *t);
 
 /* --- renderers ------------------------------------------------------------------------------ */
@@ -112,12 +140,22 @@ const char *table_format_name(enum table_format f);
  * on ENOMEM. opts may be NULL (defaults).
  *  - Markdown: GitHub pipe table; the first row is the header row (an empty header row is emitted
  *    when header_rows == 0, since GitHub tables need one); '|' escaped as '\|', newlines as <br>.
+ *    With header_rows > 1 the header rows after the first come out as the first body rows (GitHub
+ *    tables have exactly one header row). A table with no columns renders as "". Spans per
+ *    opts->markdown_spans.
  *  - LaTeX: a tabular environment with \multicolumn/\multirow (needs \usepackage{multirow}, and
- *    booktabs when asked); special characters escaped; compiles with pdflatex.
- *  - HTML: <table> with <thead>/<tbody>, colspan/rowspan, text escaped.
- *  - CSV: RFC 4180 (CRLF line ends, fields quoted when needed), spans as SPAN_EMPTY.
+ *    booktabs when asked); special characters escaped; compiles with pdflatex. Multi-line text
+ *    becomes a nested one-column tabular. A table with no columns renders as a LaTeX comment.
+ *    Non-ASCII text is passed through as UTF-8 (pdflatex knows Latin scripts; others need
+ *    xelatex/lualatex).
+ *  - HTML: <table> with <thead>/<tbody>, colspan/rowspan, text escaped, newlines as <br>. When
+ *    a header cell spans below the header rows, <thead> takes those rows too (a rowspan cannot
+ *    leave its row group).
+ *  - CSV: RFC 4180 (CRLF line ends, fields quoted when needed), spans as SPAN_EMPTY. "" for a
+ *    table with no columns; in a one-column table an empty field is written "" (no blank line).
  *  - JSON: {"rows":[[...]...],"spans":[[row,col,rowspan,colspan],...],"header_rows":N}; rows hold
- *    the text of every position (covered positions ""), spans list only cells larger than 1x1. */
+ *    the text of every position (covered positions ""), spans list only cells larger than 1x1.
+ *    Bytes that are not valid UTF-8 come out as U+FFFD. */
 char *table_render(const struct table *t, enum table_format f, const struct render_options *opts);
 
 #endif

@@ -3,6 +3,7 @@
 # Idempotent: a second run installs nothing. Run as root on Debian 12 (or with sudo).
 set -eu
 
+missing=""
 # pkg-config module -> Debian package that provides it
 MODULES="poppler-glib:libpoppler-glib-dev cairo:libcairo2-dev cairo-pdf:libcairo2-dev
 glib-2.0:libglib2.0-dev json-glib-1.0:libjson-glib-dev libpng:libpng-dev sqlite3:libsqlite3-dev
@@ -10,8 +11,9 @@ libuv:libuv1-dev openblas:libopenblas-dev cmocka:libcmocka-dev"
 # command -> Debian package (tools the build, the tests and the demo run)
 COMMANDS="cc:gcc make:make pkg-config:pkg-config sqlite3:sqlite3 pdftoppm:poppler-utils
 python3:python3"
+# /usr/bin/time (package time) measures the benchmarks' peak memory.
+[ -x /usr/bin/time ] || missing="time"
 
-missing=""
 have_pkgconfig() { command -v pkg-config >/dev/null 2>&1; }
 for pair in $COMMANDS; do
     cmd=${pair%%:*}; pkg=${pair#*:}

@@ -8,6 +8,8 @@
  */
 #include "workers.h"
 
+#include "../ingest/ingest.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +125,7 @@ struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, pipelin
     p->queue_size = cfg->queue_size > workers ? cfg->queue_size : workers;
     pthread_mutex_init(&p->lock, NULL);
     give_back_store(p, s);
+    ingest_keepalive_start(); /* a failure only costs speed */
     return p;
 }
 
@@ -167,5 +170,6 @@ void pipeline_free(struct pipeline *p)
     free(p->idle);
     free(p->jobs);
     pthread_mutex_destroy(&p->lock);
+    ingest_keepalive_stop();
     free(p);
 }

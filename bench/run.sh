@@ -1,0 +1,48 @@
+#!/bin/sh
+# bench/run.sh BUILD - quire's benchmarks. Prints figures as `name: value` lines at the end so
+# they can be tracked over time. Figures, not pass/fail: compare runs made on the same machine.
+#
+#   batch_*    `quire batch` over a folder of generated PDFs (tools/gentables, every style),
+#              run under /usr/bin/time -v for the peak RSS and the CPU use.
+#   llm_*      the inference engine's benchmarks (bench/bench_llm), when built.
+set -eu
+BUILD=${1:-build}
+QUIRE=$BUILD/quire
+GEN=$BUILD/tools/gentables
+COUNT=${QUIRE_BENCH_COUNT:-80}
+work=$(mktemp -d /tmp/quire-bench-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+"$GEN" --out "$work/pdfs" --count "$COUNT" --seed 7 --style all >/dev/null
+pages=$(python3 -c "import json,sys; print(len([1 for l in open('$work/pdfs/truth.jsonl')]))")
+
+cores=$(nproc)
+echo "== quire batch over $COUNT generated PDFs ($pages pages), $cores cores"
+if [ -x /usr/bin/time ]; then
+    /usr/bin/time -v "$QUIRE" batch --quiet --db "$work/bench.db" "$work/pdfs" \
+        >"$work/out.txt" 2>"$work/time.txt" || true
+    cat "$work/out.txt"
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$work/time.txt")
+    rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
+    cpu=$(awk -F': ' '/Percent of CPU this job got/ {sub("%","",$2); print $2}' "$work/time.txt")
+else
+    echo "(/usr/bin/time is missing: run make deps)"
+    exit 1
+fi
+stored_pages=$(sqlite3 "$work/bench.db" "SELECT count(*) FROM pages")
+tables=$(sqlite3 "$work/bench.db" "SELECT count(*) FROM tables")
+
+if [ -x "$BUILD/bench/bench_llm" ]; then
+    echo "== inference engine"
+    "$BUILD/bench/bench_llm" | tee "$work/llm.txt"
+fi
+
+echo "== figures"
+awk -v p="$stored_pages" -v t="$tables" -v w="$wall" -v r="$rss_kb" -v c="$cpu" -v n="$cores" 'BEGIN {
+    printf "batch_pages: %d\nbatch_tables: %d\nbatch_seconds: %.2f\n", p, t, w
+    printf "batch_pages_per_s: %.2f\nbatch_tables_per_s: %.2f\n", p / w, t / w
+    printf "batch_cpu_busy_pct: %.0f\n", c / n
+    printf "batch_peak_rss_mb: %.1f\n", r / 1024 }'
+if [ -f "$work/llm.txt" ]; then
+    grep -E '^[a-z_]+: ' "$work/llm.txt" || true
+fi
