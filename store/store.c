@@ -12,6 +12,7 @@
 #include "store_internal.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,17 +255,44 @@ static int run_cached(struct store *s, enum store_stmt id)
     return st ? store__exec(s, st) : err;
 }
 
-int store__begin(struct store *s) { return run_cached(s, STMT_BEGIN); }
-int store__commit(struct store *s) { return run_cached(s, STMT_COMMIT); }
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void release_write_lock(struct store *s)
+{
+    if (s->holds_write_lock) {
+        s->holds_write_lock = false;
+        pthread_mutex_unlock(&write_lock);
+    }
+}
+
+int store__begin(struct store *s)
+{
+    assert(!s->holds_write_lock);
+    pthread_mutex_lock(&write_lock);
+    s->holds_write_lock = true;
+    int err = run_cached(s, STMT_BEGIN);
+    if (err)
+        release_write_lock(s);
+    return err;
+}
+
+int store__commit(struct store *s)
+{
+    int err = run_cached(s, STMT_COMMIT);
+    if (!err)
+        release_write_lock(s);
+    return err; /* on failure the transaction is still open: the caller rolls back */
+}
 
 void store__rollback(struct store *s)
 {
-    if (sqlite3_get_autocommit(s->db))
-        return;     /* SQLite already rolled back (e.g. after SQLITE_FULL) */
-    char keep[sizeof s->errmsg];
-    memcpy(keep, s->errmsg, sizeof keep);
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    memcpy(s->errmsg, keep, sizeof keep);
+    if (!sqlite3_get_autocommit(s->db)) { /* else SQLite already rolled back (SQLITE_FULL) */
+        char keep[sizeof s->errmsg];
+        memcpy(keep, s->errmsg, sizeof keep);
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        memcpy(s->errmsg, keep, sizeof keep);
+    }
+    release_write_lock(s);
 }
 
 int store__bind_text(sqlite3_stmt *st, int idx, const char *text)

@@ -53,6 +53,7 @@ struct store {
     bool readonly;
     sqlite3_stmt *stmts[STMT_COUNT];     /* prepared on first use */
     char errmsg[512];                    /* message of the last failure */
+    bool holds_write_lock;               /* between store__begin and commit/rollback */
 };
 
 /* The cached statement `id`, reset and with cleared bindings; NULL on failure (then *err holds
@@ -68,7 +69,11 @@ int store__error(struct store *s, int err, const char *fmt, ...)
 /* Runs a cached statement that returns no rows (bindings already made) and resets it. */
 int store__exec(struct store *s, sqlite3_stmt *st);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. store__rollback keeps the recorded message. */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. store__rollback keeps the recorded message.
+ * Write transactions of one process are serialized by a mutex taken in store__begin and released
+ * by a successful store__commit or by store__rollback: the worker threads of one quire queue on
+ * the mutex instead of meeting SQLite's busy handler, which sleeps in steps of up to 100 ms.
+ * Other processes still meet the busy timeout. */
 int store__begin(struct store *s);
 int store__commit(struct store *s);
 void store__rollback(struct store *s);

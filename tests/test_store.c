@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../store/store.h"
+#include "../store/store_internal.h"
 
 struct fixture {
     char dir[64];
@@ -687,6 +688,35 @@ static void test_store__put_results_failure_keeps_previous(void **state)
     sql_exec(f, "INSERT INTO cells_fts(cells_fts) VALUES ('integrity-check')");
 }
 
+/* A full disk: SQLite's max_page_count makes the database file unable to grow, which takes the
+ * same SQLITE_FULL path as a full file system. The document's previous results survive, the error
+ * says so, and the connection (and the process-wide write lock) stay usable. */
+static void test_store__disk_full(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_store(f);
+    int64_t doc = add_doc(s, "/in/full.pdf", "sha-full");
+    const char *const first[] = {"alpha"};
+    assert_int_equal(put_tables(s, doc, first, 1, NULL), 0);
+    assert_int_equal(store_document_start(s, doc), 0);
+    sqlite3 *db = s->db; /* white-box: the connection, to cap the file's size */
+    assert_int_equal(sqlite3_exec(db, "PRAGMA max_page_count = 1", NULL, NULL, NULL), SQLITE_OK);
+    /* many big tables: far more than the pages left */
+    const char *const many[] = {"b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"};
+    int err = put_tables(s, doc, many, 8, NULL);
+    assert_int_equal(err, QUIRE_EFULL);
+    assert_non_null(strstr(store_errmsg(s), "full"));
+    assert_int_equal(sqlite3_exec(db, "PRAGMA max_page_count = 1073741823", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(search_text(s, "alpha"), 1);
+    assert_int_equal(search_text(s, "b1"), 0);
+    /* the failure can be recorded now that there is room, and writes work again */
+    assert_int_equal(store_document_fail(s, doc, "/in/full.pdf: cannot store: disk full"), 0);
+    assert_int_equal(put_tables(s, doc, many, 2, NULL), 0);
+    store_close(s);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM tables"), 2);
+}
+
 static void test_store__put_results_unknown_document(void **state)
 {
     struct fixture *f = *state;
@@ -885,6 +915,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store__search_user_text_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__put_results_failure_keeps_previous, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_store__disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__put_results_unknown_document, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store__delete_cascades, setup, teardown),
