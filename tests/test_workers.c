@@ -189,6 +189,36 @@ static void test_workers__limits(void **state)
     g_free(path);
 }
 
+/* 2,000 pages (the default max_pages) go through; one page more would be over the limit. */
+static void test_workers__two_thousand_pages(void **state)
+{
+    char *path = g_build_filename(dir, "thick.pdf", NULL);
+    assert_int_equal(pdfgen_write_blank(path, 2000, 100, 100), 0);
+    struct doc_job *job = run(path, false);
+    if (job->outcome != JOB_STORED)
+        fail_msg("outcome %d: %s", job->outcome, job->message ? job->message : "");
+    assert_int_equal(job->n_pages_total, 2000);
+    assert_int_equal(job->result.n_pages, 2000);
+    assert_int_equal(job->result.n_tables, 0);
+    doc_job_free(job);
+    g_free(path);
+}
+
+static void test_workers__max_seconds(void **state)
+{
+    char *path = g_build_filename(dir, "slow.pdf", NULL);
+    assert_int_equal(pdfgen_write_blank(path, 50, 200, 200), 0);
+    double saved = cfg.max_seconds;
+    cfg.max_seconds = 1e-9; /* over the limit at the first page boundary */
+    struct doc_job *job = run(path, false);
+    cfg.max_seconds = saved;
+    assert_int_equal(job->outcome, JOB_FAILED);
+    assert_int_equal(job->err, QUIRE_ETIMEOUT);
+    assert_non_null(strstr(job->message, "max_seconds"));
+    doc_job_free(job);
+    g_free(path);
+}
+
 static void test_workers__abort_requeues(void **state)
 {
     char *path = make_table_pdf("abort.pdf", "East");
@@ -212,6 +242,8 @@ int main(void)
         cmocka_unit_test(test_workers__stores_table_once),
         cmocka_unit_test(test_workers__failures_are_recorded),
         cmocka_unit_test(test_workers__limits),
+        cmocka_unit_test(test_workers__two_thousand_pages),
+        cmocka_unit_test(test_workers__max_seconds),
         cmocka_unit_test(test_workers__abort_requeues),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
