@@ -2,7 +2,8 @@
 #
 # Every module folder's .c files go into build/libquire.a; cli/ links it into build/quire;
 # tests/test_<name>.c become build/tests/test_<name> (cmocka, plus tests/support/*.c);
-# tools/*.c and bench/*.c become programs in build/tools and build/bench.
+# tools/*.c (linked with tests/support too: gentables draws with pdfgen) and bench/*.c become
+# programs in build/tools and build/bench.
 
 PKGS      := poppler-glib cairo cairo-pdf glib-2.0 gio-2.0 json-glib-1.0 libpng sqlite3 libuv openblas
 CFLAGS    ?= -O2 -g
@@ -45,7 +46,7 @@ $(BUILD)/quire: $(CLI_OBJ) $(BUILD)/libquire.a
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUP_OBJ) $(BUILD)/libquire.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/tools/%: $(BUILD)/tools/%.o $(BUILD)/libquire.a
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(SUP_OBJ) $(BUILD)/libquire.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libquire.a

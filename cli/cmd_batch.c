@@ -76,13 +76,14 @@ static void feed(struct batch *b)
             break;
         }
         struct doc_job *job = doc_job_new(path);
+        if (job)
+            job->force = b->force; /* before submitting: from then on a worker owns the job */
         if (!job || pipeline_submit(b->pipeline, job)) {
             log_msg(LOG_ERROR, "%s: cannot queue: out of memory", path);
             doc_job_free(job);
             b->stats.failed++;
             continue;
         }
-        job->force = b->force;
         b->submitted++;
     }
     maybe_finish(b);
