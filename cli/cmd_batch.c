@@ -123,8 +123,8 @@ static void on_progress(uv_timer_t *t)
 static void on_done(struct doc_job *job, void *user)
 {
     struct batch *b = user;
-    if (b->tty && (job->outcome == JOB_FAILED))
-        fputc('\n', stderr); /* keep the error off the progress line */
+    if (b->tty && job->outcome == JOB_FAILED)
+        fputs("\r\033[K", stderr); /* erase the progress bar; the next tick redraws it */
     run_stats_add(&b->stats, job);
     doc_job_free(job);
     feed(b);
@@ -240,6 +240,7 @@ int cmd_batch(int argc, char **argv)
     if (!from)
         b.walk = walk_new(argv + 1, argc - 1);
     run_stats_init(&b.stats);
+    b.stats.log_stored = !b.tty; /* on a terminal the progress bar says it */
     uv_loop_init(&b.loop);
     int err = 0;
     char *msg = NULL;

@@ -15,6 +15,7 @@ void run_stats_init(struct run_stats *st)
     memset(st, 0, sizeof *st);
     st->started = now_seconds();
     st->failures = g_ptr_array_new_with_free_func(g_free);
+    st->log_stored = true;
 }
 
 void run_stats_release(struct run_stats *st)
@@ -31,7 +32,8 @@ void run_stats_add(struct run_stats *st, const struct doc_job *job)
         st->stored++;
         st->pages += (long)job->result.n_pages;
         st->tables += (long)job->result.n_tables;
-        log_msg(LOG_INFO, "stored %s: %zu pages, %zu tables, %.2f s", job->path,
+        log_msg(st->log_stored ? LOG_INFO : LOG_DEBUG, "stored %s: %zu pages, %zu tables, %.2f s",
+                job->path,
                 job->result.n_pages, job->result.n_tables, job->seconds);
         break;
     case JOB_SKIPPED:

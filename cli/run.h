@@ -13,6 +13,7 @@ struct run_stats {
     long stored, skipped, failed, cancelled;
     long pages, tables;
     GPtrArray *failures;    /* "path: message" strings (g_free), the first 1000 */
+    bool log_stored;        /* log a line per stored document (off under a progress bar) */
 };
 void run_stats_init(struct run_stats *st);
 void run_stats_release(struct run_stats *st);
