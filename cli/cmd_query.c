@@ -8,9 +8,9 @@
  * document was processed, with the configuration of that time); CSV and JSON are rendered from
  * the table rebuilt from its cells.
  *
- * JSON is built with json-glib and written by write_json() below as one line with ", " and ": "
- * separators (Python's json.dumps style), because `quire status --format json` promises output
- * that starts exactly with {"documents": {"done": N, "failed": N, "queued": N, "running": N}.
+ * JSON is built with json-glib and written on one line by cli/json.c with ", " and ": "
+ * separators, because `quire status --format json` promises output that starts exactly with
+ * {"documents": {"done": N, "failed": N, "queued": N, "running": N}.
  */
 #include "cli.h"
 
@@ -24,168 +24,38 @@
 #include <string.h>
 
 #include "../store/store.h"
-
-/* --- JSON ----------------------------------------------------------------------------------- */
-
-static void write_json(GString *out, JsonNode *node);
-
-static void write_json_string(GString *out, const char *s)
-{
-    JsonNode *n = json_node_init_string(json_node_alloc(), s);
-    char *text = json_to_string(n, FALSE);
-    g_string_append(out, text);
-    g_free(text);
-    json_node_unref(n);
-}
-
-/* The shortest decimal that reads back as the same double; JSON has no inf/nan (null then). */
-static void write_json_double(GString *out, double v)
-{
-    if (!isfinite(v)) {
-        g_string_append(out, "null");
-        return;
-    }
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-    for (int precision = 6; precision <= 17; precision++) {
-        char fmt[16];
-        snprintf(fmt, sizeof fmt, "%%.%dg", precision);
-        g_ascii_formatd(buf, sizeof buf, fmt, v);
-        if (g_ascii_strtod(buf, NULL) == v)
-            break;
-    }
-    g_string_append(out, buf);
-}
-
-static void write_json(GString *out, JsonNode *node)
-{
-    switch (json_node_get_node_type(node)) {
-    case JSON_NODE_OBJECT: {
-        JsonObject *o = json_node_get_object(node);
-        GList *members = json_object_get_members(o);   /* in insertion order */
-        g_string_append_c(out, '{');
-        for (GList *m = members; m; m = m->next) {
-            write_json_string(out, m->data);
-            g_string_append(out, ": ");
-            write_json(out, json_object_get_member(o, m->data));
-            if (m->next)
-                g_string_append(out, ", ");
-        }
-        g_string_append_c(out, '}');
-        g_list_free(members);
-        break;
-    }
-    case JSON_NODE_ARRAY: {
-        JsonArray *a = json_node_get_array(node);
-        guint n = json_array_get_length(a);
-        g_string_append_c(out, '[');
-        for (guint i = 0; i < n; i++) {
-            if (i)
-                g_string_append(out, ", ");
-            write_json(out, json_array_get_element(a, i));
-        }
-        g_string_append_c(out, ']');
-        break;
-    }
-    case JSON_NODE_NULL:
-        g_string_append(out, "null");
-        break;
-    case JSON_NODE_VALUE:
-        if (json_node_get_value_type(node) == G_TYPE_DOUBLE) {
-            write_json_double(out, json_node_get_double(node));
-        } else {
-            char *text = json_to_string(node, FALSE);
-            g_string_append(out, text);
-            g_free(text);
-        }
-        break;
-    }
-}
-
-/* Writes the builder's root as one line (with the newline) to stdout, or into *text. */
-static char *builder_to_line(JsonBuilder *b)
-{
-    JsonNode *root = json_builder_get_root(b);
-    GString *out = g_string_new(NULL);
-    write_json(out, root);
-    g_string_append_c(out, '\n');
-    json_node_unref(root);
-    return g_string_free(out, FALSE);
-}
-
-static void add_string_or_null(JsonBuilder *b, const char *name, const char *value)
-{
-    json_builder_set_member_name(b, name);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
-}
+#include "json.h"
 
 /* The table as one JSON line (g_free): its metadata, and rows/spans from the JSON renderer.
- * NULL with a message on stderr when the renderer's output cannot be read. */
+ * NULL with a message on stderr when the table cannot be rendered. */
 static char *table_json_line(const char *command, const struct store_table_info *t)
 {
-    char *rendered = table_render(t->table, TABLE_FORMAT_JSON, NULL);
-    if (!rendered) {
-        fprintf(stderr, "quire %s: out of memory rendering table %" PRId64 "\n", command, t->id);
-        return NULL;
-    }
-    JsonParser *parser = json_parser_new();
-    GError *gerr = NULL;
-    JsonObject *grid = NULL;
-    if (json_parser_load_from_data(parser, rendered, -1, &gerr)) {
-        JsonNode *root = json_parser_get_root(parser);
-        if (root && JSON_NODE_HOLDS_OBJECT(root))
-            grid = json_node_get_object(root);
-    }
-    free(rendered);
-    if (!grid || !json_object_has_member(grid, "rows") || !json_object_has_member(grid, "spans")) {
-        fprintf(stderr, "quire %s: table %" PRId64 ": unreadable JSON rendering%s%s\n", command,
-                t->id, gerr ? ": " : "", gerr ? gerr->message : "");
-        g_clear_error(&gerr);
-        g_object_unref(parser);
-        return NULL;
-    }
-
     JsonBuilder *b = json_builder_new();
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "id");
-    json_builder_add_int_value(b, t->id);
-    json_builder_set_member_name(b, "document_id");
-    json_builder_add_int_value(b, t->document_id);
-    add_string_or_null(b, "path", t->path);
-    json_builder_set_member_name(b, "page");
-    json_builder_add_int_value(b, t->page);
-    json_builder_set_member_name(b, "bbox");
-    json_builder_begin_array(b);
-    json_builder_add_double_value(b, t->bbox.x0);
-    json_builder_add_double_value(b, t->bbox.y0);
-    json_builder_add_double_value(b, t->bbox.x1);
-    json_builder_add_double_value(b, t->bbox.y1);
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "n_rows");
-    json_builder_add_int_value(b, t->n_rows);
-    json_builder_set_member_name(b, "n_cols");
-    json_builder_add_int_value(b, t->n_cols);
-    json_builder_set_member_name(b, "header_rows");
-    json_builder_add_int_value(b, t->header_rows);
-    json_builder_set_member_name(b, "rows");
-    json_builder_add_value(b, json_node_copy(json_object_get_member(grid, "rows")));
-    json_builder_set_member_name(b, "spans");
-    json_builder_add_value(b, json_node_copy(json_object_get_member(grid, "spans")));
-    add_string_or_null(b, "engine", t->engine);
-    add_string_or_null(b, "model_id", t->model_id);
+    json_add_int(b, "id", t->id);
+    json_add_int(b, "document_id", t->document_id);
+    json_add_string(b, "path", t->path);
+    json_add_int(b, "page", t->page);
+    json_add_bbox(b, t->bbox);
+    json_add_int(b, "n_rows", t->n_rows);
+    json_add_int(b, "n_cols", t->n_cols);
+    json_add_int(b, "header_rows", t->header_rows);
+    int err = json_add_table_grid(b, t->table);
+    json_add_string(b, "engine", t->engine);
+    json_add_string(b, "model_id", t->model_id);
     json_builder_set_member_name(b, "confidence");
     json_builder_add_double_value(b, t->confidence);
-    add_string_or_null(b, "created_at", t->created_at);
-    add_string_or_null(b, "markdown", t->markdown);
-    add_string_or_null(b, "latex", t->latex);
-    add_string_or_null(b, "html", t->html);
-    add_string_or_null(b, "otsl", t->otsl);
+    json_add_string(b, "created_at", t->created_at);
+    json_add_string(b, "markdown", t->markdown);
+    json_add_string(b, "latex", t->latex);
+    json_add_string(b, "html", t->html);
+    json_add_string(b, "otsl", t->otsl);
     json_builder_end_object(b);
-    char *line = builder_to_line(b);
+    char *line = err ? NULL : json_line(b);
     g_object_unref(b);
-    g_object_unref(parser);
+    if (err)
+        fprintf(stderr, "quire %s: table %" PRId64 ": cannot render it: %s\n", command, t->id,
+                err_str(err));
     return line;
 }
 
@@ -580,18 +450,18 @@ static void print_status_json(const struct store_status *st)
     for (size_t i = 0; i < st->n_failures; i++) {
         const struct store_failure *f = &st->failures[i];
         json_builder_begin_object(b);
-        add_string_or_null(b, "path", f->path);
-        add_string_or_null(b, "error", f->error);
+        json_add_string(b, "path", f->path);
+        json_add_string(b, "error", f->error);
         json_builder_set_member_name(b, "document_id");
         json_builder_add_int_value(b, f->document_id);
         json_builder_set_member_name(b, "attempts");
         json_builder_add_int_value(b, f->attempts);
-        add_string_or_null(b, "finished_at", f->finished_at);
+        json_add_string(b, "finished_at", f->finished_at);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
     json_builder_end_object(b);
-    char *line = builder_to_line(b);
+    char *line = json_line(b);
     fputs(line, stdout);
     g_free(line);
     g_object_unref(b);
@@ -613,8 +483,12 @@ static void print_status_text(const char *db_path, const struct store_status *st
     printf("failed:\n");
     for (size_t i = 0; i < st->n_failures; i++) {
         const struct store_failure *f = &st->failures[i];
-        printf("  %s: %s (%d attempt%s)\n", f->path, *f->error ? f->error : "(no message)",
-               f->attempts, f->attempts == 1 ? "" : "s");
+        /* messages usually start with the path already: do not say it twice */
+        if (*f->error && g_str_has_prefix(f->error, f->path))
+            printf("  %s (%d attempt%s)\n", f->error, f->attempts, f->attempts == 1 ? "" : "s");
+        else
+            printf("  %s: %s (%d attempt%s)\n", f->path, *f->error ? f->error : "(no message)",
+                   f->attempts, f->attempts == 1 ? "" : "s");
     }
     printf("(quire retry queues the failed documents again)\n");
 }

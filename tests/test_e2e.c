@@ -202,7 +202,7 @@ static void test_e2e__bad_input_and_status(void **state)
     rc = quire(&out, NULL, "convert", "--db", db, "--password", "pw", "--format", "json", locked,
                NULL);
     assert_int_equal(rc, 0);
-    assert_non_null(strstr(out, "\"error\":null"));
+    assert_non_null(strstr(out, "\"error\": null"));
     g_free(out);
 
     rc = quire(&out, NULL, "status", "--db", db, "--format", "json", NULL);
