@@ -25,7 +25,7 @@ TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps test asan bench demo eval install clean help
+.PHONY: all deps test asan valgrind bench demo eval install clean help
 
 all: $(BUILD)/quire $(TOOLS)        ## build the quire binary and the tools
 
@@ -61,6 +61,12 @@ asan:                               ## the tests under AddressSanitizer + Undefi
 	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) $(MAKE) --no-print-directory test BUILD=build-asan \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined"
+
+valgrind: all $(TESTS)              ## the unit tests under valgrind (memcheck, leaks)
+	QUIRE_BIN=$(abspath $(BUILD)/quire) QUIRE_TOOLS=$(abspath $(BUILD)/tools) \
+	    VALGRIND="valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+	    --suppressions=$(abspath tests/valgrind.supp) --error-exitcode=99" \
+	    sh tests/run-tests.sh $(filter-out %/test_e2e,$(TESTS))
 
 bench: all $(BENCHES)               ## run the benchmarks; prints `name: value` lines
 	sh bench/run.sh $(BUILD)

@@ -816,8 +816,10 @@ static void append_rendered(FILE *f, struct table *t, const struct render_option
 
 static void test_table__latex_compiles_with_pdflatex(void **state)
 {
-    if (system("command -v pdflatex >/dev/null 2>&1") != 0) {
-        print_message("pdflatex is not on PATH: LaTeX output not compiled\n");
+    if (system("command -v pdflatex >/dev/null 2>&1 && kpsewhich multirow.sty >/dev/null 2>&1 "
+               "&& kpsewhich booktabs.sty >/dev/null 2>&1") != 0) {
+        print_message("pdflatex with multirow.sty and booktabs.sty is not installed "
+                      "(texlive-latex-extra): LaTeX output not compiled\n");
         skip();
     }
     char dir[] = "/tmp/test_table_latex_XXXXXX";
