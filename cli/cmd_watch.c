@@ -9,8 +9,9 @@
  * take it again unless it changes; the store's content hash makes sure a document is never stored
  * twice, whatever path it arrives under.
  *
- * NEEDSWORK: inotify watches the named folders only; PDFs that appear in their subfolders are
- * found by the start-up scan and the periodic rescan, not at once.
+ * Subfolders are watched too: every folder a scan enters gets its own inotify watch (up to
+ * MAX_WATCHED_DIRS; beyond that, and if the kernel's inotify limit is reached, the periodic
+ * rescan still finds their files), and a folder created or moved in is watched and scanned.
  *
  * Everything here runs on the loop thread; the documents themselves go to the pipeline's workers.
  */
@@ -30,9 +31,11 @@ struct candidate {
     double stable_since;       /* when size/mtime were last seen changing */
 };
 
+#define MAX_WATCHED_DIRS 4096
+
 struct watched_dir {
     uv_fs_event_t event;
-    char *path;
+    char *path;            /* owned (g_free after the handle is closed) */
 };
 
 struct watch {
@@ -42,8 +45,10 @@ struct watch {
     struct run_stats stats;
     struct run_signals signals;
     uv_timer_t tick, rescan;
-    struct watched_dir *dirs;
-    int n_dirs;
+    char **roots;              /* the folders named on the command line */
+    int n_roots;
+    GHashTable *dirs;          /* path -> struct watched_dir*, every folder watched */
+    bool dirs_full_warned;
     GHashTable *candidates;    /* path -> struct candidate */
     GHashTable *taken;         /* path -> "size:mtime" of the version submitted or in flight */
     GHashTable *inflight;      /* paths submitted and not yet done */
@@ -69,10 +74,14 @@ static void add_candidate(struct watch *w, const char *path)
     g_hash_table_insert(w->candidates, g_strdup(path), c);
 }
 
+static void watch_dir(const char *path, void *user);
+
 static void scan_dir(struct watch *w, const char *dir)
 {
     char *roots[] = {(char *)dir};
     struct walk *walk = walk_new(roots, 1);
+    if (walk)
+        walk_on_dir(walk, watch_dir, w);
     const char *path;
     while (walk && (path = walk_next(walk)))
         add_candidate(w, path);
@@ -83,11 +92,58 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
 {
     struct watched_dir *d = container_of(h, struct watched_dir, event);
     struct watch *w = h->data;
-    if (status < 0 || !filename || !is_pdf_name(filename) || w->stopping)
+    if (status < 0 || !filename || w->stopping)
         return;
     char *path = g_build_filename(d->path, filename, NULL);
-    add_candidate(w, path);
+    if (is_pdf_name(filename))
+        add_candidate(w, path);
+    else if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK) &&
+             !g_hash_table_contains(w->dirs, path))
+        scan_dir(w, path); /* a folder created or moved in: watch it and take its PDFs */
     g_free(path);
+}
+
+static void free_watched_dir(uv_handle_t *h)
+{
+    struct watched_dir *d = container_of((uv_fs_event_t *)h, struct watched_dir, event);
+    g_free(d->path);
+    g_free(d);
+}
+
+/* Starts an inotify watch on a folder (once). Returns 0 or a libuv error code. */
+static int start_dir_watch(struct watch *w, const char *path)
+{
+    if (g_hash_table_contains(w->dirs, path))
+        return 0;
+    if (g_hash_table_size(w->dirs) >= MAX_WATCHED_DIRS) {
+        if (!w->dirs_full_warned)
+            log_msg(LOG_WARN, "watching %d folders already: files in further subfolders are found "
+                    "by the rescan every %g s", MAX_WATCHED_DIRS, w->cfg.rescan_seconds);
+        w->dirs_full_warned = true;
+        return 0;
+    }
+    struct watched_dir *d = g_new0(struct watched_dir, 1);
+    d->path = g_strdup(path);
+    uv_fs_event_init(&w->loop, &d->event);
+    d->event.data = w;
+    int rc = uv_fs_event_start(&d->event, on_fs_event, d->path, 0);
+    if (rc) {
+        uv_close((uv_handle_t *)&d->event, free_watched_dir);
+        return rc;
+    }
+    g_hash_table_insert(w->dirs, d->path, d);
+    return 0;
+}
+
+static void watch_dir(const char *path, void *user)
+{
+    struct watch *w = user;
+    if (w->stopping)
+        return;
+    int rc = start_dir_watch(w, path);
+    if (rc)
+        log_msg(LOG_WARN, "%s: cannot watch: %s (its files are found by the rescan)", path,
+                uv_strerror(rc));
 }
 
 static void submit(struct watch *w, const char *path, const char *version)
@@ -160,8 +216,8 @@ static void load_queued(struct watch *w)
 static void on_rescan(uv_timer_t *t)
 {
     struct watch *w = container_of(t, struct watch, rescan);
-    for (int i = 0; i < w->n_dirs; i++)
-        scan_dir(w, w->dirs[i].path);
+    for (int i = 0; i < w->n_roots; i++)
+        scan_dir(w, w->roots[i]);
     load_queued(w);
 }
 
@@ -169,8 +225,14 @@ static void close_all(struct watch *w)
 {
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->rescan, NULL);
-    for (int i = 0; i < w->n_dirs; i++)
-        uv_close((uv_handle_t *)&w->dirs[i].event, NULL);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, w->dirs);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        struct watched_dir *d = value;
+        g_hash_table_iter_steal(&it);
+        uv_close((uv_handle_t *)&d->event, free_watched_dir);
+    }
     run_signals_close(&w->signals);
 }
 
@@ -194,8 +256,11 @@ static void on_stop(void *user)
     w->stopping = true;
     uv_timer_stop(&w->tick);
     uv_timer_stop(&w->rescan);
-    for (int i = 0; i < w->n_dirs; i++)
-        uv_fs_event_stop(&w->dirs[i].event);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, w->dirs);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        uv_fs_event_stop(&((struct watched_dir *)value)->event);
     pipeline_stop(w->pipeline);
     if (pipeline_pending(w->pipeline) == 0)
         close_all(w);
@@ -208,24 +273,19 @@ static void on_abort(void *user)
     pipeline_abort(w->pipeline);
 }
 
+/* Checks the named folders and watches them (their subfolders follow with the first scan). */
 static int start_watching(struct watch *w, char **dirs, int n)
 {
-    w->dirs = q_calloc((size_t)n, sizeof *w->dirs);
-    if (!w->dirs)
-        return QUIRE_ENOMEM;
+    w->roots = dirs;
+    w->n_roots = n;
     for (int i = 0; i < n; i++) {
         if (!g_file_test(dirs[i], G_FILE_TEST_IS_DIR)) {
             fprintf(stderr, "quire watch: %s: not a folder\n", dirs[i]);
             return QUIRE_ENOENT;
         }
-        struct watched_dir *d = &w->dirs[i];
-        d->path = dirs[i];
-        uv_fs_event_init(&w->loop, &d->event);
-        d->event.data = w;
-        w->n_dirs++;
-        int rc = uv_fs_event_start(&d->event, on_fs_event, d->path, 0);
+        int rc = start_dir_watch(w, dirs[i]);
         if (rc) {
-            fprintf(stderr, "quire watch: %s: cannot watch: %s\n", d->path, uv_strerror(rc));
+            fprintf(stderr, "quire watch: %s: cannot watch: %s\n", dirs[i], uv_strerror(rc));
             return QUIRE_EIO;
         }
     }
@@ -249,6 +309,7 @@ int cmd_watch(int argc, char **argv)
     w.candidates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     w.taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     w.inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    w.dirs = g_hash_table_new(g_str_hash, g_str_equal); /* keys belong to the values */
     run_stats_init(&w.stats);
     uv_loop_init(&w.loop);
     int err = 0;
@@ -276,9 +337,10 @@ int cmd_watch(int argc, char **argv)
         on_stop(&w);
         rc = CLI_EXIT_USAGE;
     } else {
-        log_msg(LOG_INFO, "watching %d folder%s; database %s", w.n_dirs, w.n_dirs == 1 ? "" : "s",
-                w.cfg.db_path);
         on_rescan(&w.rescan);
+        guint n = g_hash_table_size(w.dirs);
+        log_msg(LOG_INFO, "watching %u folder%s; database %s", n, n == 1 ? "" : "s",
+                w.cfg.db_path);
         uint64_t tick_ms = (uint64_t)(w.cfg.settle_seconds * 250);
         tick_ms = tick_ms < 50 ? 50 : tick_ms > 1000 ? 1000 : tick_ms;
         uv_timer_start(&w.tick, on_tick, 0, tick_ms);
@@ -293,7 +355,7 @@ int cmd_watch(int argc, char **argv)
 out:
     uv_loop_close(&w.loop);
     run_stats_release(&w.stats);
-    free(w.dirs);
+    g_hash_table_destroy(w.dirs);
     if (w.queued)
         g_ptr_array_free(w.queued, TRUE);
     g_hash_table_destroy(w.candidates);

@@ -112,6 +112,8 @@ struct walk {
     GPtrArray *roots;      /* paths still to visit (files or folders) */
     GPtrArray *dirs;       /* open GDir*, innermost last */
     GPtrArray *dir_paths;  /* their paths */
+    void (*on_dir)(const char *path, void *user);
+    void *on_dir_user;
     char *current;
 };
 
@@ -145,6 +147,14 @@ static void push_dir(struct walk *w, const char *path)
     }
     g_ptr_array_add(w->dirs, d);
     g_ptr_array_add(w->dir_paths, g_strdup(path));
+    if (w->on_dir)
+        w->on_dir(path, w->on_dir_user);
+}
+
+void walk_on_dir(struct walk *w, void (*cb)(const char *path, void *user), void *user)
+{
+    w->on_dir = cb;
+    w->on_dir_user = user;
 }
 
 const char *walk_next(struct walk *w)

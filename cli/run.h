@@ -40,6 +40,8 @@ struct walk *walk_new(char **roots, int n_roots);
 /* The next PDF path (owned by the walk, valid until the next call), or NULL at the end. */
 const char *walk_next(struct walk *w);
 void walk_free(struct walk *w);
+/* Calls cb(path, user) for every folder the walk enters (the roots included). */
+void walk_on_dir(struct walk *w, void (*cb)(const char *path, void *user), void *user);
 /* True when name ends in .pdf (any case). */
 bool is_pdf_name(const char *name);
 

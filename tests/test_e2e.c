@@ -414,12 +414,19 @@ static void test_e2e__watch(void **state)
     /* a second copy of a stored document becomes another path, not another document */
     char *again = g_build_filename(inbox, "early-copy.pdf", NULL);
     make_pdf(again, "early", 1);
+    /* a folder created while watching, with a PDF written into it */
+    char *sub = g_build_filename(inbox, "2026", "november", NULL);
+    g_mkdir_with_parents(sub, 0755);
+    g_usleep(300000);
+    char *deep = g_build_filename(sub, "deep.pdf", NULL);
+    make_pdf(deep, "deep", 1);
 
-    assert_true(wait_for(db, "SELECT count(*) FROM documents WHERE status = 'done'", 3, 30));
+    assert_true(wait_for(db, "SELECT count(*) FROM documents WHERE status = 'done'", 4, 30));
     assert_true(wait_for(db, "SELECT count(*) FROM documents WHERE status = 'failed'", 1, 30));
-    assert_true(wait_for(db, "SELECT count(*) FROM document_paths", 5, 30));
-    assert_int_equal(db_int(db, "SELECT count(*) FROM documents"), 4);
-    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 4);
+    assert_true(wait_for(db, "SELECT count(*) FROM document_paths", 6, 30));
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents"), 5);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 5);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM cells WHERE text = 'deep-p1-r1-c1'"), 1);
     assert_int_equal(db_int(db, "SELECT count(*) FROM cells WHERE text = 'slow-p2-r3-c2'"), 1);
     char *out = NULL;
     assert_int_equal(quire(&out, NULL, "query", "--db", db, "moved-p1-r1-c1", NULL), 0);
@@ -447,6 +454,8 @@ static void test_e2e__watch(void **state)
     g_free(moved);
     g_free(broken);
     g_free(again);
+    g_free(sub);
+    g_free(deep);
 }
 
 static int setup(void **state)
