@@ -1,0 +1,208 @@
+/*
+ * llm/config.c - reads an Idefics3 config.json.
+ *
+ * transformers writes only the keys that differ from a config class's defaults, so an absent key
+ * takes the default of Idefics3VisionConfig / LlamaConfig / Idefics3Config. Every value that
+ * sizes a buffer is range-checked here; the tensor shapes are then checked against these values
+ * when the weights are bound (model.c), so a wrong default shows up as a clear shape error.
+ */
+#include "llm_internal.h"
+
+#include <json-glib/json-glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DIM (1 << 16) /* bounds every size so products cannot overflow an int */
+
+struct reader {
+    const char *path;
+    char **msg;
+    int err;
+};
+
+static void set_error(struct reader *r, char *text)
+{
+    if (r->err == 0) {
+        r->err = text ? QUIRE_EMODEL : QUIRE_ENOMEM;
+        if (r->msg) {
+            free(*r->msg);
+            *r->msg = text;
+            return;
+        }
+    }
+    free(text);
+}
+
+static int get_int(struct reader *r, JsonObject *o, const char *section, const char *key,
+                   int def, int min, int max)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    if (!n)
+        return def;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64 ||
+        json_node_get_int(n) < min || json_node_get_int(n) > max) {
+        set_error(r, q_asprintf("%s: %s%s: want an integer in [%d, %d]", r->path, section, key,
+                                min, max));
+        return def;
+    }
+    return (int)json_node_get_int(n);
+}
+
+static float get_float(struct reader *r, JsonObject *o, const char *section, const char *key,
+                       double def, double min, double max)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    if (!n)
+        return (float)def;
+    GType t = JSON_NODE_HOLDS_VALUE(n) ? json_node_get_value_type(n) : G_TYPE_INVALID;
+    double v = t == G_TYPE_DOUBLE ? json_node_get_double(n)
+               : t == G_TYPE_INT64 ? (double)json_node_get_int(n) : min - 1;
+    if (!(v >= min && v <= max)) {
+        set_error(r, q_asprintf("%s: %s%s: want a number in [%g, %g]", r->path, section, key, min,
+                                max));
+        return (float)def;
+    }
+    return (float)v;
+}
+
+static bool get_bool(struct reader *r, JsonObject *o, const char *section, const char *key,
+                     bool def)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    if (!n)
+        return def;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN) {
+        set_error(r, q_asprintf("%s: %s%s: want true or false", r->path, section, key));
+        return def;
+    }
+    return json_node_get_boolean(n);
+}
+
+/* A string key that, when present, must equal `want` (what the engine implements). */
+static void expect_string(struct reader *r, JsonObject *o, const char *section, const char *key,
+                          const char *want)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    if (!n || JSON_NODE_HOLDS_NULL(n))
+        return;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING ||
+        strcmp(json_node_get_string(n), want) != 0)
+        set_error(r, q_asprintf("%s: %s%s: only \"%s\" is supported", r->path, section, key,
+                                want));
+}
+
+static JsonObject *get_object(struct reader *r, JsonObject *o, const char *key)
+{
+    JsonNode *n = json_object_get_member(o, key);
+    if (!n)
+        return NULL;
+    if (!JSON_NODE_HOLDS_OBJECT(n)) {
+        set_error(r, q_asprintf("%s: %s: want an object", r->path, key));
+        return NULL;
+    }
+    return json_node_get_object(n);
+}
+
+static void read_vision(struct reader *r, JsonObject *v, struct llm_vision_config *c)
+{
+    const char *s = "vision_config.";
+    c->dim = get_int(r, v, s, "hidden_size", 1152, 1, MAX_DIM);
+    c->hidden_dim = get_int(r, v, s, "intermediate_size", 3072, 1, MAX_DIM);
+    c->n_layers = get_int(r, v, s, "num_hidden_layers", 12, 1, 1024);
+    c->n_heads = get_int(r, v, s, "num_attention_heads", 16, 1, MAX_DIM);
+    c->image_size = get_int(r, v, s, "image_size", 224, 1, 8192);
+    c->patch_size = get_int(r, v, s, "patch_size", 32, 1, 1024);
+    c->n_channels = get_int(r, v, s, "num_channels", 3, 1, 16);
+    c->eps = get_float(r, v, s, "layer_norm_eps", 1e-6, 0.0, 1.0);
+    expect_string(r, v, s, "hidden_act", "gelu_pytorch_tanh");
+    if (r->err)
+        return;
+    if (c->dim % c->n_heads)
+        set_error(r, q_asprintf("%s: vision_config: hidden_size %d is not a multiple of "
+                                "num_attention_heads %d", r->path, c->dim, c->n_heads));
+    else if (c->image_size % c->patch_size)
+        set_error(r, q_asprintf("%s: vision_config: image_size %d is not a multiple of "
+                                "patch_size %d", r->path, c->image_size, c->patch_size));
+    int side = c->image_size / c->patch_size;
+    c->n_patches = side * side;
+    c->patch_dim = c->n_channels * c->patch_size * c->patch_size;
+}
+
+static void read_text(struct reader *r, JsonObject *t, JsonObject *root, struct llm_text_config *c)
+{
+    const char *s = "text_config.";
+    c->dim = get_int(r, t, s, "hidden_size", 4096, 2, MAX_DIM);
+    c->hidden_dim = get_int(r, t, s, "intermediate_size", 11008, 1, MAX_DIM);
+    c->n_layers = get_int(r, t, s, "num_hidden_layers", 32, 1, 1024);
+    c->n_heads = get_int(r, t, s, "num_attention_heads", 32, 1, MAX_DIM);
+    c->n_kv_heads = get_int(r, t, s, "num_key_value_heads", c->n_heads, 1, MAX_DIM);
+    c->vocab_size = get_int(r, t, s, "vocab_size", 32000, 1, 1 << 24);
+    c->max_positions = get_int(r, t, s, "max_position_embeddings", 2048, 1, 1 << 20);
+    c->eps = get_float(r, t, s, "rms_norm_eps", 1e-6, 0.0, 1.0);
+    c->rope_theta = get_float(r, t, s, "rope_theta", 10000.0, 1.0, 1e12);
+    bool top = get_bool(r, root, "", "tie_word_embeddings", false);
+    c->tie_embeddings = get_bool(r, t, s, "tie_word_embeddings", top);
+    expect_string(r, t, s, "hidden_act", "silu");
+    JsonNode *scaling = t ? json_object_get_member(t, "rope_scaling") : NULL;
+    if (scaling && !JSON_NODE_HOLDS_NULL(scaling))
+        set_error(r, q_asprintf("%s: text_config.rope_scaling is not supported", r->path));
+    if (get_bool(r, t, s, "attention_bias", false) || get_bool(r, t, s, "mlp_bias", false))
+        set_error(r, q_asprintf("%s: text_config: attention_bias / mlp_bias are not supported",
+                                r->path));
+    int head_dim = get_int(r, t, s, "head_dim", c->dim / c->n_heads, 1, MAX_DIM);
+    if (r->err)
+        return;
+    if (c->dim % c->n_heads || (c->dim / c->n_heads) % 2)
+        set_error(r, q_asprintf("%s: text_config: hidden_size %d does not split into %d heads "
+                                "of even size", r->path, c->dim, c->n_heads));
+    else if (head_dim != c->dim / c->n_heads)
+        set_error(r, q_asprintf("%s: text_config.head_dim %d != hidden_size / "
+                                "num_attention_heads is not supported", r->path, head_dim));
+    else if (c->n_heads % c->n_kv_heads)
+        set_error(r, q_asprintf("%s: text_config: num_attention_heads %d is not a multiple of "
+                                "num_key_value_heads %d", r->path, c->n_heads, c->n_kv_heads));
+    c->head_dim = c->dim / c->n_heads;
+}
+
+int llm__config_load(struct llm_config *c, const char *path, char **msg)
+{
+    struct reader r = {path, msg, 0};
+    memset(c, 0, sizeof(*c));
+    GError *gerr = NULL;
+    JsonParser *parser = json_parser_new();
+    if (!json_parser_load_from_file(parser, path, &gerr)) {
+        bool missing = g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+        set_error(&r, q_asprintf("%s: %s", path, gerr->message));
+        if (missing)
+            r.err = QUIRE_ENOENT;
+        g_error_free(gerr);
+        goto out;
+    }
+    JsonNode *root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        set_error(&r, q_asprintf("%s: not a JSON object", path));
+        goto out;
+    }
+    JsonObject *o = json_node_get_object(root);
+    JsonObject *v = get_object(&r, o, "vision_config");
+    JsonObject *t = get_object(&r, o, "text_config");
+    if (r.err)
+        goto out;
+    read_vision(&r, v, &c->vision);
+    read_text(&r, t, o, &c->text);
+    c->scale_factor = get_int(&r, o, "", "scale_factor", 2, 1, 64);
+    c->image_token_id = get_int(&r, o, "", "image_token_id", 128257, 0, (1 << 24) - 1);
+    if (r.err)
+        goto out;
+    int side = c->vision.image_size / c->vision.patch_size;
+    if (side % c->scale_factor)
+        set_error(&r, q_asprintf("%s: scale_factor %d does not divide the %d patches per side",
+                                 path, c->scale_factor, side));
+    else if (c->image_token_id >= c->text.vocab_size)
+        set_error(&r, q_asprintf("%s: image_token_id %d is outside the vocabulary (%d)", path,
+                                 c->image_token_id, c->text.vocab_size));
+    c->image_seq_len = c->vision.n_patches / (c->scale_factor * c->scale_factor);
+out:
+    g_object_unref(parser);
+    return r.err;
+}

@@ -1,0 +1,106 @@
+/*
+ * llm/decoder.c - the Llama text decoder: token embeddings (image features substituted at
+ * image-token positions), pre-norm blocks with GQA attention + RoPE and a SwiGLU MLP, final
+ * RMSNorm, lm_head.
+ *
+ * A prompt is fed in chunks of up to LLM__CHUNK tokens (sgemm over the chunk; the chunk's
+ * keys and values go straight into the KV cache, then each query attends causally to the whole
+ * cache so far). One decoded token is a chunk of one, which takes the sgemv paths in ops.c.
+ */
+#include "llm_internal.h"
+#include "ops_internal.h"
+
+#include <assert.h>
+#include <string.h>
+
+static void embed(const struct llm_model *m, struct llm_state *s, const int32_t *tokens, int n,
+                  const float *image_features, int *image_row)
+{
+    const struct llm_text_config *c = &m->config.text;
+    for (int i = 0; i < n; i++) {
+        const float *src;
+        assert(tokens[i] >= 0 && tokens[i] < c->vocab_size);
+        if (image_features && tokens[i] == m->config.image_token_id)
+            src = image_features + (size_t)(*image_row)++ * c->dim;
+        else
+            src = m->text.embed + (size_t)tokens[i] * c->dim;
+        memcpy(s->text.x + (size_t)i * c->dim, src, sizeof(float) * c->dim);
+    }
+}
+
+static void attention(const struct llm_model *m, struct llm_state *s, int l, int n, int pos)
+{
+    const struct llm_text_config *c = &m->config.text;
+    const struct llm_text_layer_weights *w = &m->text.layers[l];
+    struct llm_text_state *t = &s->text;
+    int hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd, half = hd / 2;
+    size_t layer_off = (size_t)l * s->max_tokens * kv_dim;
+    float *keys = t->key_cache + layer_off, *values = t->value_cache + layer_off;
+
+    llm__rmsnorm(t->xb, t->x, w->attn_norm, n, c->dim, c->eps);
+    llm__linear(t->q, t->xb, w->wq, NULL, n, c->dim, q_dim);
+    llm__linear(keys + (size_t)pos * kv_dim, t->xb, w->wk, NULL, n, c->dim, kv_dim);
+    llm__linear(values + (size_t)pos * kv_dim, t->xb, w->wv, NULL, n, c->dim, kv_dim);
+    for (int i = 0; i < n; i++) {
+        const float *cos = t->rope_cos + (size_t)(pos + i) * half;
+        const float *sin = t->rope_sin + (size_t)(pos + i) * half;
+        llm__rope(t->q + (size_t)i * q_dim, c->n_heads, hd, cos, sin);
+        llm__rope(keys + (size_t)(pos + i) * kv_dim, c->n_kv_heads, hd, cos, sin);
+    }
+    int group = c->n_heads / c->n_kv_heads; /* query heads per key/value head */
+    for (int h = 0; h < c->n_heads; h++) {
+        int kvh = h / group;
+        llm__attention_head(t->attn_out + h * hd, q_dim, t->q + h * hd, q_dim, keys + kvh * hd,
+                            values + kvh * hd, kv_dim, n, pos + n, hd, pos, t->att);
+    }
+    llm__linear(t->xb, t->attn_out, w->wo, NULL, n, q_dim, c->dim);
+    llm__add(t->x, t->xb, (size_t)n * c->dim);
+}
+
+static void mlp(const struct llm_model *m, struct llm_state *s, int l, int n)
+{
+    const struct llm_text_config *c = &m->config.text;
+    const struct llm_text_layer_weights *w = &m->text.layers[l];
+    struct llm_text_state *t = &s->text;
+    llm__rmsnorm(t->xb, t->x, w->ffn_norm, n, c->dim, c->eps);
+    llm__linear(t->hb, t->xb, w->w_gate, NULL, n, c->dim, c->hidden_dim);
+    llm__linear(t->hb2, t->xb, w->w_up, NULL, n, c->dim, c->hidden_dim);
+    llm__silu_mul(t->hb, t->hb2, (size_t)n * c->hidden_dim);
+    llm__linear(t->xb, t->hb, w->w_down, NULL, n, c->hidden_dim, c->dim);
+    llm__add(t->x, t->xb, (size_t)n * c->dim);
+}
+
+static void forward_chunk(const struct llm_model *m, struct llm_state *s, const int32_t *tokens,
+                          int n, int pos, const float *image_features, int *image_row,
+                          float *all_logits)
+{
+    const struct llm_text_config *c = &m->config.text;
+    embed(m, s, tokens, n, image_features, image_row);
+    for (int l = 0; l < c->n_layers; l++) {
+        attention(m, s, l, n, pos);
+        mlp(m, s, l, n);
+    }
+    if (all_logits) {
+        llm__rmsnorm(s->text.x, s->text.x, m->text.norm, n, c->dim, c->eps);
+        llm__linear(all_logits, s->text.x, m->text.lm_head, NULL, n, c->dim, c->vocab_size);
+        memcpy(s->text.logits, all_logits + (size_t)(n - 1) * c->vocab_size,
+               sizeof(float) * c->vocab_size);
+    } else {
+        float *last = s->text.x + (size_t)(n - 1) * c->dim;
+        llm__rmsnorm(last, last, m->text.norm, 1, c->dim, c->eps);
+        llm__linear(s->text.logits, last, m->text.lm_head, NULL, 1, c->dim, c->vocab_size);
+    }
+}
+
+void llm__decoder_forward(const struct llm_model *m, struct llm_state *s, const int32_t *tokens,
+                          int n, int pos, const float *image_features, int *image_row,
+                          float *all_logits)
+{
+    assert(n > 0 && pos >= 0 && pos + n <= s->max_tokens);
+    for (int done = 0; done < n;) {
+        int k = n - done < s->text.chunk ? n - done : s->text.chunk;
+        float *logits = all_logits ? all_logits + (size_t)done * m->config.text.vocab_size : NULL;
+        forward_chunk(m, s, tokens + done, k, pos + done, image_features, image_row, logits);
+        done += k;
+    }
+}

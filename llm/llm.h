@@ -1,0 +1,174 @@
+/*
+ * llm/llm.h - the vision-language engine: runs an Idefics3-family model (SmolVLM,
+ * SmolDocling-256M, granite-docling) on a page image and a prompt and returns the generated
+ * token ids; plus the byte-level BPE tokenizer those models ship.
+ *
+ * Design (llama2.c with OpenBLAS): a model directory in Hugging Face layout (config.json,
+ * model.safetensors, tokenizer.json) is loaded once. model.safetensors is mmapped; F32 tensors
+ * are used in place, F16/BF16 tensors are widened to F32 at load time. The forward pass is
+ *   pixels -> SigLIP-style vision encoder -> connector (pixel shuffle + linear) -> image
+ *   features, which replace the embeddings at image-token positions of the prompt ->
+ *   Llama decoder (GQA, RoPE, SwiGLU, RMSNorm, KV cache) -> greedy next token.
+ * All matrix work goes through llm/ops.c (cblas sgemm for patches and prompt chunks, sgemv for
+ * one-token decode). Activation buffers and the KV cache live in a `struct llm_state`,
+ * allocated once by llm_state_new(); generation never allocates.
+ *
+ * Invariants: every offset, dtype and shape read from a model file is checked before use; a bad
+ * file is an error (QUIRE_EMODEL, with a message naming the file and tensor), never a crash.
+ *
+ * Threads: a `struct llm_model` is read-only after llm_model_load() and may be shared by any
+ * number of threads. Each thread owns its own `struct llm_state`; a state is used by one thread
+ * at a time. The engine calls OpenBLAS but never sets its thread count: the caller (workers/)
+ * decides how inference threads and OpenBLAS threads share the cores.
+ *
+ * Errors: functions return 0 or a negative QUIRE_E* code (common/common.h); constructors return
+ * NULL and set *err. Where `char **msg` is given, a message for the caller to free() is stored
+ * there on error (may be NULL when only allocation failed).
+ */
+#ifndef QUIRE_LLM_H
+#define QUIRE_LLM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/common.h"
+
+struct llm_model;     /* weights and hyperparameters; read-only after load */
+struct llm_state;     /* one thread's activation buffers and KV cache */
+struct llm_tokenizer; /* vocabulary and merges; read-only after load */
+
+/* --- model --------------------------------------------------------------------------------- */
+
+/* What a caller needs to prepare inputs. */
+struct llm_model_info {
+    int image_size;      /* the encoder takes image_size x image_size pixels per image */
+    int num_channels;    /* 3 */
+    int image_seq_len;   /* image tokens (and feature rows) per image */
+    int image_token_id;  /* the prompt holds image_seq_len of these per image */
+    int vocab_size;
+    int max_positions;   /* max_position_embeddings */
+};
+
+/* Loads `dir`/config.json and `dir`/model.safetensors (one file; sharded checkpoints are not
+ * supported yet). Returns the model (free with llm_model_free) or NULL with *err set to
+ * QUIRE_ENOENT, QUIRE_EIO, QUIRE_EMODEL (malformed or unsupported file: *msg names the file and
+ * the tensor or key) or QUIRE_ENOMEM. Any thread. */
+struct llm_model *llm_model_load(const char *dir, int *err, char **msg);
+/* Unmaps and frees; NULL is a no-op. No state made from the model may be used afterwards. */
+void llm_model_free(struct llm_model *model);
+void llm_model_get_info(const struct llm_model *model, struct llm_model_info *info);
+
+/* --- state --------------------------------------------------------------------------------- */
+
+/* Allocates the buffers for sequences of up to `max_tokens` tokens (prompt + generated; at most
+ * max_positions) holding up to `max_images` images. Returns NULL with *err = QUIRE_EINVAL (bad
+ * sizes) or QUIRE_ENOMEM. The state refers to `model`, which must outlive it. Any thread; the
+ * state then belongs to the caller's thread. */
+struct llm_state *llm_state_new(const struct llm_model *model, int max_tokens, int max_images,
+                                int *err);
+/* NULL is a no-op. */
+void llm_state_free(struct llm_state *state);
+
+/* --- generation ---------------------------------------------------------------------------- */
+
+struct llm_generate_options {
+    int max_new_tokens;      /* stop after this many generated tokens */
+    const int32_t *stop_ids; /* generation stops after emitting one of these (may be NULL) */
+    int n_stop_ids;
+};
+
+/* Greedy decoding. `prompt` (n_prompt ids) must hold exactly n_images * image_seq_len image
+ * tokens; `pixels` holds n_images images, each (num_channels, image_size, image_size) floats,
+ * already rescaled and normalized (NULL when n_images is 0). Writes up to max_new_tokens ids to
+ * `out` (caller-owned, room for max_new_tokens), the count to *n_out, and the mean log-probability
+ * of the emitted tokens (a stop token is emitted and counted) to *mean_logprob (0 when none).
+ * Returns 0, QUIRE_EINVAL (image token count mismatch, ids out of range, prompt + max_new_tokens
+ * over the state's max_tokens, more images than the state holds). Does not allocate. The thread
+ * that owns `state`. */
+int llm_generate(const struct llm_model *model, struct llm_state *state, const int32_t *prompt,
+                 int n_prompt, const float *pixels, int n_images,
+                 const struct llm_generate_options *options, int32_t *out, int *n_out,
+                 float *mean_logprob);
+
+/* --- image preprocessing (Idefics3ImageProcessor) ----------------------------------------- */
+
+struct llm_image_options {
+    int longest_edge;  /* first resize so the longest side is this (processor size.longest_edge) */
+    bool split;        /* do_image_splitting: tiles of image_size plus a global image */
+    float mean[3];     /* image_mean */
+    float std[3];      /* image_std */
+};
+
+/* SmolDocling's processor settings: longest_edge = 4 * image_size, split, mean = std = 0.5. */
+void llm_image_options_default(const struct llm_model *model, struct llm_image_options *options);
+/* llm_image_options_default, then the keys of `dir`/preprocessor_config.json that are present
+ * (size.longest_edge, do_image_splitting, image_mean, image_std; max_image_size.longest_edge
+ * must equal the encoder's image_size and resample must be 1 = LANCZOS). A missing file leaves
+ * the defaults. Returns 0, QUIRE_EMODEL (*msg names the file and key) or QUIRE_ENOMEM. */
+int llm_image_options_load(const struct llm_model *model, const char *dir,
+                           struct llm_image_options *options, char **msg);
+
+/* Turns an 8-bit image (width x height, `stride` bytes per row; `channels` 3 = RGB, or 1 = gray,
+ * which is replicated to RGB as PIL's convert("RGB") does; a table region of a page raster is
+ * passed as a pointer to its first pixel plus the page's stride) into the encoder's input the way
+ * Idefics3ImageProcessor does with resample=LANCZOS: resize so the longest side is longest_edge
+ * (aspect kept, the other side rounded up to even); when splitting, resize both sides up to
+ * multiples of image_size and cut rows x cols tiles (raster order), then add the whole image
+ * resized to image_size x image_size; otherwise only that last image. The resizes reproduce
+ * PIL's 8-bit fixed-point Lanczos exactly; then x / 255, (x - mean) / std.
+ * On success *pixels is a new array (caller frees) of *n_images images of (3, image_size,
+ * image_size) floats, and *rows, *cols the tile layout (0, 0 when not split) for
+ * llm_image_prompt(). Returns 0, QUIRE_EINVAL (empty image, bad channels or stride, options out
+ * of range) or QUIRE_ENOMEM. Any thread. */
+int llm_image_preprocess(const struct llm_model *model, const struct llm_image_options *options,
+                         const uint8_t *image, int width, int height, size_t stride,
+                         int channels, float **pixels, int *n_images, int *rows, int *cols);
+
+/* The prompt text that stands for one preprocessed image (as Idefics3Processor writes it):
+ * per tile "<fake_token_around_image><row_R_col_C>" + image_seq_len x "<image>", "\n" after each
+ * row, then "\n<fake_token_around_image><global-img>" + image tokens +
+ * "<fake_token_around_image>" (without tiles: no leading "\n"). Returns a new string (caller
+ * frees) or NULL when out of memory. */
+char *llm_image_prompt(int rows, int cols, int image_seq_len);
+
+/* --- one image to text ------------------------------------------------------------------- */
+
+/* The whole path for one image: llm_image_preprocess(), the chat prompt
+ *   "<|im_start|>User:" + llm_image_prompt() + instruction + "<end_of_utterance>\nAssistant:"
+ * (SmolDocling's template), tokenize, llm_generate() stopping at "<end_of_utterance>" or
+ * "<|endoftext|>" (those the tokenizer has; the stop token is not part of the text), decode.
+ * On success *text is a new NUL-terminated string (caller frees) and *mean_logprob the mean
+ * log-probability of the generated tokens (a confidence). Returns 0, QUIRE_EINVAL (see
+ * llm_image_preprocess), QUIRE_ELIMIT (the image needs more tiles than the state holds, or the
+ * prompt plus max_new_tokens exceeds its max_tokens) or QUIRE_ENOMEM. Allocates only before and
+ * after generation. The thread that owns `state`. */
+int llm_image_to_text(const struct llm_model *model, const struct llm_tokenizer *tok,
+                      struct llm_state *state, const struct llm_image_options *options,
+                      const uint8_t *image, int width, int height, size_t stride, int channels,
+                      const char *instruction, int max_new_tokens, char **text,
+                      float *mean_logprob);
+
+/* --- tokenizer ----------------------------------------------------------------------------- */
+
+/* Loads a Hugging Face tokenizer.json with a byte-level BPE model (GPT-2 / SmolLM2 style:
+ * pre_tokenizer ByteLevel, optionally after Digits(individual_digits)). Added tokens are matched
+ * before pre-tokenization and kept whole. Returns NULL with *err = QUIRE_ENOENT, QUIRE_EIO,
+ * QUIRE_EMODEL (*msg says what is wrong) or QUIRE_ENOMEM. Any thread; the result is read-only
+ * and may be shared by threads. */
+struct llm_tokenizer *llm_tokenizer_load(const char *path, int *err, char **msg);
+void llm_tokenizer_free(struct llm_tokenizer *tok);
+/* Encodes `len` bytes of UTF-8 `text` (invalid bytes are encoded byte by byte). On success
+ * *ids is a new array (caller frees) of *n_ids ids. Returns 0 or QUIRE_ENOMEM. Any thread. */
+int llm_tokenizer_encode(const struct llm_tokenizer *tok, const char *text, size_t len,
+                         int32_t **ids, size_t *n_ids);
+/* Decodes ids into a new NUL-terminated string (caller frees) of *len bytes. Returns 0,
+ * QUIRE_EINVAL (an id outside the vocabulary) or QUIRE_ENOMEM. Any thread. */
+int llm_tokenizer_decode(const struct llm_tokenizer *tok, const int32_t *ids, size_t n_ids,
+                         char **text, size_t *len);
+/* The id of a token given by its exact string (e.g. "<end_of_utterance>"), or -1. */
+int32_t llm_tokenizer_token_id(const struct llm_tokenizer *tok, const char *token);
+/* Number of ids (vocabulary plus added tokens: the largest id + 1). */
+int llm_tokenizer_vocab_size(const struct llm_tokenizer *tok);
+
+#endif

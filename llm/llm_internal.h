@@ -1,0 +1,210 @@
+/*
+ * llm/llm_internal.h - what the files of llm/ share: the safetensors reader, the config, the
+ * weights (pointers into the mmapped file), the state (buffers allocated once) and the forward
+ * passes. Private to llm/ and its tests.
+ *
+ * Shapes follow PyTorch: a Linear weight is (out, in) row-major and computes y = x W^T + b.
+ */
+#ifndef QUIRE_LLM_INTERNAL_H
+#define QUIRE_LLM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llm.h"
+
+/* --- safetensors (safetensors.c) ----------------------------------------------------------- */
+/* File layout: u64 little-endian header length N; N bytes of JSON
+ *   {"name": {"dtype": "F32", "shape": [d0, ...], "data_offsets": [begin, end]}, ...,
+ *    "__metadata__": {string: string}}
+ * then the data; offsets are relative to the first byte after the header. */
+
+#define LLM__MAX_DIMS 4
+#define LLM__MAX_HEADER (100u << 20) /* the format's own limit on N */
+
+enum llm__dtype { LLM__F32, LLM__F16, LLM__BF16, LLM__OTHER };
+
+struct llm__tensor {
+    char *name;
+    enum llm__dtype dtype;
+    int n_dims;
+    int64_t shape[LLM__MAX_DIMS];
+    size_t n_elements;
+    const uint8_t *data; /* into the map, n_bytes long, checked to lie inside the file */
+    size_t n_bytes;
+};
+
+struct llm__safetensors {
+    char *path;
+    void *map;
+    size_t map_size;
+    struct llm__tensor *tensors; /* sorted by data offset */
+    size_t n_tensors;
+};
+
+/* Maps and validates `path`: header length, JSON, each tensor's dtype, shape (at most
+ * LLM__MAX_DIMS dims, no overflow), offsets (inside the data, size = elements x dtype size, no
+ * overlaps). Returns 0 or QUIRE_ENOENT / QUIRE_EIO / QUIRE_EMODEL / QUIRE_ENOMEM with *msg. */
+int llm__safetensors_open(struct llm__safetensors *st, const char *path, char **msg);
+void llm__safetensors_close(struct llm__safetensors *st);
+const struct llm__tensor *llm__safetensors_find(const struct llm__safetensors *st,
+                                                const char *name);
+/* Widens n values of a F32/F16/BF16 tensor's data (any alignment) to float. */
+void llm__to_f32(float *out, const uint8_t *data, enum llm__dtype dtype, size_t n);
+float llm__f16_to_f32(uint16_t h);
+float llm__bf16_to_f32(uint16_t h);
+
+/* --- config (config.c) --------------------------------------------------------------------- */
+
+struct llm_vision_config {
+    int dim;        /* hidden_size */
+    int hidden_dim; /* intermediate_size (MLP) */
+    int n_layers;
+    int n_heads;
+    int image_size;
+    int patch_size;
+    int n_channels;
+    float eps;      /* layer_norm_eps */
+    int n_patches;  /* (image_size / patch_size)^2 */
+    int patch_dim;  /* n_channels * patch_size^2 */
+};
+
+struct llm_text_config {
+    int dim;
+    int hidden_dim;
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;   /* dim / n_heads */
+    int vocab_size;
+    int max_positions;
+    float eps;      /* rms_norm_eps */
+    float rope_theta;
+    bool tie_embeddings; /* lm_head is embed_tokens */
+};
+
+struct llm_config {
+    struct llm_vision_config vision;
+    struct llm_text_config text;
+    int scale_factor;   /* pixel shuffle factor */
+    int image_token_id;
+    int image_seq_len;  /* n_patches / scale_factor^2 */
+};
+
+/* Reads and validates config.json (Idefics3Config keys; LlamaConfig / Idefics3VisionConfig
+ * defaults for absent keys). Returns 0 or QUIRE_ENOENT / QUIRE_EMODEL / QUIRE_ENOMEM, *msg. */
+int llm__config_load(struct llm_config *c, const char *path, char **msg);
+
+/* --- weights ------------------------------------------------------------------------------- */
+
+struct llm_vision_layer_weights {
+    const float *ln1_w, *ln1_b; /* (dim) */
+    const float *wq, *bq;       /* (dim, dim), (dim) */
+    const float *wk, *bk;
+    const float *wv, *bv;
+    const float *wo, *bo;       /* out_proj */
+    const float *ln2_w, *ln2_b; /* (dim) */
+    const float *fc1_w, *fc1_b; /* (hidden_dim, dim), (hidden_dim) */
+    const float *fc2_w, *fc2_b; /* (dim, hidden_dim), (dim) */
+};
+
+struct llm_vision_weights {
+    const float *patch_w;    /* (dim, n_channels * patch * patch): the Conv2d kernel flattened */
+    const float *patch_b;    /* (dim) */
+    const float *position;   /* (n_patches, dim) */
+    struct llm_vision_layer_weights *layers; /* (n_layers) */
+    const float *post_ln_w, *post_ln_b; /* (dim) */
+    const float *connector;  /* (text dim, dim * scale_factor^2), no bias */
+};
+
+struct llm_text_layer_weights {
+    const float *attn_norm; /* input_layernorm (dim) */
+    const float *wq;        /* (n_heads * head_dim, dim) */
+    const float *wk;        /* (n_kv_heads * head_dim, dim) */
+    const float *wv;        /* (n_kv_heads * head_dim, dim) */
+    const float *wo;        /* (dim, n_heads * head_dim) */
+    const float *ffn_norm;  /* post_attention_layernorm (dim) */
+    const float *w_gate;    /* (hidden_dim, dim) */
+    const float *w_up;      /* (hidden_dim, dim) */
+    const float *w_down;    /* (dim, hidden_dim) */
+};
+
+struct llm_text_weights {
+    const float *embed;   /* (vocab_size, dim) */
+    struct llm_text_layer_weights *layers; /* (n_layers) */
+    const float *norm;    /* (dim) */
+    const float *lm_head; /* (vocab_size, dim); == embed when tied */
+};
+
+struct llm_model {
+    struct llm_config config;
+    struct llm_vision_weights vision;
+    struct llm_text_weights text;
+    struct llm__safetensors file;
+    float **widened;      /* F32 copies of F16/BF16 (or misaligned) tensors, owned */
+    size_t n_widened, cap_widened;
+};
+
+/* --- state --------------------------------------------------------------------------------- */
+
+#define LLM__CHUNK 256 /* prompt tokens per decoder pass (bounds the attention buffer) */
+
+struct llm_vision_state {
+    float *patches; /* (n_patches, patch_dim) one image's pixels, patch by patch */
+    float *x;       /* (n_patches, dim) residual stream */
+    float *xb;      /* (n_patches, dim) */
+    float *q, *k, *v, *attn_out; /* (n_patches, dim) */
+    float *att;     /* (n_patches, n_patches) one head's scores */
+    float *hb;      /* (n_patches, hidden_dim) */
+    float *shuffled;/* (image_seq_len, dim * scale^2) */
+};
+
+struct llm_text_state {
+    int chunk;          /* rows of the buffers below: min(LLM__CHUNK, max_tokens) */
+    float *x;           /* (chunk, dim) residual stream */
+    float *xb;          /* (chunk, dim) */
+    float *q;           /* (chunk, n_heads * head_dim) */
+    float *attn_out;    /* (chunk, n_heads * head_dim) */
+    float *hb, *hb2;    /* (chunk, hidden_dim) */
+    float *att;         /* (chunk, max_tokens) */
+    float *key_cache;   /* (n_layers, max_tokens, n_kv_heads * head_dim) */
+    float *value_cache; /* (n_layers, max_tokens, n_kv_heads * head_dim) */
+    float *rope_cos, *rope_sin; /* (max_tokens, head_dim / 2) */
+    float *logits;      /* (vocab_size) of the last position fed */
+};
+
+struct llm_state {
+    const struct llm_model *model;
+    int max_tokens;
+    int max_images;
+    struct llm_vision_state vision;
+    struct llm_text_state text;
+    float *image_features; /* (max_images * image_seq_len, text dim) */
+};
+
+/* --- forward passes (vision.c, decoder.c) -------------------------------------------------- */
+
+/* Copies image `pixels` (n_channels, image_size, image_size) into s->vision.patches, one row per
+ * patch in raster order, each row (channel, y, x) like the Conv2d kernel. */
+void llm__patchify(const struct llm_vision_config *c, const float *pixels, float *patches);
+/* Patch embedding + position embedding: leaves (n_patches, dim) in s->vision.x. */
+void llm__vision_embed(const struct llm_model *m, struct llm_state *s, const float *pixels);
+/* Embed, encoder blocks and post_layernorm: leaves (n_patches, dim) in s->vision.x. */
+void llm__vision_encode(const struct llm_model *m, struct llm_state *s, const float *pixels);
+/* Pixel shuffle of s->vision.x (as Idefics3Connector.pixel_shuffle) + projection into
+ * out (image_seq_len, text dim). */
+void llm__connector(const struct llm_model *m, struct llm_state *s, float *out);
+/* Full vision path for n images into s->image_features. */
+void llm__encode_images(const struct llm_model *m, struct llm_state *s, const float *pixels,
+                        int n_images);
+
+/* Feeds n tokens at positions pos..pos+n-1 (pos = tokens already in the KV cache); image
+ * tokens take the next rows of `image_features` starting at *image_row (advanced). Leaves the
+ * last position's logits in s->text.logits, and when all_logits is not NULL every position's
+ * logits there (n, vocab). Preconditions (asserted): pos + n <= max_tokens, ids in range. */
+void llm__decoder_forward(const struct llm_model *m, struct llm_state *s, const int32_t *tokens,
+                          int n, int pos, const float *image_features, int *image_row,
+                          float *all_logits);
+
+#endif

@@ -1,0 +1,1454 @@
+/*
+ * tests/test_llm.c - the vision-language engine (llm/).
+ *
+ * Conformance: tests/fixtures/tiny-idefics3 is a tiny random-weight model written by
+ * train/make_fixtures.py together with the activations of the PyTorch reference
+ * (train/idefics3_ref.py). Activations must match within 1e-4 (max abs diff, F32 weights);
+ * the 16-token greedy continuation must match exactly.
+ * Ops are checked against naive loops; hostile model files (truncated at many offsets,
+ * corrupted header fields, wrong shapes) must give clean errors naming the file and tensor.
+ * Run from the repository root (or set QUIRE_LLM_FIXTURES to the fixture directory).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../llm/llm.h"
+#include "../llm/llm_internal.h"
+#include "../llm/ops_internal.h"
+
+#define TOL 1e-4f
+
+static const char *fixture_dir(void)
+{
+    const char *d = getenv("QUIRE_LLM_FIXTURES");
+    return d ? d : "tests/fixtures/tiny-idefics3";
+}
+
+static char *fixture(const char *name) { return q_asprintf("%s/%s", fixture_dir(), name); }
+
+/* --- helpers --------------------------------------------------------------------------------- */
+
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    buf[n] = 0;
+    *len = (size_t)n;
+    return buf;
+}
+
+static void write_all(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static char *make_tmpdir(void)
+{
+    char *d = strdup("/tmp/test_llm.XXXXXX");
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+static void remove_tmpdir(char *dir)
+{
+    const char *names[] = {"config.json", "model.safetensors", "x.safetensors", "tokenizer.json"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char *p = q_asprintf("%s/%s", dir, names[i]);
+        unlink(p);
+        free(p);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
+/* Copies the fixture's model into a new temporary directory, config.json text replaced when
+ * `config` is not NULL. */
+static char *copy_model(const char *config)
+{
+    char *dir = make_tmpdir();
+    const char *names[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char *src = fixture(names[i]), *dst = q_asprintf("%s/%s", dir, names[i]);
+        size_t len;
+        uint8_t *data = read_all(src, &len);
+        if (i == 0 && config)
+            write_all(dst, config, strlen(config));
+        else
+            write_all(dst, data, len);
+        free(data);
+        free(src);
+        free(dst);
+    }
+    return dir;
+}
+
+/* The fixture's config.json with the first occurrence of `from` replaced by `to`. */
+static char *config_with(const char *from, const char *to)
+{
+    char *path = fixture("config.json");
+    size_t len;
+    char *text = (char *)read_all(path, &len);
+    free(path);
+    char *at = strstr(text, from);
+    assert_non_null(at);
+    *at = 0;
+    char *out = q_asprintf("%s%s%s", text, to, at + strlen(from));
+    free(text);
+    return out;
+}
+
+static float max_abs_diff(const float *a, const float *b, size_t n)
+{
+    float m = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = fabsf(a[i] - b[i]);
+        if (!(d <= m))
+            m = d; /* NaN propagates as a failure */
+    }
+    return m;
+}
+
+struct expected {
+    struct llm__safetensors st;
+    JsonParser *parser;
+    JsonObject *json;
+};
+
+static void expected_open(struct expected *e)
+{
+    char *path = fixture("expected.safetensors"), *msg = NULL;
+    assert_int_equal(llm__safetensors_open(&e->st, path, &msg), 0);
+    free(path);
+    path = fixture("expected.json");
+    e->parser = json_parser_new();
+    assert_true(json_parser_load_from_file(e->parser, path, NULL));
+    e->json = json_node_get_object(json_parser_get_root(e->parser));
+    free(path);
+}
+
+static void expected_close(struct expected *e)
+{
+    llm__safetensors_close(&e->st);
+    g_object_unref(e->parser);
+}
+
+static const float *expected_tensor(struct expected *e, const char *name, size_t n)
+{
+    const struct llm__tensor *t = llm__safetensors_find(&e->st, name);
+    assert_non_null(t);
+    assert_int_equal(t->dtype, LLM__F32);
+    assert_int_equal(t->n_elements, n);
+    assert_int_equal((uintptr_t)t->data % 4, 0);
+    return (const float *)(const void *)t->data;
+}
+
+static int32_t *expected_ids(struct expected *e, const char *name, int *n)
+{
+    JsonArray *a = json_object_get_array_member(e->json, name);
+    *n = (int)json_array_get_length(a);
+    int32_t *ids = malloc(sizeof(int32_t) * (*n + 1));
+    for (int i = 0; i < *n; i++)
+        ids[i] = (int32_t)json_array_get_int_element(a, i);
+    return ids;
+}
+
+static struct llm_model *load_fixture(void)
+{
+    int err = 0;
+    char *msg = NULL;
+    struct llm_model *m = llm_model_load(fixture_dir(), &err, &msg);
+    if (!m)
+        fprintf(stderr, "load: %s: %s\n", err_str(err), msg ? msg : "");
+    assert_non_null(m);
+    free(msg);
+    return m;
+}
+
+static float frand(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return ((*seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static float *random_floats(size_t n, unsigned seed)
+{
+    float *x = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = frand(&seed);
+    return x;
+}
+
+/* --- ops against naive loops ------------------------------------------------------------------ */
+
+static void test_llm__linear_matches_naive(void **unused)
+{
+    int in = 37, out = 19;
+    float *w = random_floats((size_t)in * out, 1), *b = random_floats(out, 2);
+    for (int n = 1; n <= 5; n += 4) {
+        float *x = random_floats((size_t)n * in, 3), *y = malloc(sizeof(float) * n * out);
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            llm__linear(y, x, w, with_bias ? b : NULL, n, in, out);
+            for (int r = 0; r < n; r++)
+                for (int o = 0; o < out; o++) {
+                    double acc = with_bias ? b[o] : 0;
+                    for (int i = 0; i < in; i++)
+                        acc += (double)x[r * in + i] * w[o * in + i];
+                    assert_float_equal(y[r * out + o], acc, 1e-5);
+                }
+        }
+        free(x);
+        free(y);
+    }
+    free(w);
+    free(b);
+}
+
+static void test_llm__norms_match_naive(void **unused)
+{
+    int n = 3, dim = 29;
+    float *x = random_floats((size_t)n * dim, 4), *w = random_floats(dim, 5);
+    float *b = random_floats(dim, 6), y[3 * 29];
+    llm__layernorm(y, x, w, b, n, dim, 1e-6f);
+    for (int r = 0; r < n; r++) {
+        double mean = 0, var = 0;
+        for (int i = 0; i < dim; i++)
+            mean += x[r * dim + i] / dim;
+        for (int i = 0; i < dim; i++)
+            var += (x[r * dim + i] - mean) * (x[r * dim + i] - mean) / dim;
+        for (int i = 0; i < dim; i++)
+            assert_float_equal(y[r * dim + i],
+                               (x[r * dim + i] - mean) / sqrt(var + 1e-6) * w[i] + b[i], 1e-5);
+    }
+    llm__rmsnorm(y, x, w, n, dim, 1e-5f);
+    for (int r = 0; r < n; r++) {
+        double ss = 0;
+        for (int i = 0; i < dim; i++)
+            ss += x[r * dim + i] * x[r * dim + i];
+        for (int i = 0; i < dim; i++)
+            assert_float_equal(y[r * dim + i], x[r * dim + i] / sqrt(ss / dim + 1e-5) * w[i],
+                               1e-5);
+    }
+    free(x);
+    free(w);
+    free(b);
+}
+
+static void test_llm__activations_match_naive(void **unused)
+{
+    float x[9] = {-5, -1.5f, -0.1f, 0, 0.3f, 1, 2.5f, 8, 40};
+    float g[9], s[9], up[9];
+    memcpy(g, x, sizeof(x));
+    llm__gelu_tanh(g, 9);
+    for (int i = 0; i < 9; i++) {
+        double v = x[i];
+        double ref = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+        assert_float_equal(g[i], ref, 1e-5);
+        up[i] = (float)i - 3;
+    }
+    memcpy(s, x, sizeof(x));
+    llm__silu_mul(s, up, 9);
+    for (int i = 0; i < 9; i++)
+        assert_float_equal(s[i], x[i] / (1 + exp(-x[i])) * up[i], 1e-4);
+    memcpy(s, x, sizeof(x));
+    llm__softmax(s, 9);
+    double z = 0;
+    for (int i = 0; i < 9; i++)
+        z += exp(x[i] - 40.0);
+    for (int i = 0; i < 9; i++)
+        assert_float_equal(s[i], exp(x[i] - 40.0) / z, 1e-6);
+}
+
+static void test_llm__rope_matches_naive(void **unused)
+{
+    int heads = 3, hd = 8, half = 4;
+    float *x = random_floats((size_t)heads * hd, 7), y[24], cs[4], sn[4];
+    memcpy(y, x, sizeof(y));
+    int pos = 11;
+    for (int i = 0; i < half; i++) {
+        double angle = pos / pow(10000.0, 2.0 * i / hd);
+        cs[i] = (float)cos(angle);
+        sn[i] = (float)sin(angle);
+    }
+    llm__rope(y, heads, hd, cs, sn);
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < half; i++) {
+            /* rotate_half: out = x cos + cat(-x2, x1) sin */
+            float a = x[h * hd + i], b = x[h * hd + i + half];
+            assert_float_equal(y[h * hd + i], a * cs[i] - b * sn[i], 1e-6);
+            assert_float_equal(y[h * hd + i + half], b * cs[i] + a * sn[i], 1e-6);
+        }
+    free(x);
+}
+
+static void naive_attention(float *out, const float *q, const float *k, const float *v, int n_q,
+                            int n_kv, int hd, int causal_start)
+{
+    for (int i = 0; i < n_q; i++) {
+        int visible = causal_start < 0 ? n_kv : causal_start + i + 1;
+        double s[64], max = -1e30, z = 0;
+        for (int j = 0; j < visible; j++) {
+            s[j] = 0;
+            for (int d = 0; d < hd; d++)
+                s[j] += (double)q[i * hd + d] * k[j * hd + d];
+            s[j] /= sqrt(hd);
+            max = s[j] > max ? s[j] : max;
+        }
+        for (int j = 0; j < visible; j++)
+            z += (s[j] = exp(s[j] - max));
+        for (int d = 0; d < hd; d++) {
+            double acc = 0;
+            for (int j = 0; j < visible; j++)
+                acc += s[j] / z * v[j * hd + d];
+            out[i * hd + d] = (float)acc;
+        }
+    }
+}
+
+static void test_llm__attention_matches_naive(void **unused)
+{
+    int hd = 6, n_kv = 10;
+    float *k = random_floats((size_t)n_kv * hd, 8), *v = random_floats((size_t)n_kv * hd, 9);
+    float *q = random_floats((size_t)n_kv * hd, 10);
+    float out[60], ref[60], att[100];
+    struct { int n_q, causal; } cases[] = {{10, -1}, {10, 0}, {4, 6}, {1, 9}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        int n_q = cases[c].n_q, cs = cases[c].causal;
+        int nk = cs < 0 ? n_kv : cs + n_q;
+        llm__attention_head(out, hd, q, hd, k, v, hd, n_q, nk, hd, cs, att);
+        naive_attention(ref, q, k, v, n_q, nk, hd, cs);
+        assert_true(max_abs_diff(out, ref, (size_t)n_q * hd) < 1e-5f);
+    }
+    free(k);
+    free(v);
+    free(q);
+}
+
+static void test_llm__half_floats_widen(void **unused)
+{
+    assert_float_equal(llm__f16_to_f32(0x3c00), 1.0, 0);
+    assert_float_equal(llm__f16_to_f32(0xc000), -2.0, 0);
+    assert_float_equal(llm__f16_to_f32(0x7bff), 65504.0, 0);
+    assert_float_equal(llm__f16_to_f32(0x0001), ldexp(1, -24), 0);
+    assert_float_equal(llm__f16_to_f32(0x03ff), ldexp(1023, -24), 0);
+    assert_float_equal(llm__f16_to_f32(0x3555), 0.333251953125, 0);
+    assert_true(isinf(llm__f16_to_f32(0x7c00)));
+    assert_true(isnan(llm__f16_to_f32(0x7e00)));
+    assert_true(signbit(llm__f16_to_f32(0x8000)));
+    assert_float_equal(llm__bf16_to_f32(0x3f80), 1.0, 0);
+    assert_float_equal(llm__bf16_to_f32(0xc0a0), -5.0, 0);
+    assert_float_equal(llm__bf16_to_f32(0x3eaa), 0.33203125, 0);
+    /* unaligned source */
+    uint8_t raw[7] = {0, 0x00, 0x3c, 0x00, 0xc0, 0x80, 0x3f};
+    float out[3];
+    llm__to_f32(out, raw + 1, LLM__F16, 2);
+    assert_float_equal(out[0], 1.0, 0);
+    assert_float_equal(out[1], -2.0, 0);
+    llm__to_f32(out, raw + 5, LLM__BF16, 1);
+    assert_float_equal(out[0], 1.0, 0);
+}
+
+/* --- safetensors files --------------------------------------------------------------------- */
+
+/* Writes a safetensors file with the given header text (padded to 8) and `data_len` bytes of
+ * data (value i at byte i), returns its path. */
+static char *write_st(const char *dir, const char *header, size_t data_len)
+{
+    char *path = q_asprintf("%s/x.safetensors", dir);
+    size_t hlen = strlen(header), padded = (hlen + 7) / 8 * 8;
+    size_t total = 8 + padded + data_len;
+    uint8_t *buf = malloc(total);
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    memcpy(buf + 8, header, hlen);
+    memset(buf + 8 + hlen, ' ', padded - hlen);
+    for (size_t i = 0; i < data_len; i++)
+        buf[8 + padded + i] = (uint8_t)i;
+    write_all(path, buf, total);
+    free(buf);
+    return path;
+}
+
+static void expect_st_error(const char *dir, const char *header, size_t data_len,
+                            const char *needle)
+{
+    char *path = write_st(dir, header, data_len), *msg = NULL;
+    struct llm__safetensors st;
+    int err = llm__safetensors_open(&st, path, &msg);
+    if (err != QUIRE_EMODEL || !msg || !strstr(msg, path) || (needle && !strstr(msg, needle)))
+        fprintf(stderr, "header %s: err %d msg %s (want '%s')\n", header, err,
+                msg ? msg : "(null)", needle ? needle : "");
+    assert_int_equal(err, QUIRE_EMODEL);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, path));
+    if (needle)
+        assert_non_null(strstr(msg, needle));
+    free(msg);
+    free(path);
+}
+
+static void test_llm__safetensors_reads_dtypes(void **unused)
+{
+    char *dir = make_tmpdir(), *msg = NULL;
+    /* data bytes are 0,1,2,...: "a" F16 at 0..4, "b" BF16 at 4..6, "c" U8, "__metadata__" */
+    char *path = write_st(dir,
+                          "{\"__metadata__\":{\"format\":\"pt\"},"
+                          "\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[4,6]},"
+                          "\"a\":{\"dtype\":\"F16\",\"shape\":[2,1],\"data_offsets\":[0,4]},"
+                          "\"c\":{\"dtype\":\"U8\",\"shape\":[],\"data_offsets\":[6,7]},"
+                          "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[7,7]}}",
+                          7);
+    struct llm__safetensors st;
+    assert_int_equal(llm__safetensors_open(&st, path, &msg), 0);
+    assert_int_equal(st.n_tensors, 4);
+    const struct llm__tensor *a = llm__safetensors_find(&st, "a");
+    assert_non_null(a);
+    assert_int_equal(a->dtype, LLM__F16);
+    assert_int_equal(a->n_dims, 2);
+    assert_int_equal(a->shape[0], 2);
+    float v[2];
+    llm__to_f32(v, a->data, a->dtype, 2);
+    assert_float_equal(v[0], llm__f16_to_f32(0x0100), 0);
+    assert_float_equal(v[1], llm__f16_to_f32(0x0302), 0);
+    const struct llm__tensor *b = llm__safetensors_find(&st, "b");
+    assert_int_equal(b->dtype, LLM__BF16);
+    assert_ptr_equal(b->data, a->data + 4);
+    assert_int_equal(llm__safetensors_find(&st, "c")->n_elements, 1);
+    assert_int_equal(llm__safetensors_find(&st, "e")->n_elements, 0);
+    assert_null(llm__safetensors_find(&st, "__metadata__"));
+    llm__safetensors_close(&st);
+    free(path);
+    remove_tmpdir(dir);
+}
+
+static void test_llm__safetensors_rejects_bad_headers(void **unused)
+{
+    char *dir = make_tmpdir();
+    const char *ok = "\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]";
+    char *h;
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8,
+                    "not valid JSON");
+    expect_st_error(dir, "[1,2]", 0, "not a JSON object");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F33\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+                    "'t': unknown dtype");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8,
+                    "'t'");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}",
+                    8, "'t'");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,2],"
+                         "\"data_offsets\":[0,8]}}", 8, "dimensions");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 12,
+                    "does not match");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 7,
+                    "'t'");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8,
+                    "begin after");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", 8,
+                    "data_offsets");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "data_offsets");
+    expect_st_error(dir, "{\"t\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "dtype");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8, "shape");
+    expect_st_error(dir, "{\"t\":7}", 8, "'t'");
+    expect_st_error(dir, "{\"t\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,"
+                         "4294967296],\"data_offsets\":[0,8]}}", 8, "'t'");
+    h = q_asprintf("{\"t\":{%s},\"u\":{\"dtype\":\"F32\",\"shape\":[2],"
+                   "\"data_offsets\":[4,12]}}", ok);
+    expect_st_error(dir, h, 12, "overlap");
+    free(h);
+    h = q_asprintf("{\"t\":{%s},\"u\":{\"dtype\":\"U8\",\"shape\":[1],"
+                   "\"data_offsets\":[8,9]}}", ok);
+    expect_st_error(dir, h, 8, "'u'");
+    free(h);
+    /* header length field larger than the file, and over the format's limit */
+    char *path = q_asprintf("%s/x.safetensors", dir), *msg = NULL;
+    uint8_t raw[16] = {0xff, 0xff, 0, 0, 0, 0, 0, 0, '{', '}'};
+    struct llm__safetensors st;
+    write_all(path, raw, sizeof(raw));
+    assert_int_equal(llm__safetensors_open(&st, path, &msg), QUIRE_EMODEL);
+    assert_non_null(strstr(msg, "past the end"));
+    free(msg);
+    msg = NULL;
+    raw[7] = 0x80;
+    write_all(path, raw, sizeof(raw));
+    assert_int_equal(llm__safetensors_open(&st, path, &msg), QUIRE_EMODEL);
+    assert_non_null(strstr(msg, "limit"));
+    free(msg);
+    msg = NULL;
+    write_all(path, raw, 3);
+    assert_int_equal(llm__safetensors_open(&st, path, &msg), QUIRE_EMODEL);
+    assert_non_null(strstr(msg, "too short"));
+    free(msg);
+    msg = NULL;
+    unlink(path);
+    assert_int_equal(llm__safetensors_open(&st, path, &msg), QUIRE_ENOENT);
+    assert_non_null(strstr(msg, path));
+    free(msg);
+    free(path);
+    remove_tmpdir(dir);
+}
+
+static void test_llm__truncated_model_is_clean_error(void **unused)
+{
+    char *src = fixture("model.safetensors");
+    size_t len;
+    uint8_t *data = read_all(src, &len);
+    free(src);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | data[i];
+    char *dir = copy_model(NULL);
+    char *path = q_asprintf("%s/model.safetensors", dir);
+    size_t cuts[] = {0, 1, 7, 8, 9, 8 + hlen / 2, 8 + hlen - 1, 8 + hlen, 8 + hlen + 1,
+                     8 + hlen + 1000, len / 2, len - 4, len - 1};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        write_all(path, data, cuts[i]);
+        int err = 0;
+        char *msg = NULL;
+        struct llm_model *m = llm_model_load(dir, &err, &msg);
+        assert_null(m);
+        assert_int_equal(err, QUIRE_EMODEL);
+        assert_non_null(msg);
+        assert_non_null(strstr(msg, path));
+        free(msg);
+    }
+    /* every byte of the header flipped to a space or a digit: never a crash */
+    for (size_t off = 8; off < 8 + hlen; off += 7) {
+        uint8_t keep = data[off];
+        data[off] = off % 2 ? ' ' : '9';
+        write_all(path, data, len);
+        int err = 0;
+        char *msg = NULL;
+        struct llm_model *m = llm_model_load(dir, &err, &msg);
+        if (m)
+            llm_model_free(m); /* a harmless change (e.g. inside padding) */
+        else
+            assert_true(err == QUIRE_EMODEL && msg && strstr(msg, path));
+        free(msg);
+        data[off] = keep;
+    }
+    free(path);
+    free(data);
+    remove_tmpdir(dir);
+}
+
+static void expect_config_error(const char *cfg, const char *needle)
+{
+    char *dir = copy_model(cfg), *msg = NULL;
+    int err = 0;
+    struct llm_model *m = llm_model_load(dir, &err, &msg);
+    if (m || !msg || !strstr(msg, needle))
+        fprintf(stderr, "config error: %s (want '%s')\n", msg ? msg : "(null)", needle);
+    assert_null(m);
+    assert_int_equal(err, QUIRE_EMODEL);
+    assert_non_null(strstr(msg, needle));
+    free(msg);
+    remove_tmpdir(dir);
+}
+
+static void expect_model_error(const char *from, const char *to, const char *needle)
+{
+    char *cfg = config_with(from, to);
+    expect_config_error(cfg, needle);
+    free(cfg);
+}
+
+static void test_llm__config_and_shape_errors(void **unused)
+{
+    expect_model_error("\"hidden_size\": 32", "\"hidden_size\": 36",
+                       "'model.vision_model.embeddings.patch_embedding.weight' has shape "
+                       "(32, 3, 8, 8), config.json implies (36, 3, 8, 8)");
+    expect_model_error("\"intermediate_size\": 96", "\"intermediate_size\": 95",
+                       "model.text_model.layers.0.mlp.gate_proj.weight");
+    expect_model_error("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3",
+                       "missing tensor 'model.vision_model.encoder.layers.2.layer_norm1.weight'");
+    expect_model_error("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3",
+                       "num_key_value_heads");
+    expect_model_error("\"patch_size\": 8", "\"patch_size\": \"8\"", "vision_config.patch_size");
+    expect_model_error("\"patch_size\": 8", "\"patch_size\": 7", "multiple of patch_size");
+    expect_model_error("\"scale_factor\": 2", "\"scale_factor\": 3", "scale_factor");
+    expect_model_error("\"rope_theta\": 10000.0", "\"rope_theta\": -1", "rope_theta");
+    expect_model_error("\"hidden_act\": \"silu\"", "\"hidden_act\": \"gelu\"", "hidden_act");
+    expect_model_error("\"vocab_size\": 300", "\"vocab_size\": 301", "embed_tokens");
+    expect_model_error("\"image_size\": 32", "\"image_size\": 48",
+                       "position_embedding.weight");
+    expect_config_error("[1]", "not a JSON object");
+    expect_config_error("{\"vision_config\": 3}", "vision_config: want an object");
+    expect_model_error("\"model_type\"", "\"model_type", "config.json");
+
+    int err = 0;
+    char *msg = NULL;
+    assert_null(llm_model_load("/nonexistent/model", &err, &msg));
+    assert_int_equal(err, QUIRE_ENOENT);
+    free(msg);
+}
+
+/* --- conformance against the PyTorch reference --------------------------------------------- */
+
+static void test_llm__patch_embedding_equals_conv(void **unused)
+{
+    struct llm_model *m = load_fixture();
+    int err;
+    struct llm_state *s = llm_state_new(m, 64, 1, &err);
+    assert_non_null(s);
+    const struct llm_vision_config *c = &m->config.vision;
+    float *pixels = random_floats((size_t)c->n_channels * c->image_size * c->image_size, 11);
+    llm__vision_embed(m, s, pixels);
+    int side = c->image_size / c->patch_size, p = c->patch_size, S = c->image_size;
+    float worst = 0;
+    for (int py = 0; py < side; py++)
+        for (int px = 0; px < side; px++)
+            for (int o = 0; o < c->dim; o++) {
+                /* Conv2d(stride = kernel = p) at output pixel (py, px), channel o */
+                double acc = m->vision.patch_b[o];
+                for (int ch = 0; ch < c->n_channels; ch++)
+                    for (int y = 0; y < p; y++)
+                        for (int x = 0; x < p; x++)
+                            acc += (double)m->vision.patch_w[((o * c->n_channels + ch) * p + y) *
+                                                             p + x] *
+                                   pixels[(ch * S + py * p + y) * S + px * p + x];
+                int t = py * side + px;
+                acc += m->vision.position[t * c->dim + o];
+                float d = fabsf((float)acc - s->vision.x[t * c->dim + o]);
+                worst = d > worst ? d : worst;
+            }
+    assert_true(worst < 1e-5f);
+    free(pixels);
+    llm_state_free(s);
+    llm_model_free(m);
+}
+
+static void test_llm__vision_conformance(void **unused)
+{
+    struct llm_model *m = load_fixture();
+    struct expected e;
+    expected_open(&e);
+    int err;
+    struct llm_state *s = llm_state_new(m, 64, 1, &err);
+    assert_non_null(s);
+    const struct llm_config *c = &m->config;
+    size_t np = (size_t)c->vision.n_patches, dim = (size_t)c->vision.dim;
+    const float *pixels = expected_tensor(&e, "pixel_values",
+                                          (size_t)3 * c->vision.image_size * c->vision.image_size);
+    llm__vision_embed(m, s, pixels);
+    float d = max_abs_diff(s->vision.x, expected_tensor(&e, "vision_embeddings", np * dim),
+                           np * dim);
+    fprintf(stderr, "vision embeddings max abs diff %g\n", d);
+    assert_true(d < TOL);
+    llm__vision_encode(m, s, pixels);
+    d = max_abs_diff(s->vision.x, expected_tensor(&e, "vision_encoder", np * dim), np * dim);
+    fprintf(stderr, "vision encoder max abs diff %g\n", d);
+    assert_true(d < TOL);
+    size_t nf = (size_t)c->image_seq_len * c->text.dim;
+    llm__encode_images(m, s, pixels, 1);
+    d = max_abs_diff(s->image_features, expected_tensor(&e, "connector", nf), nf);
+    fprintf(stderr, "connector max abs diff %g\n", d);
+    assert_true(d < TOL);
+    llm_state_free(s);
+    expected_close(&e);
+    llm_model_free(m);
+}
+
+/* Prompt logits at every position, with the prompt fed in chunks of `chunk` tokens. */
+static void check_prompt_logits(int chunk, bool token_by_token)
+{
+    struct llm_model *m = load_fixture();
+    struct expected e;
+    expected_open(&e);
+    int err, n;
+    struct llm_state *s = llm_state_new(m, 64, 1, &err);
+    assert_non_null(s);
+    if (chunk)
+        s->text.chunk = chunk;
+    const struct llm_config *c = &m->config;
+    int32_t *ids = expected_ids(&e, "prompt_ids", &n);
+    size_t vocab = (size_t)c->text.vocab_size;
+    const float *want = expected_tensor(&e, "prompt_logits", (size_t)n * vocab);
+    llm__encode_images(m, s, expected_tensor(&e, "pixel_values", 3 * 32 * 32), 1);
+    float *logits = malloc(sizeof(float) * n * vocab);
+    int row = 0;
+    if (token_by_token) {
+        for (int i = 0; i < n; i++) {
+            llm__decoder_forward(m, s, ids + i, 1, i, s->image_features, &row, NULL);
+            memcpy(logits + i * vocab, s->text.logits, sizeof(float) * vocab);
+        }
+    } else {
+        llm__decoder_forward(m, s, ids, n, 0, s->image_features, &row, logits);
+    }
+    assert_int_equal(row, c->image_seq_len);
+    float d = max_abs_diff(logits, want, (size_t)n * vocab);
+    fprintf(stderr, "prompt logits (chunk %d%s) max abs diff %g\n", s->text.chunk,
+            token_by_token ? ", one token at a time" : "", d);
+    assert_true(d < TOL);
+    assert_true(max_abs_diff(s->text.logits, want + (n - 1) * vocab, vocab) < TOL);
+    free(logits);
+    free(ids);
+    llm_state_free(s);
+    expected_close(&e);
+    llm_model_free(m);
+}
+
+static void test_llm__prompt_logits_conformance(void **unused)
+{
+    check_prompt_logits(0, false);
+    check_prompt_logits(7, false);
+    check_prompt_logits(0, true); /* the KV cache path: decode steps equal the prefill */
+}
+
+static void test_llm__greedy_conformance(void **unused)
+{
+    struct llm_model *m = load_fixture();
+    struct expected e;
+    expected_open(&e);
+    int err, n, n_want;
+    struct llm_state *s = llm_state_new(m, 64, 1, &err);
+    assert_non_null(s);
+    int32_t *ids = expected_ids(&e, "prompt_ids", &n);
+    int32_t *want = expected_ids(&e, "greedy_ids", &n_want);
+    const float *pixels = expected_tensor(&e, "pixel_values", 3 * 32 * 32);
+    int32_t out[32];
+    int n_out;
+    float mean_lp;
+    struct llm_generate_options o = {.max_new_tokens = n_want};
+    for (int run = 0; run < 2; run++) { /* a state is reusable */
+        q_alloc_fail_after(1); /* generation must not allocate (through the hook) */
+        assert_int_equal(llm_generate(m, s, ids, n, pixels, 1, &o, out, &n_out, &mean_lp), 0);
+        q_alloc_fail_after(0);
+        assert_int_equal(n_out, n_want);
+        for (int i = 0; i < n_want; i++)
+            assert_int_equal(out[i], want[i]);
+        double want_lp = json_object_get_double_member(e.json, "mean_logprob");
+        assert_float_equal(mean_lp, want_lp, 1e-4);
+    }
+    /* stop at the 6th token: it is emitted, nothing after it */
+    int32_t stop[2] = {-5, want[5]};
+    int first = 0;
+    while (want[first] != want[5])
+        first++;
+    o.stop_ids = stop;
+    o.n_stop_ids = 2;
+    assert_int_equal(llm_generate(m, s, ids, n, pixels, 1, &o, out, &n_out, &mean_lp), 0);
+    assert_int_equal(n_out, first + 1);
+    assert_int_equal(out[first], want[5]);
+    /* max length */
+    o.n_stop_ids = 0;
+    o.max_new_tokens = 3;
+    assert_int_equal(llm_generate(m, s, ids, n, pixels, 1, &o, out, &n_out, &mean_lp), 0);
+    assert_int_equal(n_out, 3);
+    assert_memory_equal(out, want, 3 * sizeof(int32_t));
+    free(ids);
+    free(want);
+    llm_state_free(s);
+    expected_close(&e);
+    llm_model_free(m);
+}
+
+struct worker {
+    const struct llm_model *m;
+    const int32_t *prompt;
+    int n_prompt;
+    const float *pixels;
+    int32_t out[16];
+    int n_out, err;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    int err;
+    struct llm_state *s = llm_state_new(w->m, 64, 1, &err);
+    float lp;
+    struct llm_generate_options o = {.max_new_tokens = 16};
+    w->err = s ? llm_generate(w->m, s, w->prompt, w->n_prompt, w->pixels, 1, &o, w->out,
+                              &w->n_out, &lp) : err;
+    llm_state_free(s);
+    return NULL;
+}
+
+/* One model shared read-only by threads, each with its own state. */
+static void test_llm__threads_share_one_model(void **unused)
+{
+    struct llm_model *m = load_fixture();
+    struct expected e;
+    expected_open(&e);
+    int n, n_want;
+    int32_t *ids = expected_ids(&e, "prompt_ids", &n);
+    int32_t *want = expected_ids(&e, "greedy_ids", &n_want);
+    struct worker w[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (struct worker){.m = m, .prompt = ids, .n_prompt = n,
+                               .pixels = expected_tensor(&e, "pixel_values", 3 * 32 * 32)};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].err, 0);
+        assert_int_equal(w[i].n_out, n_want);
+        assert_memory_equal(w[i].out, want, sizeof(int32_t) * n_want);
+    }
+    free(ids);
+    free(want);
+    expected_close(&e);
+    llm_model_free(m);
+}
+
+static void test_llm__generate_rejects_bad_input(void **unused)
+{
+    struct llm_model *m = load_fixture();
+    int err;
+    struct llm_state *s = llm_state_new(m, 40, 1, &err);
+    assert_non_null(s);
+    struct llm_model_info info;
+    llm_model_get_info(m, &info);
+    float pixels[3 * 32 * 32] = {0};
+    int32_t prompt[8] = {1, 2, info.image_token_id, info.image_token_id, info.image_token_id,
+                         info.image_token_id, 3, 4};
+    int32_t out[64];
+    int n_out;
+    float lp;
+    struct llm_generate_options o = {.max_new_tokens = 4};
+    assert_int_equal(llm_generate(m, s, prompt, 8, pixels, 1, &o, out, &n_out, &lp), 0);
+    assert_int_equal(llm_generate(m, s, prompt, 8, NULL, 0, &o, out, &n_out, &lp), QUIRE_EINVAL);
+    assert_int_equal(llm_generate(m, s, prompt, 6, pixels, 1, &o, out, &n_out, &lp), 0);
+    assert_int_equal(llm_generate(m, s, prompt, 5, pixels, 1, &o, out, &n_out, &lp),
+                     QUIRE_EINVAL);
+    assert_int_equal(llm_generate(m, s, prompt, 8, pixels, 2, &o, out, &n_out, &lp),
+                     QUIRE_EINVAL);
+    assert_int_equal(llm_generate(m, s, prompt, 2, NULL, 0, &o, out, &n_out, &lp), 0);
+    prompt[0] = info.vocab_size;
+    assert_int_equal(llm_generate(m, s, prompt, 2, NULL, 0, &o, out, &n_out, &lp), QUIRE_EINVAL);
+    prompt[0] = -1;
+    assert_int_equal(llm_generate(m, s, prompt, 2, NULL, 0, &o, out, &n_out, &lp), QUIRE_EINVAL);
+    prompt[0] = 1;
+    o.max_new_tokens = 40; /* 2 + 40 - 1 > 40 */
+    assert_int_equal(llm_generate(m, s, prompt, 2, NULL, 0, &o, out, &n_out, &lp), QUIRE_EINVAL);
+    o.max_new_tokens = 39;
+    assert_int_equal(llm_generate(m, s, prompt, 2, NULL, 0, &o, out, &n_out, &lp), 0);
+    assert_int_equal(n_out, 39);
+    assert_int_equal(llm_generate(m, s, prompt, 0, NULL, 0, &o, out, &n_out, &lp), QUIRE_EINVAL);
+    assert_null(llm_state_new(m, 0, 0, &err));
+    assert_int_equal(err, QUIRE_EINVAL);
+    assert_null(llm_state_new(m, info.max_positions + 1, 0, &err));
+    assert_null(llm_state_new(m, 8, 3, &err)); /* 3 images need 12 tokens */
+    llm_state_free(s);
+    llm_model_free(m);
+}
+
+static void test_llm__tied_lm_head(void **unused)
+{
+    char *cfg = config_with("\"tie_word_embeddings\": false,\n    \"max",
+                            "\"tie_word_embeddings\": true,\n    \"max");
+    char *dir = copy_model(cfg), *msg = NULL;
+    int err, n;
+    struct llm_model *m = llm_model_load(dir, &err, &msg);
+    assert_non_null(m);
+    assert_ptr_equal(m->text.lm_head, m->text.embed);
+    struct expected e;
+    expected_open(&e);
+    struct llm_state *s = llm_state_new(m, 64, 1, &err);
+    int32_t *ids = expected_ids(&e, "prompt_ids", &n);
+    llm__encode_images(m, s, expected_tensor(&e, "pixel_values", 3 * 32 * 32), 1);
+    int row = 0;
+    llm__decoder_forward(m, s, ids, n, 0, s->image_features, &row, NULL);
+    float d = max_abs_diff(s->text.logits, expected_tensor(&e, "tied_last_logits", 300), 300);
+    assert_true(d < TOL);
+    free(ids);
+    llm_state_free(s);
+    expected_close(&e);
+    llm_model_free(m);
+    free(cfg);
+    remove_tmpdir(dir);
+}
+
+/* float -> half / bfloat16, round to nearest even (as torch's .to() does) */
+static uint16_t to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000)
+        return 0x7fc0;
+    return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+static uint16_t to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, mant = x & 0x7fffff, half;
+    int exp = (int)((x >> 23) & 0xff) - 127 + 15;
+    if (((x >> 23) & 0xff) == 0xff)
+        return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+    if (exp >= 31)
+        return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10)
+            return (uint16_t)sign;
+        mant |= 0x800000;
+        int shift = 14 - exp;
+        uint32_t rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        half = mant >> shift;
+        if (rem > mid || (rem == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    half = sign | (uint32_t)exp << 10 | mant >> 13;
+    uint32_t rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
+        half++;
+    return (uint16_t)half;
+}
+
+/* Rewrites the fixture's model.safetensors into dir with every tensor as F16 or BF16; an odd
+ * __metadata__ length makes the data start on an odd offset (so nothing is aligned). */
+static void write_half_model(const char *dir, bool bf16)
+{
+    char *src = fixture("model.safetensors"), *msg = NULL;
+    struct llm__safetensors st;
+    assert_int_equal(llm__safetensors_open(&st, src, &msg), 0);
+    GString *h = g_string_new("{\"__metadata__\":{\"format\":\"ptx\"}");
+    size_t off = 0;
+    for (size_t i = 0; i < st.n_tensors; i++) {
+        const struct llm__tensor *t = &st.tensors[i];
+        g_string_append_printf(h, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name,
+                               bf16 ? "BF16" : "F16");
+        for (int d = 0; d < t->n_dims; d++)
+            g_string_append_printf(h, d ? ",%lld" : "%lld", (long long)t->shape[d]);
+        g_string_append_printf(h, "],\"data_offsets\":[%zu,%zu]}", off, off + 2 * t->n_elements);
+        off += 2 * t->n_elements;
+    }
+    g_string_append(h, "}");
+    if (h->len % 2 == 0)
+        g_string_append(h, " ");
+    char *path = q_asprintf("%s/model.safetensors", dir);
+    FILE *f = fopen(path, "wb");
+    uint64_t hlen = h->len;
+    for (int i = 0; i < 8; i++)
+        fputc((int)(hlen >> (8 * i)) & 0xff, f);
+    fwrite(h->str, 1, h->len, f);
+    for (size_t i = 0; i < st.n_tensors; i++) {
+        const struct llm__tensor *t = &st.tensors[i];
+        for (size_t k = 0; k < t->n_elements; k++) {
+            float v;
+            memcpy(&v, t->data + 4 * k, 4);
+            uint16_t b = bf16 ? to_bf16(v) : to_f16(v);
+            fputc(b & 0xff, f);
+            fputc(b >> 8, f);
+        }
+    }
+    fclose(f);
+    g_string_free(h, TRUE);
+    llm__safetensors_close(&st);
+    free(path);
+    free(src);
+}
+
+static void test_llm__half_precision_models(void **unused)
+{
+    struct expected e;
+    expected_open(&e);
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        char *dir = copy_model(NULL), *msg = NULL;
+        write_half_model(dir, bf16);
+        int err, n;
+        struct llm_model *m = llm_model_load(dir, &err, &msg);
+        if (!m)
+            fprintf(stderr, "%s\n", msg);
+        assert_non_null(m);
+        assert_int_equal(m->file.tensors[0].dtype, bf16 ? LLM__BF16 : LLM__F16);
+        struct llm_state *s = llm_state_new(m, 64, 1, &err);
+        int32_t *ids = expected_ids(&e, "prompt_ids", &n);
+        llm__encode_images(m, s, expected_tensor(&e, "pixel_values", 3 * 32 * 32), 1);
+        int row = 0;
+        llm__decoder_forward(m, s, ids, n, 0, s->image_features, &row, NULL);
+        float d = max_abs_diff(s->text.logits,
+                               expected_tensor(&e, bf16 ? "bf16_last_logits" : "f16_last_logits",
+                                               300), 300);
+        fprintf(stderr, "%s model: last logits max abs diff %g\n", bf16 ? "BF16" : "F16", d);
+        assert_true(d < TOL);
+        free(ids);
+        llm_state_free(s);
+        llm_model_free(m);
+        remove_tmpdir(dir);
+    }
+    expected_close(&e);
+}
+
+static void test_llm__allocation_failures(void **unused)
+{
+    /* Fail the n-th allocation of load + state_new for every n until both succeed. */
+    for (long n = 1;; n++) {
+        int err = 0;
+        char *msg = NULL;
+        q_alloc_fail_after(n);
+        struct llm_model *m = llm_model_load(fixture_dir(), &err, &msg);
+        struct llm_state *s = m ? llm_state_new(m, 16, 1, &err) : NULL;
+        q_alloc_fail_after(0);
+        free(msg);
+        if (m && s) {
+            llm_state_free(s);
+            llm_model_free(m);
+            break;
+        }
+        assert_int_equal(err, QUIRE_ENOMEM);
+        llm_model_free(m);
+        assert_true(n < 10000);
+    }
+}
+
+static struct llm_tokenizer *load_tokenizer(const char *path);
+
+/* --- image preprocessing ------------------------------------------------------------------ */
+
+static void check_preprocess(struct llm_model *m, struct expected *e, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "image_%s_rgb", name);
+    const struct llm__tensor *rgb = llm__safetensors_find(&e->st, key);
+    snprintf(key, sizeof(key), "image_%s_layout", name);
+    const struct llm__tensor *layout = llm__safetensors_find(&e->st, key);
+    assert_non_null(rgb);
+    assert_non_null(layout);
+    int height = (int)rgb->shape[0], width = (int)rgb->shape[1];
+    struct llm_image_options o;
+    llm_image_options_default(m, &o);
+    o.longest_edge = layout->data[2];
+    o.split = layout->data[3];
+    float *pixels;
+    int n, rows, cols;
+    assert_int_equal(llm_image_preprocess(m, &o, rgb->data, width, height, 3 * (size_t)width, 3,
+                                          &pixels, &n, &rows, &cols), 0);
+    assert_int_equal(rows, layout->data[0]);
+    assert_int_equal(cols, layout->data[1]);
+    assert_int_equal(n, rows * cols + 1);
+    snprintf(key, sizeof(key), "image_%s_frames", name);
+    size_t len = (size_t)n * 3 * 32 * 32;
+    float d = max_abs_diff(pixels, expected_tensor(e, key, len), len);
+    fprintf(stderr, "preprocess %s (%dx%d -> %d x %d tiles + global) max abs diff %g\n", name,
+            width, height, rows, cols, d);
+    assert_true(d < 1e-5f); /* one 8-bit level is 0.0078 after normalization */
+    free(pixels);
+}
+
+static void test_llm__image_preprocess_matches_pil(void **unused)
+{
+    struct llm_model *m = load_fixture();
+    struct expected e;
+    expected_open(&e);
+    check_preprocess(m, &e, "tall");
+    check_preprocess(m, &e, "wide");
+    /* bad input */
+    struct llm_image_options o;
+    llm_image_options_default(m, &o);
+    uint8_t px[12] = {0};
+    float *pixels;
+    int n, rows, cols;
+    assert_int_equal(llm_image_preprocess(m, &o, px, 0, 1, 3, 3, &pixels, &n, &rows, &cols),
+                     QUIRE_EINVAL);
+    assert_int_equal(llm_image_preprocess(m, &o, px, 2, 2, 5, 3, &pixels, &n, &rows, &cols),
+                     QUIRE_EINVAL);
+    assert_int_equal(llm_image_preprocess(m, &o, px, 2, 2, 8, 4, &pixels, &n, &rows, &cols),
+                     QUIRE_EINVAL);
+    /* gray = the same values in R, G and B; a crop is a pointer and the full stride */
+    int gw = 37, gh = 23;
+    uint8_t *gray = malloc((size_t)gw * gh), *as_rgb = malloc(3 * (size_t)gw * gh);
+    for (int i = 0; i < gw * gh; i++)
+        gray[i] = (uint8_t)(i * 7919 % 251);
+    for (int i = 0; i < gw * gh; i++)
+        memset(as_rgb + 3 * i, gray[i], 3);
+    float *p1, *p2;
+    int n2, r2, c2;
+    assert_int_equal(llm_image_preprocess(m, &o, gray + gw + 1, gw - 2, gh - 1, (size_t)gw, 1,
+                                          &p1, &n, &rows, &cols), 0);
+    assert_int_equal(llm_image_preprocess(m, &o, as_rgb + 3 * (gw + 1), gw - 2, gh - 1,
+                                          3 * (size_t)gw, 3, &p2, &n2, &r2, &c2), 0);
+    assert_int_equal(n, n2);
+    assert_memory_equal(p1, p2, sizeof(float) * 3 * 32 * 32 * n);
+    free(p1);
+    free(p2);
+    free(gray);
+    free(as_rgb);
+    /* extreme aspect ratio: no empty side */
+    uint8_t *line = calloc(3 * 4000, 1);
+    assert_int_equal(llm_image_preprocess(m, &o, line, 4000, 1, 3 * 4000, 3, &pixels, &n, &rows,
+                                          &cols), 0);
+    assert_int_equal(rows, 1);
+    assert_int_equal(cols, 4);
+    free(pixels);
+    free(line);
+    for (long k = 1;; k++) { /* allocation failures */
+        q_alloc_fail_after(k);
+        int err = llm_image_preprocess(m, &o, px, 2, 2, 2, 1, &pixels, &n, &rows, &cols);
+        q_alloc_fail_after(0);
+        if (err == 0) {
+            free(pixels);
+            break;
+        }
+        assert_int_equal(err, QUIRE_ENOMEM);
+    }
+    expected_close(&e);
+    llm_model_free(m);
+}
+
+static void test_llm__image_options_from_processor_config(void **unused)
+{
+    struct llm_model *m = load_fixture();
+    struct llm_image_options o;
+    char *dir = make_tmpdir(), *msg = NULL;
+    assert_int_equal(llm_image_options_load(m, dir, &o, &msg), 0); /* no file: defaults */
+    assert_int_equal(o.longest_edge, 128);
+    assert_true(o.split);
+    char *path = q_asprintf("%s/preprocessor_config.json", dir);
+    const char *good = "{\"do_image_splitting\": false, \"image_mean\": [0.4, 0.5, 0.6], "
+                       "\"image_std\": [0.25, 0.5, 1], \"max_image_size\": {\"longest_edge\": 32}, "
+                       "\"resample\": 1, \"size\": {\"longest_edge\": 96}}";
+    write_all(path, good, strlen(good));
+    assert_int_equal(llm_image_options_load(m, dir, &o, &msg), 0);
+    assert_int_equal(o.longest_edge, 96);
+    assert_false(o.split);
+    assert_float_equal(o.mean[2], 0.6, 1e-6);
+    assert_float_equal(o.std[2], 1.0, 1e-6);
+    const char *bad[] = {"{\"max_image_size\": {\"longest_edge\": 512}}", "{\"resample\": 3}",
+                         "{\"image_mean\": [0.5, 0.5]}", "[1]", "{",
+                         "{\"size\": {\"longest_edge\": 0}}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_all(path, bad[i], strlen(bad[i]));
+        assert_int_equal(llm_image_options_load(m, dir, &o, &msg), QUIRE_EMODEL);
+        assert_non_null(strstr(msg, path));
+        free(msg);
+        msg = NULL;
+    }
+    unlink(path);
+    free(path);
+    rmdir(dir);
+    free(dir);
+    llm_model_free(m);
+}
+
+static void test_llm__image_prompt_layout(void **unused)
+{
+    char *s = llm_image_prompt(0, 0, 2);
+    assert_string_equal(s, "<fake_token_around_image><global-img><image><image>"
+                           "<fake_token_around_image>");
+    free(s);
+    s = llm_image_prompt(1, 2, 2);
+    assert_string_equal(s, "<fake_token_around_image><row_1_col_1><image><image>"
+                           "<fake_token_around_image><row_1_col_2><image><image>\n\n"
+                           "<fake_token_around_image><global-img><image><image>"
+                           "<fake_token_around_image>");
+    free(s);
+}
+
+/* Page image -> preprocess -> prompt text -> tokenizer -> generate: the pieces fit together. */
+static void test_llm__image_to_tokens_end_to_end(void **unused)
+{
+    struct llm_model *m = load_fixture();
+    struct expected e;
+    expected_open(&e);
+    char *path = fixture("tokenizer.json");
+    struct llm_tokenizer *t = load_tokenizer(path);
+    const struct llm__tensor *rgb = llm__safetensors_find(&e.st, "image_wide_rgb");
+    struct llm_image_options o;
+    llm_image_options_default(m, &o);
+    o.split = false; /* the tiny model's 128 positions hold one image and a short prompt */
+    float *pixels;
+    int n, rows, cols, err;
+    assert_int_equal(llm_image_preprocess(m, &o, rgb->data, 20, 12, 60, 3, &pixels, &n, &rows,
+                                          &cols), 0);
+    char *image = llm_image_prompt(rows, cols, m->config.image_seq_len);
+    char *text = q_asprintf("<|im_start|>User:%sConvert this table to OTSL.<end_of_utterance>\n"
+                            "Assistant:", image);
+    int32_t *ids;
+    size_t n_ids;
+    assert_int_equal(llm_tokenizer_encode(t, text, strlen(text), &ids, &n_ids), 0);
+    struct llm_state *s = llm_state_new(m, 128, n, &err);
+    assert_non_null(s);
+    int32_t out[8], stop = llm_tokenizer_token_id(t, "<end_of_utterance>");
+    int n_out;
+    float lp;
+    struct llm_generate_options go = {.max_new_tokens = 8, .stop_ids = &stop, .n_stop_ids = 1};
+    assert_int_equal(llm_generate(m, s, ids, (int)n_ids, pixels, n, &go, out, &n_out, &lp), 0);
+    assert_true(n_out >= 1 && n_out <= 8);
+    assert_true(lp <= 0.0f);
+    char *decoded;
+    size_t len;
+    assert_int_equal(llm_tokenizer_decode(t, out, (size_t)n_out, &decoded, &len), 0);
+
+    /* llm_image_to_text does the same in one call (minus a final stop token) */
+    char *text2;
+    float lp2;
+    assert_int_equal(llm_image_to_text(m, t, s, &o, rgb->data, 20, 12, 60, 3,
+                                       "Convert this table to OTSL.", 8, &text2, &lp2), 0);
+    if (n_out > 0 && out[n_out - 1] == stop)
+        decoded[len - strlen("<end_of_utterance>")] = 0;
+    assert_string_equal(text2, decoded);
+    assert_float_equal(lp2, lp, 1e-6);
+    free(text2);
+    free(decoded);
+    /* limits: more tiles than the state holds, more tokens than it holds */
+    o.split = true;
+    assert_int_equal(llm_image_to_text(m, t, s, &o, rgb->data, 20, 12, 60, 3, "x", 8, &text2,
+                                       &lp2), QUIRE_ELIMIT);
+    o.split = false;
+    assert_int_equal(llm_image_to_text(m, t, s, &o, rgb->data, 20, 12, 60, 3, "x", 120, &text2,
+                                       &lp2), QUIRE_ELIMIT);
+    llm_state_free(s);
+    free(ids);
+    free(text);
+    free(image);
+    free(pixels);
+    llm_tokenizer_free(t);
+    free(path);
+    expected_close(&e);
+    llm_model_free(m);
+}
+
+/* --- tokenizer ------------------------------------------------------------------------------ */
+
+static struct llm_tokenizer *load_tokenizer(const char *path)
+{
+    int err = 0;
+    char *msg = NULL;
+    struct llm_tokenizer *t = llm_tokenizer_load(path, &err, &msg);
+    if (!t)
+        fprintf(stderr, "tokenizer: %s: %s\n", err_str(err), msg ? msg : "");
+    assert_non_null(t);
+    free(msg);
+    return t;
+}
+
+static void check_tokenizer_cases(const char *dir)
+{
+    char *path = q_asprintf("%s/tokenizer.json", dir), *json = q_asprintf("%s/expected.json", dir);
+    struct llm_tokenizer *t = load_tokenizer(path);
+    JsonParser *parser = json_parser_new();
+    assert_true(json_parser_load_from_file(parser, json, NULL));
+    JsonArray *cases = json_object_get_array_member(
+        json_node_get_object(json_parser_get_root(parser)), "tokenizer_cases");
+    for (guint i = 0; i < json_array_get_length(cases); i++) {
+        JsonObject *c = json_array_get_object_element(cases, i);
+        const char *text = json_object_get_string_member(c, "text");
+        JsonArray *want = json_object_get_array_member(c, "ids");
+        int32_t *ids;
+        size_t n, len;
+        assert_int_equal(llm_tokenizer_encode(t, text, strlen(text), &ids, &n), 0);
+        bool same = n == json_array_get_length(want);
+        for (size_t k = 0; same && k < n; k++)
+            same = ids[k] == json_array_get_int_element(want, (guint)k);
+        if (!same) {
+            fprintf(stderr, "%s: encode(\"%s\") differs from bpe_ref.py:\n  got ", dir, text);
+            for (size_t k = 0; k < n; k++)
+                fprintf(stderr, " %d", ids[k]);
+            fprintf(stderr, "\n");
+        }
+        assert_true(same);
+        char *back;
+        assert_int_equal(llm_tokenizer_decode(t, ids, n, &back, &len), 0);
+        assert_int_equal(len, strlen(text));
+        assert_string_equal(back, text);
+        free(back);
+        free(ids);
+    }
+    g_object_unref(parser);
+    llm_tokenizer_free(t);
+    free(path);
+    free(json);
+}
+
+static void test_llm__tokenizer_matches_reference(void **unused)
+{
+    check_tokenizer_cases(fixture_dir());
+    char *big = q_asprintf("%s/../bpe-1k", fixture_dir());
+    check_tokenizer_cases(big);
+    free(big);
+}
+
+static void test_llm__tokenizer_round_trips_any_bytes(void **unused)
+{
+    char *path = q_asprintf("%s/../bpe-1k/tokenizer.json", fixture_dir());
+    struct llm_tokenizer *t = load_tokenizer(path);
+    unsigned seed = 99;
+    const char *alphabet[] = {"a", "e", " ", "  ", "\n", "1", "|", "'s", "\xc3\xa9", "\xe6\x9d\xb1",
+                              "<image>", "<row_1_col_2>", "<", "\xff", "\xc3", "\x80", "row",
+                              "\t", "\xf0\x9f\x98\x80", "'", "\xc2\xa0", "."};
+    for (int round = 0; round < 300; round++) {
+        char text[256];
+        size_t len = 0;
+        int parts = (int)(frand(&seed) * 10 + 10);
+        for (int k = 0; k < parts; k++) {
+            const char *a = alphabet[(seed >> 9) % (sizeof(alphabet) / sizeof(alphabet[0]))];
+            frand(&seed);
+            memcpy(text + len, a, strlen(a));
+            len += strlen(a);
+        }
+        int32_t *ids;
+        size_t n, back_len;
+        char *back;
+        assert_int_equal(llm_tokenizer_encode(t, text, len, &ids, &n), 0);
+        assert_int_equal(llm_tokenizer_decode(t, ids, n, &back, &back_len), 0);
+        assert_int_equal(back_len, len);
+        assert_memory_equal(back, text, len);
+        free(back);
+        free(ids);
+    }
+    int32_t bad = llm_tokenizer_vocab_size(t);
+    char *back;
+    size_t back_len;
+    assert_int_equal(llm_tokenizer_decode(t, &bad, 1, &back, &back_len), QUIRE_EINVAL);
+    bad = -1;
+    assert_int_equal(llm_tokenizer_decode(t, &bad, 1, &back, &back_len), QUIRE_EINVAL);
+    llm_tokenizer_free(t);
+    free(path);
+
+    /* the model's special tokens */
+    path = fixture("tokenizer.json");
+    t = load_tokenizer(path);
+    struct llm_model *m = load_fixture();
+    struct llm_model_info info;
+    llm_model_get_info(m, &info);
+    assert_int_equal(llm_tokenizer_token_id(t, "<image>"), info.image_token_id);
+    assert_int_equal(llm_tokenizer_vocab_size(t), info.vocab_size);
+    assert_int_equal(llm_tokenizer_token_id(t, "<nope>"), -1);
+    assert_int_equal(llm_tokenizer_token_id(t, "a"), 'a');
+    llm_model_free(m);
+    llm_tokenizer_free(t);
+    free(path);
+}
+
+static void expect_tokenizer_error(const char *json, int want, const char *needle)
+{
+    char *dir = make_tmpdir(), *path = q_asprintf("%s/tokenizer.json", dir), *msg = NULL;
+    int err = 0;
+    write_all(path, json, strlen(json));
+    struct llm_tokenizer *t = llm_tokenizer_load(path, &err, &msg);
+    if (t || err != want || !msg || !strstr(msg, needle))
+        fprintf(stderr, "tokenizer error: %d %s (want '%s')\n", err, msg ? msg : "(null)",
+                needle);
+    assert_null(t);
+    assert_int_equal(err, want);
+    assert_non_null(strstr(msg, needle));
+    assert_non_null(strstr(msg, path));
+    free(msg);
+    free(path);
+    remove_tmpdir(dir);
+}
+
+static void test_llm__tokenizer_rejects_bad_files(void **unused)
+{
+    char *path = fixture("tokenizer.json");
+    size_t len;
+    char *good = (char *)read_all(path, &len);
+    free(path);
+    expect_tokenizer_error("{", QUIRE_EMODEL, "tokenizer.json");
+    expect_tokenizer_error("[]", QUIRE_EMODEL, "not a JSON object");
+    expect_tokenizer_error("{\"model\": {\"type\": \"WordPiece\"}}", QUIRE_EMODEL, "BPE");
+    struct { const char *from, *to, *needle; } edits[] = {
+        {"\"type\": \"Digits\"", "\"type\": \"Punctuation\"", "pre_tokenizer"},
+        {"\"!\": 33", "\"!\": \"x\"", "no integer id"},
+        {"\"!\": 33", "\"!!\": 33", "byte 33"},
+        {"\"!\": 33", "\"!\": 34", "appears twice"},
+        {"\"!\": 33", "\"!\": 99999999", "out of range"},
+        {"\"merges\": [\n   \"", "\"merges\": [\n   \"zzz ", "merges[0]"},
+        {"\"id\": 290", "\"id\": \"290\"", "added_tokens[1]"},
+        {"\"normalizer\": null", "\"normalizer\": {\"type\": \"NFC\"}", "normalizer"},
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char *at = strstr(good, edits[i].from);
+        if (!at)
+            fprintf(stderr, "no '%s' in the fixture tokenizer\n", edits[i].from);
+        assert_non_null(at);
+        char *bad = q_asprintf("%.*s%s%s", (int)(at - good), good, edits[i].to,
+                               at + strlen(edits[i].from));
+        expect_tokenizer_error(bad, QUIRE_EMODEL, edits[i].needle);
+        free(bad);
+    }
+    /* truncated anywhere: a clean error */
+    for (size_t cut = 0; cut < len; cut += len / 37 + 1) {
+        char *bad = q_strndup(good, cut);
+        expect_tokenizer_error(bad, QUIRE_EMODEL, "tokenizer.json");
+        free(bad);
+    }
+    free(good);
+    int err;
+    char *msg = NULL;
+    assert_null(llm_tokenizer_load("/nonexistent/tokenizer.json", &err, &msg));
+    assert_int_equal(err, QUIRE_ENOENT);
+    free(msg);
+}
+
+static void test_llm__tokenizer_allocation_failures(void **unused)
+{
+    char *path = fixture("tokenizer.json");
+    const char *text = "<image>| alpha | 12.5 | kg |<end_of_utterance> naïve";
+    for (long n = 1;; n++) {
+        int err = 0;
+        char *msg = NULL;
+        int32_t *ids = NULL;
+        size_t n_ids;
+        q_alloc_fail_after(n);
+        struct llm_tokenizer *t = llm_tokenizer_load(path, &err, &msg);
+        int e2 = t ? llm_tokenizer_encode(t, text, strlen(text), &ids, &n_ids) : err;
+        q_alloc_fail_after(0);
+        free(msg);
+        free(ids);
+        llm_tokenizer_free(t);
+        if (e2 == 0)
+            break;
+        assert_int_equal(e2, QUIRE_ENOMEM);
+        assert_true(n < 100000);
+    }
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llm__linear_matches_naive),
+        cmocka_unit_test(test_llm__norms_match_naive),
+        cmocka_unit_test(test_llm__activations_match_naive),
+        cmocka_unit_test(test_llm__rope_matches_naive),
+        cmocka_unit_test(test_llm__attention_matches_naive),
+        cmocka_unit_test(test_llm__half_floats_widen),
+        cmocka_unit_test(test_llm__safetensors_reads_dtypes),
+        cmocka_unit_test(test_llm__safetensors_rejects_bad_headers),
+        cmocka_unit_test(test_llm__truncated_model_is_clean_error),
+        cmocka_unit_test(test_llm__config_and_shape_errors),
+        cmocka_unit_test(test_llm__patch_embedding_equals_conv),
+        cmocka_unit_test(test_llm__vision_conformance),
+        cmocka_unit_test(test_llm__prompt_logits_conformance),
+        cmocka_unit_test(test_llm__greedy_conformance),
+        cmocka_unit_test(test_llm__threads_share_one_model),
+        cmocka_unit_test(test_llm__generate_rejects_bad_input),
+        cmocka_unit_test(test_llm__tied_lm_head),
+        cmocka_unit_test(test_llm__half_precision_models),
+        cmocka_unit_test(test_llm__allocation_failures),
+        cmocka_unit_test(test_llm__tokenizer_matches_reference),
+        cmocka_unit_test(test_llm__tokenizer_round_trips_any_bytes),
+        cmocka_unit_test(test_llm__tokenizer_rejects_bad_files),
+        cmocka_unit_test(test_llm__tokenizer_allocation_failures),
+        cmocka_unit_test(test_llm__image_preprocess_matches_pil),
+        cmocka_unit_test(test_llm__image_options_from_processor_config),
+        cmocka_unit_test(test_llm__image_prompt_layout),
+        cmocka_unit_test(test_llm__image_to_tokens_end_to_end),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
