@@ -21,16 +21,15 @@ int cli_parse(const char *command, const char *params, const char *summary, GOpt
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Log errors only", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
-    char *usage = g_strdup_printf("%s %s", command, params);
-    GOptionContext *ctx = g_option_context_new(usage);
-    g_free(usage);
+    /* --help then reads "quire convert [OPTION…] FILE.pdf..." */
+    char *prgname = g_strdup_printf("quire %s", command);
+    g_set_prgname(prgname);
+    g_free(prgname);
+    GOptionContext *ctx = g_option_context_new(params);
     g_option_context_set_summary(ctx, summary);
     if (entries)
         g_option_context_add_main_entries(ctx, entries, NULL);
-    GOptionGroup *group = g_option_group_new("common", "Options of every command:",
-                                             "Show the options every command has", NULL, NULL);
-    g_option_group_add_entries(group, common);
-    g_option_context_add_group(ctx, group);
+    g_option_context_add_main_entries(ctx, common, NULL);
     g_option_context_set_help_enabled(ctx, TRUE);
 
     GError *gerr = NULL;
