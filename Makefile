@@ -2,8 +2,8 @@
 #
 # Every module folder's .c files go into build/libquire.a; cli/ links it into build/quire;
 # tests/test_<name>.c become build/tests/test_<name> (cmocka, plus tests/support/*.c);
-# tools/*.c (linked with tests/support too: gentables draws with pdfgen) and bench/*.c become
-# programs in build/tools and build/bench.
+# tools/*.c and bench/*.c become programs in build/tools and build/bench (linked with
+# tests/support too: they draw PDFs with pdfgen).
 
 PKGS      := poppler-glib cairo cairo-pdf glib-2.0 gio-2.0 json-glib-1.0 libpng sqlite3 libuv openblas
 CFLAGS    ?= -O2 -g
@@ -49,7 +49,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUP_OBJ) $(BUILD)/libquire.a
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(SUP_OBJ) $(BUILD)/libquire.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libquire.a
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(SUP_OBJ) $(BUILD)/libquire.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 test: deps                          ## install what is missing, build, run every test

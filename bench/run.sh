@@ -32,6 +32,15 @@ fi
 stored_pages=$(sqlite3 "$work/bench.db" "SELECT count(*) FROM pages")
 tables=$(sqlite3 "$work/bench.db" "SELECT count(*) FROM tables")
 
+LONG_PAGES=${QUIRE_BENCH_LONG_PAGES:-300}
+echo "== quire convert on one $LONG_PAGES-page PDF with a table on every page"
+"$BUILD/bench/make_long_pdf" "$work/long.pdf" "$LONG_PAGES"
+/usr/bin/time -v "$QUIRE" convert --quiet --db "$work/long.db" --format json "$work/long.pdf" \
+    >/dev/null 2>"$work/long-time.txt" || true
+long_wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$work/long-time.txt")
+long_rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/long-time.txt")
+long_tables=$(sqlite3 "$work/long.db" "SELECT count(*) FROM tables")
+
 if [ -x "$BUILD/bench/bench_llm" ]; then
     echo "== inference engine"
     "$BUILD/bench/bench_llm" | tee "$work/llm.txt"
@@ -43,6 +52,9 @@ awk -v p="$stored_pages" -v t="$tables" -v w="$wall" -v r="$rss_kb" -v c="$cpu" 
     printf "batch_pages_per_s: %.2f\nbatch_tables_per_s: %.2f\n", p / w, t / w
     printf "batch_cpu_busy_pct: %.0f\n", c / n
     printf "batch_peak_rss_mb: %.1f\n", r / 1024 }'
+awk -v p="$LONG_PAGES" -v t="$long_tables" -v w="$long_wall" -v r="$long_rss_kb" 'BEGIN {
+    printf "long_pdf_pages: %d\nlong_pdf_tables: %d\nlong_pdf_seconds: %.2f\n", p, t, w
+    printf "long_pdf_pages_per_s: %.2f\nlong_pdf_peak_rss_mb: %.1f\n", p / w, r / 1024 }'
 if [ -f "$work/llm.txt" ]; then
     grep -E '^[a-z_]+: ' "$work/llm.txt" || true
 fi
