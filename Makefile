@@ -25,7 +25,7 @@ TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps test asan valgrind bench demo eval install clean help
+.PHONY: all deps test asan tsan valgrind bench demo eval install clean help
 
 all: $(BUILD)/quire $(TOOLS)        ## build the quire binary and the tools
 
@@ -62,6 +62,15 @@ asan:                               ## the tests under AddressSanitizer + Undefi
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined"
 
+tsan:                               ## the threaded tests (workers, end to end) under ThreadSanitizer
+	$(MAKE) --no-print-directory BUILD=build-tsan CFLAGS="-O1 -g -fsanitize=thread" \
+	    LDFLAGS="-fsanitize=thread" build-tsan/quire build-tsan/tests/test_workers \
+	    build-tsan/tests/test_e2e build-tsan/tests/test_store
+	G_SLICE=always-malloc TSAN_OPTIONS="halt_on_error=1 exitcode=66 \
+	    suppressions=$(abspath tests/tsan.supp)" QUIRE_BIN=$(abspath build-tsan/quire) \
+	    sh tests/run-tests.sh build-tsan/tests/test_workers build-tsan/tests/test_store \
+	    build-tsan/tests/test_e2e
+
 valgrind: all $(TESTS)              ## the unit tests under valgrind (memcheck, leaks)
 	QUIRE_BIN=$(abspath $(BUILD)/quire) QUIRE_TOOLS=$(abspath $(BUILD)/tools) \
 	    VALGRIND="valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
@@ -84,7 +93,7 @@ install: all                        ## install the binary and the default config
 	install -m 644 configs/quire.conf $(DESTDIR)$(PREFIX)/share/quire/quire.conf
 
 clean:                              ## remove the build output
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan
 
 help:                               ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'

@@ -19,7 +19,7 @@ struct document {
 
 static PopplerDocument *keepalive;
 
-int ingest_keepalive_start(void)
+int ingest_global_init(void)
 {
     /* The smallest valid PDF: one empty page. */
     static const char pdf[] =
@@ -32,10 +32,21 @@ int ingest_keepalive_start(void)
     GBytes *bytes = g_bytes_new_static(pdf, sizeof pdf - 1);
     keepalive = poppler_document_new_from_bytes(bytes, NULL, NULL);
     g_bytes_unref(bytes);
-    return keepalive ? 0 : QUIRE_ENOMEM;
+    if (!keepalive)
+        return QUIRE_ENOMEM;
+    PopplerPage *page = poppler_document_get_page(keepalive, 0);
+    cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1);
+    cairo_t *cr = cairo_create(surface);
+    if (page)
+        poppler_page_render(page, cr); /* builds the colour-management statics */
+    cairo_destroy(cr);
+    cairo_surface_destroy(surface);
+    if (page)
+        g_object_unref(page);
+    return 0;
 }
 
-void ingest_keepalive_stop(void)
+void ingest_global_release(void)
 {
     if (keepalive)
         g_object_unref(keepalive);

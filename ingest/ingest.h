@@ -35,13 +35,18 @@ bool file_is_complete_pdf(const char *path);
 /* --- documents ------------------------------------------------------------------------------ */
 struct document;
 
-/* Poppler builds its global state (font configuration, caches) when the first document opens and
- * tears it down when the last one closes, so a service that opens one document at a time would
- * rebuild it for every file. ingest_keepalive_start() holds one tiny document open so that state
- * lives as long as the caller wants; ingest_keepalive_stop() releases it. Call both from one
- * thread (the main thread), before and after the workers run. Returns 0 or QUIRE_ENOMEM. */
-int ingest_keepalive_start(void);
-void ingest_keepalive_stop(void);
+/* Prepares Poppler for several threads and for many documents; call ingest_global_init() on one
+ * thread before worker threads open documents, and ingest_global_release() after they stopped.
+ * - Poppler builds process-wide LittleCMS state (the sRGB and XYZ profiles) lazily in the first
+ *   render, guarded by nothing: two threads rendering their first pages at once race on it
+ *   (ThreadSanitizer shows it; reported upstream as heap corruption). Rendering one tiny page
+ *   here builds it before any worker runs.
+ * - Poppler tears its global state (font configuration, caches) down when the last document
+ *   closes, so a service opening one document at a time would rebuild it for every file: the
+ *   tiny document stays open until ingest_global_release().
+ * Returns 0 or QUIRE_ENOMEM. Calling init twice is harmless. */
+int ingest_global_init(void);
+void ingest_global_release(void);
 
 /* Opens a PDF. password may be NULL. On success *out owns the document (document_close()).
  * Errors: QUIRE_ENOENT, QUIRE_EIO (unreadable), QUIRE_ENOTPDF, QUIRE_ETRUNCATED, QUIRE_EENCRYPTED,

@@ -125,7 +125,11 @@ struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, pipelin
     p->queue_size = cfg->queue_size > workers ? cfg->queue_size : workers;
     pthread_mutex_init(&p->lock, NULL);
     give_back_store(p, s);
-    ingest_keepalive_start(); /* a failure only costs speed */
+    if (ingest_global_init()) { /* before any worker renders: see ingest.h */
+        pipeline_free(p);
+        *err = QUIRE_ENOMEM;
+        return NULL;
+    }
     return p;
 }
 
@@ -170,6 +174,6 @@ void pipeline_free(struct pipeline *p)
     free(p->idle);
     free(p->jobs);
     pthread_mutex_destroy(&p->lock);
-    ingest_keepalive_stop();
+    ingest_global_release();
     free(p);
 }
