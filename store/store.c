@@ -122,7 +122,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
                          " seen_at = excluded.seen_at",
     [STMT_PATH_LOOKUP] = "SELECT d.id, d.status FROM document_paths p"
                          " JOIN documents d ON d.id = p.document_id"
-                         " WHERE p.path = ?1 AND p.size = ?2 AND p.mtime = ?3",
+                         " WHERE p.path = ?1 AND ((p.size = ?2 AND p.mtime = ?3) OR ?2 < 0)",
     [STMT_DOC_START] = "UPDATE documents SET status = 'running', attempts = attempts + 1,"
                        " started_at = " NOW ", finished_at = NULL, seconds = NULL, error = NULL"
                        " WHERE id = ?1",

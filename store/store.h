@@ -58,8 +58,9 @@ const char *store_errmsg(struct store *s);
  * scan can skip re-hashing an unchanged file (store_path_lookup). */
 int store_document_add(struct store *s, const char *path, const char *sha256, int64_t size,
                        int64_t mtime, int64_t *doc_id, enum doc_status *status, bool *is_new);
-/* Looks up a path seen before with the same size and mtime. Returns 0 and sets *doc_id and *status,
- * or QUIRE_ENOENT when the path is unknown or the file changed since. */
+/* Looks up a path seen before with the same size and mtime (size < 0: whatever its size and
+ * mtime were). Returns 0 and sets *doc_id and *status, or QUIRE_ENOENT when the path is unknown
+ * or the file changed since. */
 int store_path_lookup(struct store *s, const char *path, int64_t size, int64_t mtime,
                       int64_t *doc_id, enum doc_status *status);
 /* Marks a document running (and records a new attempt) before work on it starts. */

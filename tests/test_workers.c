@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../ingest/ingest.h"
 #include "../workers/workers.h"
 #include "support/pdfgen.h"
 
@@ -138,6 +140,30 @@ static void test_workers__failures_are_recorded(void **state)
     assert_int_equal(job->err, QUIRE_ENOENT);
     assert_non_null(strstr(job->message, "deleted"));
     doc_job_free(job);
+
+    /* a queued document whose file vanished before its turn is marked failed */
+    char *gone = make_table_pdf("gone.pdf", "West");
+    char hex[65];
+    int64_t size, doc_id;
+    enum doc_status status;
+    bool is_new;
+    assert_int_equal(file_sha256(gone, hex, &size), 0);
+    assert_int_equal(store_document_add(store, gone, hex, size, 1, &doc_id, &status, &is_new), 0);
+    assert_int_equal(status, DOC_QUEUED);
+    assert_int_equal(unlink(gone), 0);
+    job = run(gone, false);
+    assert_int_equal(job->outcome, JOB_FAILED);
+    assert_int_equal(job->doc_id, doc_id);
+    doc_job_free(job);
+    struct store_status gst;
+    assert_int_equal(store_status_get(store, &gst), 0);
+    bool marked = false;
+    for (size_t i = 0; i < gst.n_failures; i++)
+        marked |= gst.failures[i].document_id == doc_id &&
+                  strstr(gst.failures[i].error, "deleted") != NULL;
+    assert_true(marked);
+    store_status_release(&gst);
+    g_free(gone);
 
     char *text = g_build_filename(dir, "notes.pdf", NULL);
     assert_int_equal(pdfgen_write_not_pdf(text), 0);

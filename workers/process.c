@@ -146,6 +146,22 @@ static char *store_failure(struct store *store, const char *path, const char *wh
     return q_asprintf("%s: cannot %s: %s (%s)", path, what, err_str(err), store_errmsg(store));
 }
 
+/* A file that is gone (or unreadable) before its turn: when the store knows the path as a
+ * document still waiting (queued again by `quire retry`, say), that document fails with the
+ * message, so `quire status` shows why it never finished. */
+static void record_vanished(struct doc_job *job, struct store *store)
+{
+    enum doc_status status;
+    int64_t doc_id;
+    if (store_path_lookup(store, job->path, -1, 0, &doc_id, &status) != 0 ||
+        (status != DOC_QUEUED && status != DOC_RUNNING))
+        return;
+    job->doc_id = doc_id;
+    if (store_document_fail(store, doc_id, job->message))
+        log_msg(LOG_ERROR, "%s: the failure could not be recorded: %s", job->path,
+                store_errmsg(store));
+}
+
 void pipeline_process(struct doc_job *job, struct store *store, const struct config *cfg,
                       const volatile int *abort_flag)
 {
@@ -157,6 +173,7 @@ void pipeline_process(struct doc_job *job, struct store *store, const struct con
                     q_asprintf("%s: %s", job->path,
                                e == ENOENT ? "the file was deleted before it could be processed"
                                            : strerror(e)));
+        record_vanished(job, store);
         return;
     }
     enum doc_status status;
