@@ -10,10 +10,12 @@
  * layouts real documents use. This tool draws them with tests/support/pdfgen and writes
  * DIR/truth.jsonl, one line per page in the eval-dev cases format:
  *   {"id","source":"generated","pdf":"<file name relative to DIR>","page":P,
- *    "tables":[[[cell,...],...],...],"style":"<style>","note":"<what is on the page>"}
+ *    "tables":[[[cell,...],...],...],"bboxes":[[x0,y0,x1,y1],...],"style":"<style>",
+ *    "note":"<what is on the page>"}
  * Tables are listed top to bottom; a merged cell's text sits at its top-left position and the
  * positions it covers are ""; a multi-line cell's truth is its text with single spaces (the line
- * breaks are layout); pages without a table have "tables": [].
+ * breaks are layout); pages without a table have "tables": []. "bboxes" gives each table's box
+ * as drawn, in points from the page's top-left (for scoring table detection).
  *
  * What varies: fonts (DejaVu Sans/Serif/Sans Mono, Liberation Sans/Serif when installed, else
  * the DejaVu twin), sizes 7-12 pt, A4/Letter, portrait/landscape, content (phrases, numbers
@@ -245,6 +247,7 @@ struct gtable {
     bool *section;
     int header_rows;
     struct pdfgen_table_style style;
+    struct rect bbox;          /* where it was drawn (points, top-left origin) */
 };
 
 static void gtable_free(struct gtable *t)
@@ -602,6 +605,7 @@ static bool place_table(struct page *p, const char *style, double x, double widt
         left = x + (width - rect_width(bbox)) / 2;
     struct pdfgen_table pt = as_pdfgen(t);
     pdfgen_table(p->doc, left, p->y, &pt, &t->style, true, NULL, &bbox);
+    t->bbox = bbox;
     p->y = bbox.y1 + p->body.size * 0.8;
     if (footnote) {
         struct pdfgen_font small = p->body;
@@ -871,6 +875,12 @@ static void truth_line(GString *out, const char *file_id, const char *pdf, int p
             g_string_append_c(out, ']');
         }
         g_string_append_c(out, ']');
+    }
+    g_string_append(out, "], \"bboxes\": [");
+    for (guint k = 0; k < tables->len; k++) {
+        const struct gtable *t = g_ptr_array_index(tables, k);
+        g_string_append_printf(out, "%s[%.2f, %.2f, %.2f, %.2f]", k ? ", " : "", t->bbox.x0,
+                               t->bbox.y0, t->bbox.x1, t->bbox.y1);
     }
     g_string_append(out, "], \"style\": ");
     json_string(out, style);
