@@ -283,6 +283,10 @@ static void test_e2e__usage_errors(void **state)
     assert_int_equal(quire(NULL, &err, "convert", "--config", conf, "x.pdf", NULL), 2);
     assert_non_null(strstr(err, "workers"));
     g_free(err);
+    assert_true(g_file_set_contents(conf, "[tables]\nengine = vlm\n", -1, NULL));
+    assert_int_equal(quire(NULL, &err, "convert", "--config", conf, "x.pdf", NULL), 2);
+    assert_non_null(strstr(err, "engine = vlm"));
+    g_free(err);
     char *out = NULL;
     assert_int_equal(quire(&out, NULL, "convert", "--help", NULL), 0);
     assert_non_null(strstr(out, "--format"));

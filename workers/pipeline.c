@@ -107,6 +107,15 @@ struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, pipelin
     snprintf(size, sizeof size, "%d", workers);
     setenv("UV_THREADPOOL_SIZE", size, 1);
 
+    /* NEEDSWORK: the model engine (llm/) is not wired into the pipeline yet; until it is, asking
+     * for it is an error rather than a silent fall-back to the text layer. */
+    if (strcmp(cfg->engine, "text") != 0) {
+        *err = QUIRE_ECONFIG;
+        if (msg)
+            *msg = q_asprintf("[tables] engine = %s: only the text-layer engine (text) is "
+                              "available in this version", cfg->engine);
+        return NULL;
+    }
     /* Fail early, on the loop thread, when the database cannot be opened at all. */
     struct store *s = NULL;
     *err = store_open(cfg->db_path, cfg->busy_timeout_ms, &s, msg);
