@@ -1,0 +1,692 @@
+/*
+ * grid.c - rows, columns and spans of a table region.
+ *
+ * Rows come from horizontal rulings when a ruled region has inner ones, otherwise from text lines
+ * (a line that only continues cells of the line above - wrapped text - joins its row). Columns come
+ * from vertical rulings when a ruled region has inner ones, otherwise from the whitespace gaps of
+ * the words (vision_column_gaps). Two neighbouring positions are one cell when no ruling separates
+ * them (ruled dimension) or when a phrase of the text crosses the column edge (text columns: a
+ * header over several columns).
+ */
+#include "textlayer_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POS_TOL 3.0 /* points: rulings this close are one grid line */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double p = *(const double *)a, q = *(const double *)b;
+    return p < q ? -1 : p > q;
+}
+
+void textlayer__grid_release(struct grid *g)
+{
+    free(g->row_edges);
+    free(g->col_edges);
+    free(g->sep_right);
+    free(g->sep_down);
+    free(g->line_row);
+    free(g->row_ruled);
+    free(g->col_ruled);
+    memset(g, 0, sizeof *g);
+}
+
+static int band_of(const double *edges, int n, double v)
+{
+    int i = 0;
+    while (i < n - 1 && v > edges[i + 1])
+        i++;
+    return i;
+}
+
+int textlayer__col_of(const struct grid *g, double x)
+{
+    return band_of(g->col_edges, g->n_cols, x);
+}
+int textlayer__row_of(const struct grid *g, double y)
+{
+    return band_of(g->row_edges, g->n_rows, y);
+}
+
+/* Edges from ruling positions inside [lo, hi]: clustered, with lo and hi as the outer edges.
+ * Returns the number of edges written to *out (a new array), or -1 on ENOMEM. */
+static int ruled_edges(const double *pos, size_t n, double lo, double hi, double **out)
+{
+    double *e = q_malloc(sizeof(double) * (n + 2));
+    if (!e)
+        return -1;
+    int m = 0;
+    e[m++] = lo;
+    for (size_t i = 0; i < n; i++) {
+        if (pos[i] <= lo + POS_TOL || pos[i] >= hi - POS_TOL)
+            continue;
+        if (pos[i] - e[m - 1] <= POS_TOL) {
+            e[m - 1] = m - 1 == 0 ? lo : (e[m - 1] + pos[i]) / 2;
+            continue;
+        }
+        e[m++] = pos[i];
+    }
+    e[m++] = hi;
+    *out = e;
+    return m;
+}
+
+/* Rulings of the layout that belong to the region: positions of horizontals (hy), of those
+ * that cross >= 40% of it (wide), and of verticals (vx), sorted. */
+static int region_rulings(const struct page_layout *layout, struct rect box, double **hy,
+                          size_t *nh, double **vx, size_t *nv, double **wide, size_t *nw)
+{
+    size_t n = layout ? layout->n_rulings : 0;
+    *hy = q_malloc(sizeof(double) * (n + 1));
+    *vx = q_malloc(sizeof(double) * (n + 1));
+    *wide = q_malloc(sizeof(double) * (n + 1));
+    *nh = *nv = *nw = 0;
+    if (!*hy || !*vx || !*wide)
+        return QUIRE_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const struct ruling *r = &layout->rulings[i];
+        if (ruling_is_horizontal(r)) {
+            double over = fmin(r->x1, box.x1) - fmax(r->x0, box.x0);
+            if (r->y0 < box.y0 - POS_TOL || r->y0 > box.y1 + POS_TOL)
+                continue;
+            if (over > 0.3 * (r->x1 - r->x0))
+                (*hy)[(*nh)++] = r->y0;
+            if (over > 0.4 * rect_width(box))
+                (*wide)[(*nw)++] = r->y0;
+        } else {
+            double over = fmin(r->y1, box.y1) - fmax(r->y0, box.y0);
+            if (r->x0 >= box.x0 - POS_TOL && r->x0 <= box.x1 + POS_TOL &&
+                over > 0.3 * (r->y1 - r->y0))
+                (*vx)[(*nv)++] = r->x0;
+        }
+    }
+    q_sort(*hy, *nh, sizeof **hy, cmp_double);
+    q_sort(*vx, *nv, sizeof **vx, cmp_double);
+    q_sort(*wide, *nw, sizeof **wide, cmp_double);
+    return 0;
+}
+
+/* True when some ruling of the given direction reaches into the band [a, b] across it (covers
+ * its middle) anywhere within [lo, hi] along it: a column that no horizontal ruling crosses (a
+ * label column left of the grid) has its rows separated by the text, not by rules. */
+static bool ruling_reaches(const struct page_layout *layout, bool horizontal, double a, double b,
+                           double lo, double hi)
+{
+    double mid = (a + b) / 2;
+    for (size_t i = 0; i < layout->n_rulings; i++) {
+        const struct ruling *r = &layout->rulings[i];
+        if (ruling_is_horizontal(r) != horizontal)
+            continue;
+        double p = horizontal ? r->y0 : r->x0;
+        double s = horizontal ? r->x0 : r->y0, e = horizontal ? r->x1 : r->y1;
+        if (p >= lo - POS_TOL && p <= hi + POS_TOL && s <= mid && e >= mid)
+            return true;
+    }
+    return false;
+}
+
+/* True when a ruling of the given direction lies at `pos` and covers [a, b] (its middle half). */
+static bool ruling_covers(const struct page_layout *layout, bool horizontal, double pos, double a,
+                          double b)
+{
+    double m0 = a + (b - a) * 0.25, m1 = b - (b - a) * 0.25;
+    for (size_t i = 0; i < layout->n_rulings; i++) {
+        const struct ruling *r = &layout->rulings[i];
+        if (ruling_is_horizontal(r) != horizontal)
+            continue;
+        double p = horizontal ? r->y0 : r->x0;
+        double s = horizontal ? r->x0 : r->y0, e = horizontal ? r->x1 : r->y1;
+        if (fabs(p - pos) <= POS_TOL && s <= m0 + 1 && e >= m1 - 1)
+            return true;
+    }
+    return false;
+}
+
+/* Columns filled by a line's words, as a bit set (columns >= 64 share the last bit). */
+static uint64_t line_columns(const struct page *page, const struct text_line *l,
+                             const struct grid *g)
+{
+    uint64_t set = 0;
+    for (size_t k = 0; k < l->n_words; k++) {
+        struct rect b = page->words[l->words[k]].bbox;
+        int c = textlayer__col_of(g, (b.x0 + b.x1) / 2);
+        set |= 1ull << (c < 63 ? c : 63);
+    }
+    return set;
+}
+
+/* True when the line's first word starts with a lower-case ASCII letter: it continues a phrase. */
+static bool lowercase_start(const struct page *page, const struct text_line *l)
+{
+    const char *t = l->n_words ? page->words[l->words[0]].text : "";
+    return *t >= 'a' && *t <= 'z';
+}
+
+/* The median vertical gap between two consecutive lines that both fill the first column and
+ * another one (two rows), or 0 when there are none. cols[i - a] are the lines' column sets. */
+static double typical_row_gap(const struct text_line *lines, size_t a, size_t b,
+                              const uint64_t *cols)
+{
+    double gaps[64];
+    size_t n = 0;
+    for (size_t i = a + 1; i < b && n < 64; i++) {
+        uint64_t p = cols[i - a - 1], c = cols[i - a];
+        if ((p & 1) && (c & 1) && __builtin_popcountll(p) >= 2 && __builtin_popcountll(c) >= 2)
+            gaps[n++] = lines[i].bbox.y0 - lines[i - 1].bbox.y1;
+    }
+    if (n == 0)
+        return 0;
+    q_sort(gaps, n, sizeof gaps[0], cmp_double);
+    return gaps[n / 2];
+}
+
+/* Marks in starts[a..b) which lines begin a new row: every line, except one that only continues
+ * cells of the row above: only in columns the row already fills, at most half of them (unless
+ * both lines are bold header lines), and either with the key first column empty and set close
+ * below, or set clearly closer than rows are set to each other (a wrapped first column). */
+static int group_lines(const struct page *page, const struct text_line *lines, size_t a, size_t b,
+                       const struct grid *g, bool *starts)
+{
+    uint64_t *cols = q_malloc(sizeof(uint64_t) * (b - a + 1));
+    bool *bold = q_malloc(sizeof(bool) * (b - a + 1));
+    if (!cols || !bold) {
+        free(cols);
+        free(bold);
+        return QUIRE_ENOMEM;
+    }
+    int multi = 0, key = 0;
+    for (size_t i = a; i < b; i++) {
+        cols[i - a] = line_columns(page, &lines[i], g);
+        bold[i - a] = true;
+        for (size_t k = 0; k < lines[i].n_words; k++)
+            bold[i - a] &= page->words[lines[i].words[k]].bold;
+        if (__builtin_popcountll(cols[i - a]) >= 2) {
+            multi++;
+            key += (int)(cols[i - a] & 1);
+        }
+    }
+    /* The first column is a key when the rows (lines filling >= 2 columns) nearly all fill it. */
+    bool key_column = g->n_cols >= 2 && key >= 0.7 * (double)multi;
+    double row_gap = typical_row_gap(lines, a, b, cols);
+    uint64_t row_cols = 0;
+    for (size_t i = a; i < b; i++) {
+        uint64_t c = cols[i - a];
+        bool merge = false;
+        if (i > a && (c & ~row_cols) == 0) {
+            int filled = __builtin_popcountll(c);
+            double gap = lines[i].bbox.y0 - lines[i - 1].bbox.y1;
+            double h = fmin(rect_height(lines[i].bbox), rect_height(lines[i - 1].bbox));
+            /* A bold header may wrap in every column at once. */
+            bool header = bold[i - a] && bold[i - a - 1];
+            bool few = filled * 2 <= g->n_cols || header;
+            /* Wrapped text of a full row (first column and another one): set closer than rows
+             * are to each other. */
+            bool full = (row_cols & 1) && __builtin_popcountll(row_cols) >= 2;
+            bool tight = full && !header && row_gap > 0.3 * h && gap < 0.6 * row_gap;
+            merge = few && ((key_column && !(c & 1) && gap < 0.6 * h) || tight);
+        }
+        if (i > a && !merge && row_cols == 1 && (c & 1) && lowercase_start(page, &lines[i])) {
+            /* A label wrapped above its numbers ("Murder and nonnegligent" over
+             * "manslaughter.  10.0  0.9 ..."): the row began on the line above. */
+            double gap = lines[i].bbox.y0 - lines[i - 1].bbox.y1;
+            double h = fmin(rect_height(lines[i].bbox), rect_height(lines[i - 1].bbox));
+            merge = gap < 0.6 * h && (row_gap <= 0.3 * h || gap < 0.6 * row_gap);
+        }
+        starts[i] = !merge;
+        row_cols = merge ? row_cols | c : c;
+    }
+    free(cols);
+    free(bold);
+    return 0;
+}
+
+/* Text rows: one per group of lines; rules (sorted y positions) force a break. */
+static int text_rows(const struct page *page, const struct text_line *lines, size_t n,
+                     struct rect box, const double *rules, size_t n_rules, struct grid *g)
+{
+    g->line_row = q_malloc(sizeof(int) * (n + 1));
+    g->row_edges = q_malloc(sizeof(double) * (n + 1));
+    g->row_ruled = q_calloc(n + 1, sizeof(bool));
+    bool *starts = q_malloc(sizeof(bool) * (n + 1));
+    int err = !g->line_row || !g->row_edges || !g->row_ruled || !starts ? QUIRE_ENOMEM : 0;
+    if (!err)
+        err = group_lines(page, lines, 0, n, g, starts);
+    if (err) {
+        free(starts);
+        return err;
+    }
+    int rows = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* A rule between two lines always separates rows. */
+        double cy = (lines[i].bbox.y0 + lines[i].bbox.y1) / 2;
+        bool ruled = false;
+        for (; k < n_rules && rules[k] < cy; k++)
+            ruled = i > 0;
+        if (starts[i] || ruled)
+            g->row_edges[rows++] = i == 0 ? fmin(box.y0, lines[0].bbox.y0)
+                                          : (lines[i - 1].bbox.y1 + lines[i].bbox.y0) / 2;
+        g->line_row[i] = rows - 1;
+    }
+    g->row_edges[rows] = fmax(box.y1, lines[n - 1].bbox.y1);
+    g->n_rows = rows;
+    free(starts);
+    return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* The median number of text lines per row band (at least 1). */
+static int median_band_lines(const struct text_line *lines, size_t n, const struct grid *g)
+{
+    int *count = q_calloc((size_t)g->n_rows + 1, sizeof(int));
+    if (!count)
+        return 1; /* only a heuristic: be conservative */
+    for (size_t i = 0; i < n; i++)
+        count[textlayer__row_of(g, (lines[i].bbox.y0 + lines[i].bbox.y1) / 2)]++;
+    q_sort(count, (size_t)g->n_rows, sizeof(int), cmp_int);
+    int m = count[(g->n_rows - 1) / 2]; /* the lower median */
+    free(count);
+    return m > 1 ? m : 1;
+}
+
+/* Ruled rows: a band between two rulings that holds >= 3 lines each filling the first column
+ * and another one, and three times as many lines as the typical band, is a body without inner
+ * rules (common under a ruled header): it is cut into text rows. A new row starts at a line that
+ * fills the first column and either another column or stands apart from the line above; other lines
+ * (wrapped cell text) stay in the row above. */
+static int split_bands(const struct page *page, const struct text_line *lines, size_t n,
+                       struct grid *g)
+{
+    double *edges = q_malloc(sizeof(double) * ((size_t)g->n_rows + n + 1));
+    bool *ruled = q_malloc(sizeof(bool) * ((size_t)g->n_rows + n + 1));
+    uint64_t *cols = q_malloc(sizeof(uint64_t) * (n + 1));
+    int err = 0;
+    if (!edges || !ruled || !cols) {
+        err = QUIRE_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        cols[i] = line_columns(page, &lines[i], g);
+    /* Only a band far taller (in lines) than the typical band is a body to cut. */
+    int typical = median_band_lines(lines, n, g);
+    int m = 0;
+    size_t a = 0;
+    for (int r = 0; r < g->n_rows; r++) {
+        edges[m] = g->row_edges[r];
+        ruled[m++] = true;
+        while (a < n && (lines[a].bbox.y0 + lines[a].bbox.y1) / 2 < g->row_edges[r])
+            a++;
+        size_t b = a;
+        int rows = 0;
+        while (b < n && (lines[b].bbox.y0 + lines[b].bbox.y1) / 2 < g->row_edges[r + 1]) {
+            rows += (cols[b] & 1) && __builtin_popcountll(cols[b]) >= 2;
+            b++;
+        }
+        bool split = rows >= 3 && g->n_cols >= 2 && (int)(b - a) >= 3 * typical;
+        size_t last_start = a;
+        for (size_t i = a + 1; split && i < b; i++) {
+            double gap = lines[i].bbox.y0 - lines[i - 1].bbox.y1;
+            double h = fmin(rect_height(lines[i].bbox), rect_height(lines[i - 1].bbox));
+            if (!(cols[i] & 1) || (__builtin_popcountll(cols[i]) < 2 && gap < 0.5 * h))
+                continue;
+            size_t at = i;
+            /* A label wrapped above its numbers: the row begins on the label-only line above. */
+            if (i - 1 > last_start && cols[i - 1] == 1 && gap < 0.5 * h &&
+                lowercase_start(page, &lines[i]))
+                at = i - 1;
+            edges[m] = (lines[at - 1].bbox.y1 + lines[at].bbox.y0) / 2;
+            ruled[m++] = false;
+            last_start = at;
+        }
+        a = b;
+    }
+    edges[m] = g->row_edges[g->n_rows];
+    ruled[m] = true;
+    free(g->row_edges);
+    free(g->row_ruled);
+    g->row_edges = edges;
+    g->row_ruled = ruled;
+    g->n_rows = m;
+    edges = NULL;
+    ruled = NULL;
+out:
+    free(edges);
+    free(ruled);
+    free(cols);
+    return err;
+}
+
+/* Rule-only regions: true when the rules separate the rows themselves (>= 3 bands, and at most a
+ * quarter of them hold more than one line that fills the first column and another one), as in
+ * a table with a rule under every row; false for booktabs (top, mid and bottom rules). */
+static bool bands_are_rows(const struct page *page, const struct text_line *lines, size_t n,
+                           const struct grid *g)
+{
+    if (g->n_rows < 3)
+        return false;
+    int crowded = 0;
+    size_t a = 0;
+    for (int r = 0; r < g->n_rows; r++) {
+        while (a < n && (lines[a].bbox.y0 + lines[a].bbox.y1) / 2 < g->row_edges[r])
+            a++;
+        int rows = 0;
+        for (; a < n && (lines[a].bbox.y0 + lines[a].bbox.y1) / 2 < g->row_edges[r + 1]; a++) {
+            uint64_t c = line_columns(page, &lines[a], g);
+            rows += (c & 1) && __builtin_popcountll(c) >= 2;
+        }
+        crowded += rows >= 2;
+    }
+    return crowded * 4 <= g->n_rows;
+}
+
+/* Text columns: separators in the whitespace gaps. */
+static int text_cols(const struct page *page, const struct text_line *lines, size_t n,
+                     struct rect box, struct grid *g)
+{
+    double font = 0;
+    for (size_t i = 0; i < n; i++)
+        font += lines[i].font_size;
+    font = n ? font / (double)n : 10;
+    struct column_gap *gaps = NULL;
+    size_t n_gaps = 0;
+    struct rect area = {box.x0 - 2, box.y0 - 2, box.x1 + 2, box.y1 + 2};
+    int err = vision_column_gaps(page, lines, n, area, fmax(0.5 * font, 2.5), &gaps, &n_gaps);
+    if (err)
+        return err;
+    g->col_edges = q_malloc(sizeof(double) * (n_gaps + 2));
+    g->col_ruled = q_calloc(n_gaps + 2, sizeof(bool));
+    if (!g->col_edges || !g->col_ruled) {
+        free(gaps);
+        return QUIRE_ENOMEM;
+    }
+    double lo = box.x0, hi = box.x1;
+    for (size_t i = 0; i < n; i++) {
+        lo = fmin(lo, lines[i].bbox.x0);
+        hi = fmax(hi, lines[i].bbox.x1);
+    }
+    g->col_edges[0] = lo;
+    for (size_t i = 0; i < n_gaps; i++)
+        g->col_edges[i + 1] = gaps[i].core;
+    g->col_edges[n_gaps + 1] = hi;
+    g->n_cols = (int)n_gaps + 1;
+    free(gaps);
+    return 0;
+}
+
+/* Text columns: a phrase (words closer than a word space) with a word across a column edge joins
+ * the columns it covers in its row, unless another line of the row has separate text on both
+ * sides of that edge (a header cell of two lines beside a narrower one). Returns 0 or
+ * QUIRE_ENOMEM. */
+static int text_spans(const struct page *page, const struct text_line *lines, size_t n,
+                      struct grid *g)
+{
+    size_t cells = (size_t)g->n_rows * (size_t)g->n_cols;
+    bool *kept = q_calloc(cells + 1, sizeof(bool)); /* an edge some line keeps apart */
+    bool *joined = q_calloc(cells + 1, sizeof(bool));
+    if (!kept || !joined) {
+        free(kept);
+        free(joined);
+        return QUIRE_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct text_line *l = &lines[i];
+        int r = g->line_row ? g->line_row[i] : textlayer__row_of(g, (l->bbox.y0 + l->bbox.y1) / 2);
+        double space = 0.32 * l->font_size;
+        size_t s = 0;
+        int prev_end = -1; /* the last column of the previous phrase */
+        while (s < l->n_words) {
+            struct rect b = page->words[l->words[s]].bbox;
+            int c0 = textlayer__col_of(g, b.x0 + 1), c1 = textlayer__col_of(g, b.x1 - 1);
+            bool crosses = c1 > c0;
+            size_t e = s + 1;
+            while (e < l->n_words) {
+                struct rect nb = page->words[l->words[e]].bbox;
+                if (nb.x0 - b.x1 >= space)
+                    break;
+                b = nb;
+                int w0 = textlayer__col_of(g, nb.x0 + 1);
+                c1 = textlayer__col_of(g, nb.x1 - 1);
+                crosses |= c1 > w0;
+                e++;
+            }
+            /* Only a phrase with a word across an edge spans: "State Zip" over two columns
+             * whose edge falls between the words are two header cells. */
+            for (int c = c0; crosses && c < c1; c++)
+                joined[(size_t)r * (size_t)g->n_cols + (size_t)c] = true;
+            if (prev_end >= 0 && prev_end + 1 == c0)
+                kept[(size_t)r * (size_t)g->n_cols + (size_t)prev_end] = true;
+            prev_end = c1;
+            s = e;
+        }
+    }
+    for (int r = 0; r < g->n_rows; r++)
+        for (int c = 0; c + 1 < g->n_cols; c++) {
+            size_t k = (size_t)r * (size_t)g->n_cols + (size_t)c;
+            if (joined[k] && !kept[k] && !g->col_ruled[c + 1])
+                g->sep_right[k] = false;
+        }
+    free(kept);
+    free(joined);
+    return 0;
+}
+
+/* True when both sides of a split at x inside the column [lo, hi] hold text on >= 3 lines and on
+ * >= 30% of the lines with text in the column. */
+static bool sub_columns_supported(const struct page *page, const struct text_line *lines, size_t n,
+                                  double lo, double x, double hi)
+{
+    int left = 0, right = 0, any = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool l = false, r = false;
+        for (size_t k = 0; k < lines[i].n_words; k++) {
+            struct rect b = page->words[lines[i].words[k]].bbox;
+            double cx = (b.x0 + b.x1) / 2;
+            l |= cx > lo && cx < x;
+            r |= cx > x && cx < hi;
+        }
+        left += l;
+        right += r;
+        any += l || r;
+    }
+    return left >= 3 && right >= 3 && left >= 0.3 * any && right >= 0.3 * any;
+}
+
+/* Ruled columns: a whitespace gap of the text inside a ruled column (sub-columns without their
+ * own rulings, common under a ruled header) adds a text column edge there. */
+static int split_columns(const struct page *page, const struct text_line *lines, size_t n,
+                         struct rect box, struct grid *g)
+{
+    double font = 0;
+    for (size_t i = 0; i < n; i++)
+        font += lines[i].font_size;
+    font = n ? font / (double)n : 10;
+    struct column_gap *gaps = NULL;
+    size_t n_gaps = 0;
+    struct rect area = {box.x0 - 2, box.y0 - 2, box.x1 + 2, box.y1 + 2};
+    int err = vision_column_gaps(page, lines, n, area, fmax(0.6 * font, 3.0), &gaps, &n_gaps);
+    if (err)
+        return err;
+    double *edges = q_malloc(sizeof(double) * ((size_t)g->n_cols + n_gaps + 1));
+    bool *ruled = q_malloc(sizeof(bool) * ((size_t)g->n_cols + n_gaps + 1));
+    if (!edges || !ruled) {
+        free(gaps);
+        free(edges);
+        free(ruled);
+        return QUIRE_ENOMEM;
+    }
+    int m = 0;
+    size_t k = 0;
+    for (int c = 0; c <= g->n_cols; c++) {
+        for (; c > 0 && k < n_gaps && gaps[k].core < g->col_edges[c]; k++) {
+            /* Only a gap that lies wholly inside the column, clear of its rulings. */
+            if (gaps[k].x0 > g->col_edges[c - 1] + 1 && gaps[k].x1 < g->col_edges[c] - 1 &&
+                sub_columns_supported(page, lines, n, g->col_edges[c - 1], gaps[k].core,
+                                      g->col_edges[c])) {
+                edges[m] = gaps[k].core;
+                ruled[m++] = false;
+            }
+        }
+        edges[m] = g->col_edges[c];
+        ruled[m++] = true;
+    }
+    free(gaps);
+    free(g->col_edges);
+    free(g->col_ruled);
+    g->col_edges = edges;
+    g->col_ruled = ruled;
+    g->n_cols = m - 1;
+    return 0;
+}
+
+/* A band between two rulings whose ruled cell holds text in only one of its sub-columns (a header
+ * "Total" over "Under 18 | 18 and over | Total") is one cell across the sub-columns. Returns 0 or
+ * QUIRE_ENOMEM. */
+static int join_ruled_cells(const struct page *page, const struct text_line *lines, size_t n,
+                            struct grid *g)
+{
+    size_t cells = (size_t)g->n_rows * (size_t)g->n_cols;
+    bool *filled = q_calloc(cells + 1, sizeof(bool));
+    if (!filled)
+        return QUIRE_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < lines[i].n_words; k++) {
+            struct rect b = page->words[lines[i].words[k]].bbox;
+            int r = textlayer__row_of(g, (b.y0 + b.y1) / 2);
+            int c = textlayer__col_of(g, (b.x0 + b.x1) / 2);
+            filled[(size_t)r * (size_t)g->n_cols + (size_t)c] = true;
+        }
+    for (int r = 0; r < g->n_rows; r++) {
+        if (!g->row_ruled[r] || !g->row_ruled[r + 1])
+            continue;
+        int c = 0;
+        while (c < g->n_cols) {
+            int e = c + 1; /* the ruled cell's positions are c..e-1 */
+            while (e < g->n_cols && !g->col_ruled[e])
+                e++;
+            int with_text = 0;
+            for (int k = c; k < e; k++)
+                with_text += filled[(size_t)r * (size_t)g->n_cols + (size_t)k];
+            for (int k = c; with_text <= 1 && k + 1 < e; k++)
+                g->sep_right[(size_t)r * (size_t)g->n_cols + (size_t)k] = false;
+            c = e;
+        }
+    }
+    free(filled);
+    return 0;
+}
+
+int textlayer__grid_build(const struct page *page, const struct page_layout *layout,
+                          const struct region *region, const struct text_line *lines,
+                          size_t n_lines, struct grid *g)
+{
+    memset(g, 0, sizeof *g);
+    g->header_rule = NAN;
+    struct rect box = region->bbox;
+    double *hy = NULL, *vx = NULL, *wide = NULL;
+    size_t nh = 0, nv = 0, nw = 0;
+    int err = region_rulings(layout, box, &hy, &nh, &vx, &nv, &wide, &nw);
+    if (err)
+        goto out;
+    for (size_t i = 0; i < nh; i++) {
+        if (hy[i] > box.y0 + POS_TOL && hy[i] < box.y1 - POS_TOL) {
+            g->header_rule = hy[i];
+            break;
+        }
+    }
+    bool ruled = region->kind == REGION_RULED;
+    bool ruled_rows = ruled || region->kind == REGION_HRULES;
+    /* Columns first: text rows need them to recognise continuation lines. */
+    if (ruled) {
+        int m = ruled_edges(vx, nv, box.x0, box.x1, &g->col_edges);
+        if (m < 0) {
+            err = QUIRE_ENOMEM;
+            goto out;
+        }
+        g->n_cols = m - 1;
+        g->ruled_cols = m > 2;
+        if (!g->ruled_cols) {
+            free(g->col_edges);
+            g->col_edges = NULL;
+        } else if ((err = split_columns(page, lines, n_lines, box, g))) {
+            goto out;
+        }
+    }
+    if (!g->ruled_cols && (err = text_cols(page, lines, n_lines, box, g)))
+        goto out;
+    if (ruled_rows) {
+        int m = ruled_edges(hy, nh, box.y0, box.y1, &g->row_edges);
+        if (m < 0) {
+            err = QUIRE_ENOMEM;
+            goto out;
+        }
+        g->n_rows = m - 1;
+        g->ruled_rows = m > 2;
+        if (!g->ruled_rows) {
+            free(g->row_edges);
+            g->row_edges = NULL;
+        } else {
+            g->row_ruled = q_malloc(sizeof(bool) * (size_t)m);
+            if (!g->row_ruled) {
+                err = QUIRE_ENOMEM;
+                goto out;
+            }
+            for (int k = 0; k < m; k++)
+                g->row_ruled[k] = true;
+            if (region->kind == REGION_RULED && (err = split_bands(page, lines, n_lines, g)))
+                goto out;
+        }
+    }
+    if (g->ruled_rows && region->kind == REGION_HRULES &&
+        !bands_are_rows(page, lines, n_lines, g)) {
+        /* Booktabs: the rules frame the header and the body; rows come from the text. */
+        free(g->row_edges);
+        free(g->row_ruled);
+        g->row_edges = NULL;
+        g->row_ruled = NULL;
+        g->ruled_rows = false;
+    }
+    if (!g->ruled_rows && (err = text_rows(page, lines, n_lines, box, wide, nw, g)))
+        goto out;
+    size_t cells = (size_t)g->n_rows * (size_t)g->n_cols;
+    g->sep_right = q_malloc(sizeof(bool) * (cells + 1));
+    g->sep_down = q_malloc(sizeof(bool) * (cells + 1));
+    if (!g->sep_right || !g->sep_down) {
+        err = QUIRE_ENOMEM;
+        goto out;
+    }
+    for (int r = 0; r < g->n_rows; r++) {
+        bool crossed = g->ruled_cols && ruling_reaches(layout, false, g->row_edges[r],
+                                                       g->row_edges[r + 1], box.x0, box.x1);
+        for (int c = 0; c < g->n_cols; c++) {
+            size_t k = (size_t)r * (size_t)g->n_cols + (size_t)c;
+            g->sep_right[k] = !g->col_ruled[c + 1] || !crossed ||
+                              ruling_covers(layout, false, g->col_edges[c + 1], g->row_edges[r],
+                                            g->row_edges[r + 1]);
+        }
+    }
+    for (int c = 0; c < g->n_cols; c++) {
+        bool crossed = g->ruled_rows && ruling_reaches(layout, true, g->col_edges[c],
+                                                       g->col_edges[c + 1], box.y0, box.y1);
+        for (int r = 0; r < g->n_rows; r++) {
+            size_t k = (size_t)r * (size_t)g->n_cols + (size_t)c;
+            g->sep_down[k] = !g->row_ruled[r + 1] || !crossed ||
+                             ruling_covers(layout, true, g->row_edges[r + 1], g->col_edges[c],
+                                           g->col_edges[c + 1]);
+        }
+    }
+    err = text_spans(page, lines, n_lines, g);
+    if (!err && g->ruled_cols && g->ruled_rows)
+        err = join_ruled_cells(page, lines, n_lines, g);
+out:
+    free(hy);
+    free(vx);
+    free(wide);
+    return err;
+}

@@ -1,0 +1,531 @@
+/*
+ * borderless.c - tables without rules, found from how the text lines up.
+ *
+ * Each text line is cut into segments at gaps wider than ~0.6 em (after wide gaps first, so a
+ * line of justified prose with stretched spaces stays one segment). A segment of >= 5 words wider
+ * than 30% of the text block is prose (a paragraph line, or one column of a two-column layout)
+ * and takes no part; dot leaders are set aside and remembered. Lines with >= 2 remaining segments
+ * are "multi" lines; a run of them (allowing up to two single-segment lines in between, as
+ * wrapped cells or section labels) is a candidate block. Prose that overlaps the block
+ * horizontally ends it; prose beside it (the other column of the page) does not.
+ *
+ * A block is a table when the projection of its words leaves >= 2 columns, the outer columns are
+ * supported by >= 25% of its lines (a stray word of the neighbouring page column is cut off), at
+ * least three and half of the lines fill >= 2 columns, and it is not a bulleted/numbered list (two
+ * columns, the first all bullets or enumerators) or a table of contents (dot leaders, or page
+ * numbers that only grow in the last column beside plain titles).
+ */
+#include "vision_internal.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum line_kind { LINE_SKIP, LINE_PROSE, LINE_SINGLE, LINE_MULTI };
+
+struct line_info {
+    enum line_kind kind;
+    size_t *cells; /* word indices of the non-prose segments (into page->words) */
+    size_t n_cells;
+    int n_segments;     /* non-prose segments */
+    struct rect extent; /* union of the non-prose words */
+    struct rect prose;  /* union of the prose segments (empty when none) */
+    bool has_prose;
+    bool leader; /* the line holds dot leaders */
+    bool used;   /* taken by a block already */
+};
+
+static double line_gap(const struct text_line *l)
+{
+    double fs = l->font_size > 0 ? l->font_size : rect_height(l->bbox);
+    return fmax(0.6 * fs, 3.0);
+}
+
+/* Fills info for one line: its segments, which are prose, and its kind. */
+static bool in_regions(const struct region *regions, size_t n, struct rect b)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rect_contains_point(regions[i].bbox, (b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2))
+            return true;
+    return false;
+}
+
+static bool is_leader(const char *t)
+{
+    int dots = 0;
+    for (const char *p = t; *p; p++) {
+        if (*p == '.')
+            dots++;
+        else if (!strncmp(p, "\u2026", 3)) {
+            dots += 3;
+            p += 2;
+        }
+    }
+    return dots >= 4;
+}
+
+/* A word made of dots only ("." or "...", or ellipses). */
+static bool dot_word(const char *t)
+{
+    if (!*t)
+        return false;
+    for (; *t; t++) {
+        if (*t == '.')
+            continue;
+        if (!strncmp(t, "\u2026", 3) || !strncmp(t, "\u00b7", 2)) {
+            t += (unsigned char)*t == 0xe2 ? 2 : 1;
+            continue;
+        }
+        return false;
+    }
+    return true;
+}
+
+/* A line's own words (those of regions already found left out), cut into segments. */
+struct segment {
+    size_t start, end; /* indices into own_words */
+    struct rect box;
+    bool long_text; /* >= 5 words and wider than 30% of the text block */
+};
+
+struct seg_line {
+    size_t *own_words;
+    size_t n_own;
+    bool leader; /* dot leaders ("Title . . . . 12"): left out of own_words */
+    struct segment *segs;
+    size_t n_segs;
+};
+
+static void seg_line_release(struct seg_line *sl)
+{
+    free(sl->own_words);
+    free(sl->segs);
+}
+
+/* The gap before own word k (k >= 1). */
+static double word_gap(const struct page *page, const struct seg_line *sl, size_t k)
+{
+    return page->words[sl->own_words[k]].bbox.x0 - page->words[sl->own_words[k - 1]].bbox.x1;
+}
+
+/* True when own words [a, b) read as a line of justified prose: >= 6 words, mostly alphabetic,
+ * with word gaps equal within a point or so (justification stretches every space of a line
+ * alike) and no wider than 1.5 em, unlike a table row's mix of small gaps inside cells and large
+ * ones between columns. */
+static bool justified_prose(const struct page *page, const struct seg_line *sl, size_t a, size_t b)
+{
+    if (b - a < 6)
+        return false;
+    size_t alpha = 0;
+    double lo = INFINITY, hi = 0, sum = 0;
+    for (size_t k = a; k < b; k++) {
+        const char *t = page->words[sl->own_words[k]].text;
+        bool letter = false, digit = false;
+        for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+            letter |= isalpha(*p) || *p >= 0x80;
+            digit |= isdigit(*p);
+        }
+        alpha += letter && !digit;
+        if (k > a) {
+            double g = word_gap(page, sl, k);
+            lo = fmin(lo, g);
+            hi = fmax(hi, g);
+            sum += g;
+        }
+    }
+    double mean = sum / (double)(b - a - 1);
+    double font = page->words[sl->own_words[a]].font_size;
+    return alpha * 10 >= (b - a) * 7 && hi - lo <= 0.5 * mean + 1.5 &&
+           (font <= 0 || mean <= 1.5 * font);
+}
+
+static int cut_line(const struct page *page, const struct text_line *l, double text_width,
+                    const struct region *regions, size_t n_regions, struct seg_line *sl)
+{
+    memset(sl, 0, sizeof *sl);
+    sl->own_words = q_malloc(sizeof(size_t) * (l->n_words + 1));
+    sl->segs = q_malloc(sizeof(struct segment) * (l->n_words + 1));
+    if (!sl->own_words || !sl->segs)
+        return QUIRE_ENOMEM;
+    int dots = 0;
+    for (size_t k = 0; k < l->n_words; k++) {
+        const struct word *w = &page->words[l->words[k]];
+        if (in_regions(regions, n_regions, w->bbox))
+            continue;
+        if (dot_word(w->text)) {
+            sl->leader |= is_leader(w->text) || ++dots >= 3;
+            continue;
+        }
+        dots = 0;
+        sl->leader |= is_leader(w->text); /* "Arson.........." */
+        sl->own_words[sl->n_own++] = l->words[k];
+    }
+    /* Chunks at wide gaps (a page's gutter, a wide column gap); a chunk set as justified prose
+     * is one long segment, others are cut at every gap wider than ~0.6 em. */
+    double gap = line_gap(l), wide = 4.0 * gap;
+    size_t c = 0;
+    while (c < sl->n_own) {
+        size_t ce = c + 1;
+        while (ce < sl->n_own && word_gap(page, sl, ce) < wide)
+            ce++;
+        bool prose = justified_prose(page, sl, c, ce);
+        size_t s = c;
+        while (s < ce) {
+            size_t e = s + 1;
+            while (e < ce && (prose || word_gap(page, sl, e) < gap))
+                e++;
+            struct rect box = page->words[sl->own_words[s]].bbox;
+            for (size_t k = s; k < e; k++)
+                box = rect_union(box, page->words[sl->own_words[k]].bbox);
+            bool long_text = prose || (e - s >= 5 && rect_width(box) > 0.3 * text_width);
+            sl->segs[sl->n_segs++] = (struct segment){s, e, box, long_text};
+            s = e;
+        }
+        c = ce;
+    }
+    return 0;
+}
+
+/* Fills info for line i: which segments are prose (the long ones: a line of a paragraph or of a
+ * page column; a table cell this long is rare, and wraps) and the line's kind.
+ * NEEDSWORK: a label column of long labels ("Number of outstanding units at 31 December") is
+ * taken for prose; telling it from a ragged page column needs the lines around it. */
+static int classify_line(const struct seg_line *sl, size_t i, struct line_info *info)
+{
+    memset(info, 0, sizeof *info);
+    const struct seg_line *line = &sl[i];
+    info->cells = q_malloc(sizeof(size_t) * (line->n_own + 1));
+    if (!info->cells)
+        return QUIRE_ENOMEM;
+    info->extent = (struct rect){INFINITY, INFINITY, -INFINITY, -INFINITY};
+    info->prose = info->extent;
+    info->leader = line->leader;
+    for (size_t k = 0; k < line->n_segs; k++) {
+        const struct segment *seg = &line->segs[k];
+        if (seg->long_text) {
+            info->prose = rect_union(info->prose, seg->box);
+            info->has_prose = true;
+            continue;
+        }
+        for (size_t w = seg->start; w < seg->end; w++)
+            info->cells[info->n_cells++] = line->own_words[w];
+        info->extent = rect_union(info->extent, seg->box);
+        info->n_segments++;
+    }
+    info->kind = line->n_own == 0        ? LINE_SKIP
+                 : info->n_segments >= 2 ? LINE_MULTI
+                 : info->n_segments == 1 ? LINE_SINGLE
+                                         : LINE_PROSE;
+    return 0;
+}
+
+static bool h_overlap(struct rect a, struct rect b)
+{
+    return a.x0 < b.x1 && b.x0 < a.x1;
+}
+
+static bool is_bullet(const char *t)
+{
+    size_t n = strlen(t);
+    if (!strcmp(t, "\u2022") || !strcmp(t, "\u25cf") || !strcmp(t, "\u25aa") ||
+        !strcmp(t, "\u2013") || !strcmp(t, "-") || !strcmp(t, "*") || !strcmp(t, "\u25e6") ||
+        !strcmp(t, "\u2014") || !strcmp(t, "o"))
+        return true;
+    /* Enumerators: "1." "12)" "a)" "(iv)" "ii." */
+    if (n >= 2 && n <= 5 && (t[n - 1] == '.' || t[n - 1] == ')')) {
+        for (size_t i = t[0] == '(' ? 1 : 0; i < n - 1; i++)
+            if (!isalnum((unsigned char)t[i]))
+                return false;
+        return true;
+    }
+    return false;
+}
+
+static bool is_integer(const char *t, long *v)
+{
+    char *end;
+    if (!isdigit((unsigned char)t[0]))
+        return false;
+    *v = strtol(t, &end, 10);
+    return *end == '\0';
+}
+
+/* Checks a candidate block (lines a..b of info) and appends its region when it is a table. */
+static int judge_block(const struct page *page, const struct text_line *lines,
+                       struct line_info *info, size_t a, size_t b, double font,
+                       struct region **regions, size_t *n_regions, size_t *cap)
+{
+    size_t n = b - a + 1;
+    int err = 0;
+    struct text_line *sub = q_calloc(n, sizeof *sub);
+    struct column_gap *gaps = NULL;
+    size_t n_gaps = 0;
+    int *support = NULL, *first_col = NULL;
+    if (!sub)
+        return QUIRE_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        sub[i] = lines[a + i];
+        sub[i].words = info[a + i].cells;
+        sub[i].n_words = info[a + i].n_cells;
+    }
+    struct rect all = {-INFINITY, -INFINITY, INFINITY, INFINITY};
+    err = vision_column_gaps(page, sub, n, all, fmax(0.5 * font, 2.5), &gaps, &n_gaps);
+    if (err || n_gaps == 0)
+        goto out;
+    size_t n_cols = n_gaps + 1;
+    support = q_calloc(n_cols, sizeof(int));
+    first_col = q_malloc(sizeof(int) * n);
+    if (!support || !first_col) {
+        err = QUIRE_ENOMEM;
+        goto out;
+    }
+    /* Which columns each line fills. */
+    for (size_t i = 0; i < n; i++) {
+        int last = -1;
+        first_col[i] = -1;
+        for (size_t k = 0; k < sub[i].n_words; k++) {
+            struct rect w = page->words[sub[i].words[k]].bbox;
+            double cx = (w.x0 + w.x1) / 2;
+            int c = 0;
+            while ((size_t)c < n_gaps && cx > gaps[c].core)
+                c++;
+            if (c != last)
+                support[c]++;
+            if (first_col[i] < 0)
+                first_col[i] = c;
+            last = c;
+        }
+    }
+    /* Cut off weakly supported outer columns. */
+    size_t filled = 0;
+    for (size_t i = 0; i < n; i++)
+        filled += sub[i].n_words > 0;
+    size_t lo = 0, hi = n_cols - 1;
+    while (lo < hi && (double)support[lo] < 0.25 * (double)filled)
+        lo++;
+    while (hi > lo && (double)support[hi] < 0.25 * (double)filled)
+        hi--;
+    if (hi - lo < 1)
+        goto out;
+    double left = lo == 0 ? -INFINITY : gaps[lo - 1].core;
+    double right = hi == n_cols - 1 ? INFINITY : gaps[hi].core;
+    struct rect box = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+    int multi = 0, leaders = 0, bullets = 0, firsts = 0;
+    int ints_last = 0, ints_first = 0, numeric_other = 0;
+    long prev_page = -1;
+    bool increasing = true;
+    for (size_t i = 0; i < n; i++) {
+        int cols = 0, last = -1;
+        const char *first_text = NULL, *last_text = NULL;
+        for (size_t k = 0; k < sub[i].n_words; k++) {
+            const struct word *w = &page->words[sub[i].words[k]];
+            double cx = (w->bbox.x0 + w->bbox.x1) / 2;
+            if (cx < left || cx > right)
+                continue;
+            int c = 0;
+            while ((size_t)c < n_gaps && cx > gaps[c].core)
+                c++;
+            if (c != last)
+                cols++;
+            last = c;
+            box = rect_union(box, w->bbox);
+            if (!first_text)
+                first_text = w->text;
+            last_text = w->text;
+        }
+        if (cols >= 2)
+            multi++;
+        if (cols >= 1 && info[a + i].leader)
+            leaders++;
+        if (first_text) {
+            long v;
+            firsts++;
+            if (is_bullet(first_text))
+                bullets++;
+            if (is_integer(first_text, &v))
+                ints_first++;
+            if (cols >= 2 && is_integer(last_text, &v)) {
+                ints_last++;
+                if (v < prev_page)
+                    increasing = false;
+                prev_page = v;
+            } else if (cols >= 2) {
+                numeric_other++;
+            }
+        }
+    }
+    if (multi < 3 || (double)multi < 0.5 * (double)firsts)
+        goto out;
+    size_t kept = hi - lo + 1;
+    if (kept == 2 && bullets >= 0.8 * firsts)
+        goto out; /* a list */
+    if (leaders >= 0.3 * firsts)
+        goto out; /* a table of contents with dot leaders */
+    if (kept <= 3 && increasing && ints_last >= 0.8 * multi && numeric_other == 0 &&
+        ints_first < 0.5 * firsts && ints_last >= 3)
+        goto out; /* a table of contents: titles and growing page numbers */
+    for (size_t k = 0; k < *n_regions; k++)
+        if (rect_overlap_area((*regions)[k].bbox, box) > 0)
+            goto out; /* it would swallow a more certain region */
+    double confidence = fmin(0.95, 0.45 + 0.05 * multi + 0.05 * (double)kept);
+    err = q_grow((void **)regions, sizeof **regions, cap, *n_regions + 1);
+    if (!err)
+        (*regions)[(*n_regions)++] = (struct region){box, confidence, REGION_BORDERLESS, 0};
+out:
+    free(sub);
+    free(gaps);
+    free(support);
+    free(first_col);
+    return err;
+}
+
+int vision__borderless_regions(const struct page *page, const struct vision_options *o,
+                               struct region **regions, size_t *n_regions, size_t *cap)
+{
+    struct text_line *lines = NULL;
+    size_t n = 0;
+    struct rect all = {-INFINITY, -INFINITY, INFINITY, INFINITY};
+    int err = vision_text_lines(page, all, &lines, &n);
+    if (err)
+        return err;
+    struct line_info *info = q_calloc(n + 1, sizeof *info);
+    if (!info) {
+        vision_text_lines_free(lines, n);
+        return QUIRE_ENOMEM;
+    }
+    double x0 = INFINITY, x1 = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        x0 = fmin(x0, lines[i].bbox.x0);
+        x1 = fmax(x1, lines[i].bbox.x1);
+    }
+    double font = vision__median_font(page);
+    size_t existing = *n_regions;
+    struct seg_line *sl = q_calloc(n + 1, sizeof *sl);
+    if (!sl)
+        err = QUIRE_ENOMEM;
+    for (size_t i = 0; i < n && !err; i++)
+        err = cut_line(page, &lines[i], x1 - x0, *regions, existing, &sl[i]);
+    for (size_t i = 0; i < n && !err; i++)
+        err = classify_line(sl, i, &info[i]);
+    for (size_t i = 0; sl && i < n; i++)
+        seg_line_release(&sl[i]);
+    free(sl);
+    /* Grow blocks of multi lines. */
+    size_t i = 0;
+    while (i < n && !err) {
+        if (info[i].kind != LINE_MULTI || info[i].used) {
+            i++;
+            continue;
+        }
+        size_t start = i, end = i;
+        struct rect extent = info[i].extent;
+        int singles = 0;
+        size_t j = i + 1, resume = n; /* resume: the first multi line beside the block */
+        for (; j < n; j++) {
+            struct line_info *li = &info[j];
+            if (li->used)
+                continue;
+            double height = fmax(rect_height(lines[end].bbox), rect_height(lines[j].bbox));
+            if (li->kind == LINE_SKIP || lines[j].bbox.y0 - lines[end].bbox.y1 > 2.6 * height)
+                break;
+            if (li->kind == LINE_PROSE || (li->has_prose && h_overlap(li->prose, extent))) {
+                if (h_overlap(li->prose, extent))
+                    break;
+                continue; /* prose beside the block: the page's other column */
+            }
+            if (!h_overlap(li->extent, extent)) {
+                if (li->kind == LINE_MULTI && resume == n)
+                    resume = j; /* a table beside this one */
+                continue;
+            }
+            if (li->kind == LINE_SINGLE) {
+                if (++singles > 2)
+                    break;
+                continue;
+            }
+            singles = 0;
+            extent = rect_union(extent, li->extent);
+            end = j;
+        }
+        /* Header lines just above the first multi line (a spanning header is one segment). */
+        for (int up = 0; up < 3 && start > 0 && !info[start - 1].used; up++) {
+            struct line_info *li = &info[start - 1];
+            const struct text_line *above = &lines[start - 1], *first = &lines[start];
+            double gap = first->bbox.y0 - above->bbox.y1;
+            if ((li->kind != LINE_SINGLE && li->kind != LINE_MULTI) ||
+                gap > 1.2 * rect_height(first->bbox) || li->extent.x0 < extent.x0 - 10 ||
+                li->extent.x1 > extent.x1 + 10)
+                break;
+            start--;
+        }
+        /* Lines start..end, leaving out those beside the block. */
+        struct line_info *saved = q_malloc(sizeof *saved * (end - start + 1));
+        if (!saved) {
+            err = QUIRE_ENOMEM;
+            break;
+        }
+        for (size_t k = start; k <= end; k++) {
+            saved[k - start] = info[k];
+            if (info[k].kind == LINE_PROSE || info[k].kind == LINE_SKIP || info[k].used ||
+                !h_overlap(info[k].extent, extent))
+                info[k].n_cells = 0;
+            else
+                info[k].used = true;
+        }
+        if (end > start)
+            err = judge_block(page, lines, info, start, end, font, regions, n_regions, cap);
+        for (size_t k = start; k <= end; k++)
+            info[k].n_cells = saved[k - start].n_cells;
+        free(saved);
+        i = resume < end + 1 ? resume : end + 1;
+    }
+    for (size_t k = 0; k < n; k++)
+        free(info[k].cells);
+    free(info);
+    vision_text_lines_free(lines, n);
+    (void)o;
+    return err;
+}
+
+int vision__column_stats(const struct page *page, struct rect area, struct column_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    struct text_line *lines = NULL;
+    size_t n = 0;
+    int err = vision_text_lines(page, area, &lines, &n);
+    if (err)
+        return err;
+    struct column_gap *gaps = NULL;
+    size_t n_gaps = 0;
+    double font = vision__median_font(page);
+    err = vision__column_gaps(page, lines, n, area, fmax(0.5 * font, 2.5), 0, &gaps, &n_gaps);
+    if (!err) {
+        out->n_lines = (int)n;
+        out->n_columns = n ? (int)n_gaps + 1 : 0;
+        for (size_t i = 0; i < n; i++) {
+            int cols = 0, last = -1, run = 0;
+            bool prose = false;
+            for (size_t k = 0; k < lines[i].n_words; k++) {
+                struct rect w = page->words[lines[i].words[k]].bbox;
+                double cx = (w.x0 + w.x1) / 2;
+                int c = 0;
+                while ((size_t)c < n_gaps && cx > gaps[c].core)
+                    c++;
+                if (c != last) {
+                    cols++;
+                    run = 0;
+                }
+                prose |= ++run >= 6;
+                last = c;
+            }
+            if (cols >= 2)
+                out->multi_lines++;
+            if (prose)
+                out->prose_lines++;
+        }
+    }
+    free(gaps);
+    vision_text_lines_free(lines, n);
+    return err;
+}

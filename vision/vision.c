@@ -1,0 +1,303 @@
+/*
+ * vision.c - vision_analyze(): rulings, then ruled and rule-only regions, then borderless ones.
+ *
+ * Order matters: regions built from rulings are the most certain, so they are found first and the
+ * borderless search skips the text they hold. Overlapping regions are merged at the end so the
+ * caller gets disjoint regions.
+ */
+#include "vision_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void vision_options_init(struct vision_options *o)
+{
+    o->min_ruling_length = 10.0;
+    o->max_ruling_thickness = 4.0;
+    o->dark_threshold = 200;
+    o->borderless = true;
+    o->min_confidence = 0.5;
+}
+
+void page_layout_free(struct page_layout *layout)
+{
+    if (!layout)
+        return;
+    free(layout->rulings);
+    free(layout->regions);
+    free(layout);
+}
+
+/* Drops rulings that lie inside a word's box: underlines of a heading, a large letter's stem. */
+static void drop_rulings_in_words(const struct page *page, struct ruling *r, size_t *n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < *n; i++) {
+        bool inside = false;
+        for (size_t k = 0; k < page->n_words && !inside; k++) {
+            struct rect b = page->words[k].bbox;
+            inside = r[i].x0 >= b.x0 - 1 && r[i].x1 <= b.x1 + 1 && r[i].y0 >= b.y0 - 1 &&
+                     r[i].y1 <= b.y1 + 1;
+        }
+        if (!inside)
+            r[m++] = r[i];
+    }
+    *n = m;
+}
+
+static int cmp_region(const void *a, const void *b)
+{
+    const struct region *p = a, *q = b;
+    if (p->bbox.y0 != q->bbox.y0)
+        return p->bbox.y0 < q->bbox.y0 ? -1 : 1;
+    return p->bbox.x0 < q->bbox.x0 ? -1 : p->bbox.x0 > q->bbox.x0;
+}
+
+/* Merges overlapping regions (the union keeps the more certain kind) until none overlap. */
+static void merge_overlapping(struct region *r, size_t *n)
+{
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (size_t i = 0; i < *n && !changed; i++) {
+            for (size_t j = i + 1; j < *n; j++) {
+                if (rect_overlap_area(r[i].bbox, r[j].bbox) <= 0)
+                    continue;
+                r[i].bbox = rect_union(r[i].bbox, r[j].bbox);
+                if (r[j].kind < r[i].kind)
+                    r[i].kind = r[j].kind;
+                r[i].confidence = fmax(r[i].confidence, r[j].confidence);
+                r[j] = r[--(*n)];
+                changed = true;
+                break;
+            }
+        }
+    }
+}
+
+/* The x extent of the short phrase (<= 4 words) of `line` that ends just left of x (side < 0) or
+ * starts just right of it (side > 0), within `reach`; false when there is none. */
+static bool phrase_beside(const struct page *page, const struct text_line *line, double x, int side,
+                          double reach, double font, double *x0, double *x1)
+{
+    int found = 0;
+    double gap_limit = 1.5 * line->font_size;
+    for (size_t n = 0; n < line->n_words; n++) {
+        size_t k = side < 0 ? line->n_words - 1 - n : n;
+        struct rect b = page->words[line->words[k]].bbox;
+        bool beyond = side < 0 ? b.x1 <= x + 1 : b.x0 >= x - 1;
+        if (!beyond)
+            continue;
+        if (fabs(page->words[line->words[k]].font_size - font) > 0.15 * font)
+            return false; /* another text (a page column set in another size) */
+        if (found == 0) {
+            if ((side < 0 ? x - b.x1 : b.x0 - x) > reach)
+                return false;
+            *x0 = b.x0;
+            *x1 = b.x1;
+        } else if ((side < 0 ? *x0 - b.x1 : b.x0 - *x1) > gap_limit) {
+            break;
+        } else {
+            *x0 = fmin(*x0, b.x0);
+            *x1 = fmax(*x1, b.x1);
+        }
+        if (++found > 4)
+            return false; /* prose, not a label */
+    }
+    return found > 0;
+}
+
+/* A ruled grid often leaves its label column (or a total column) outside its rules: when most of
+ * the grid's text lines carry a short phrase just beside it, the region takes that column in. */
+static int extend_ruled(const struct page *page, struct region *region)
+{
+    struct text_line *lines = NULL;
+    size_t n = 0;
+    struct rect band = {-INFINITY, region->bbox.y0, INFINITY, region->bbox.y1};
+    int err = vision_text_lines(page, band, &lines, &n);
+    if (err)
+        return err;
+    double reach = fmax(60.0, 0.3 * rect_width(region->bbox));
+    for (int side = -1; side <= 1; side += 2) {
+        int inside = 0, beside = 0;
+        double edge = side < 0 ? region->bbox.x0 : region->bbox.x1, far = edge;
+        int same_start = 0, same_end = 0;
+        double first_x0 = NAN, first_x1 = NAN;
+        for (size_t i = 0; i < n; i++) {
+            double font = 0;
+            for (size_t k = 0; k < lines[i].n_words && font == 0; k++) {
+                const struct word *w = &page->words[lines[i].words[k]];
+                if (rect_contains_point(region->bbox, (w->bbox.x0 + w->bbox.x1) / 2,
+                                        (w->bbox.y0 + w->bbox.y1) / 2))
+                    font = w->font_size;
+            }
+            double x0, x1;
+            if (font == 0)
+                continue;
+            inside++;
+            if (phrase_beside(page, &lines[i], edge, side, reach, font, &x0, &x1)) {
+                if (beside++ == 0) {
+                    first_x0 = x0;
+                    first_x1 = x1;
+                }
+                same_start += fabs(x0 - first_x0) <= 2;
+                same_end += fabs(x1 - first_x1) <= 2;
+                far = side < 0 ? fmin(far, x0) : fmax(far, x1);
+            }
+        }
+        /* Phrases that all start and end alike are the lines of a justified page column. */
+        bool justified = same_start * 5 >= beside * 4 && same_end * 5 >= beside * 4;
+        if (beside >= 3 && beside * 2 >= inside && !justified) {
+            if (side < 0)
+                region->bbox.x0 = far - 1;
+            else
+                region->bbox.x1 = far + 1;
+        }
+    }
+    vision_text_lines_free(lines, n);
+    return 0;
+}
+
+/* The direction of most words inside r (0 when there are none). */
+static int dominant_rotation(const struct page *page, struct rect r)
+{
+    size_t count[4] = {0};
+    for (size_t i = 0; i < page->n_words; i++) {
+        const struct word *w = &page->words[i];
+        if (w->text && strlen(w->text) > 1 &&
+            rect_contains_point(r, (w->bbox.x0 + w->bbox.x1) / 2, (w->bbox.y0 + w->bbox.y1) / 2))
+            count[(w->rotation / 90) & 3]++;
+    }
+    int best = 0;
+    for (int k = 1; k < 4; k++)
+        if (count[k] > count[best])
+            best = k;
+    return best * 90;
+}
+
+/* Regions of text in direction `rotation`: found on a turned view of the page, mapped back. */
+static int rotated_regions(const struct page *page, const struct vision_options *opts, int rotation,
+                           struct page_layout *layout, size_t *cap_regions)
+{
+    size_t words = 0;
+    for (size_t i = 0; i < page->n_words; i++)
+        words += page->words[i].rotation == rotation;
+    if (words < 8)
+        return 0;
+    struct page *view = NULL;
+    struct ruling *rulings = q_malloc(sizeof *rulings * (layout->n_rulings + 1));
+    struct region *found = NULL;
+    size_t n_found = 0, cap_found = 0, n_rulings = layout->n_rulings;
+    int err = rulings ? vision_rotated_view(page, rotation, &view) : QUIRE_ENOMEM;
+    if (err)
+        goto out;
+    if (n_rulings) /* layout->rulings may be NULL */
+        memcpy(rulings, layout->rulings, sizeof *rulings * n_rulings);
+    vision_rulings_to_view(page, rotation, rulings, n_rulings);
+    vision__merge_rulings(rulings, &n_rulings, 0.01, 0.0); /* sorts them again */
+    err = vision__ruled_regions(view, rulings, n_rulings, &found, &n_found, &cap_found);
+    if (!err && opts->borderless)
+        err = vision__borderless_regions(view, opts, &found, &n_found, &cap_found);
+    for (size_t i = 0; i < n_found && !err; i++) {
+        struct region r = found[i];
+        r.bbox = vision_rect_from_view(page, rotation, r.bbox);
+        r.rotation = rotation;
+        err = q_grow((void **)&layout->regions, sizeof r, cap_regions, layout->n_regions + 1);
+        if (!err)
+            layout->regions[layout->n_regions++] = r;
+    }
+out:
+    free(found);
+    free(rulings);
+    vision_rotated_view_free(view);
+    return err;
+}
+
+/* Merges a rule-only or borderless region into the one right above or below it when they are
+ * one table cut in two (rules under some rows end a borderless block): about the same left and
+ * right edges, and a gap of at most two lines. Two ruled grids stay apart: stacked grids are
+ * separate tables. */
+static void merge_stacked(struct region *r, size_t *n, double font)
+{
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (size_t i = 0; i < *n && !changed; i++) {
+            for (size_t j = 0; j < *n; j++) {
+                struct rect a = r[i].bbox, b = r[j].bbox;
+                if (i == j || b.y0 < a.y1 || b.y0 - a.y1 > 2.0 * font ||
+                    (r[i].kind == REGION_RULED && r[j].kind == REGION_RULED))
+                    continue;
+                double wide = fmax(rect_width(a), rect_width(b));
+                if (fabs(a.x0 - b.x0) > 0.1 * wide || fabs(a.x1 - b.x1) > 0.1 * wide)
+                    continue;
+                r[i].bbox = rect_union(a, b);
+                r[i].kind = r[i].kind == REGION_BORDERLESS || r[j].kind == REGION_BORDERLESS
+                                ? REGION_BORDERLESS
+                                : (r[i].kind < r[j].kind ? r[j].kind : r[i].kind);
+                r[i].confidence = fmax(r[i].confidence, r[j].confidence);
+                r[j] = r[--(*n)];
+                changed = true;
+                break;
+            }
+        }
+    }
+}
+
+int vision_analyze(const struct page *page, const struct vision_options *opts,
+                   struct page_layout **out)
+{
+    if (!page || !out)
+        return QUIRE_EINVAL;
+    *out = NULL;
+    struct vision_options defaults;
+    if (!opts) {
+        vision_options_init(&defaults);
+        opts = &defaults;
+    }
+    struct page_layout *layout = q_calloc(1, sizeof *layout);
+    if (!layout)
+        return QUIRE_ENOMEM;
+    size_t cap_rulings = 0, cap_regions = 0;
+    int err = vision_find_rulings(&page->raster, opts, &layout->rulings, &layout->n_rulings,
+                                  &cap_rulings);
+    if (err)
+        goto fail;
+    if (page->has_text_layer)
+        drop_rulings_in_words(page, layout->rulings, &layout->n_rulings);
+    err = vision__ruled_regions(page, layout->rulings, layout->n_rulings, &layout->regions,
+                                &layout->n_regions, &cap_regions);
+    for (size_t i = 0; !err && page->has_text_layer && i < layout->n_regions; i++)
+        if (layout->regions[i].kind == REGION_RULED)
+            err = extend_ruled(page, &layout->regions[i]);
+    if (err)
+        goto fail;
+    if (page->has_text_layer && opts->borderless) {
+        err = vision__borderless_regions(page, opts, &layout->regions, &layout->n_regions,
+                                         &cap_regions);
+        if (err)
+            goto fail;
+    }
+    for (int rotation = 90; rotation <= 270 && !err; rotation += 90)
+        err = rotated_regions(page, opts, rotation, layout, &cap_regions);
+    if (err)
+        goto fail;
+    size_t m = 0;
+    for (size_t i = 0; i < layout->n_regions; i++)
+        if (layout->regions[i].confidence >= opts->min_confidence)
+            layout->regions[m++] = layout->regions[i];
+    layout->n_regions = m;
+    merge_overlapping(layout->regions, &layout->n_regions);
+    if (page->has_text_layer)
+        merge_stacked(layout->regions, &layout->n_regions, vision__median_font(page));
+    merge_overlapping(layout->regions, &layout->n_regions); /* a merged pair may meet a third */
+    for (size_t i = 0; i < layout->n_regions; i++)
+        layout->regions[i].rotation = dominant_rotation(page, layout->regions[i].bbox);
+    q_sort(layout->regions, layout->n_regions, sizeof *layout->regions, cmp_region);
+    *out = layout;
+    return 0;
+fail:
+    page_layout_free(layout);
+    return err;
+}
