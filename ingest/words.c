@@ -93,6 +93,14 @@ static bool breaks_word(const struct char_info *cur, const struct char_info *nex
     return gap > 0.6 * size || gap < -0.5 * size || across > 0.6 * size;
 }
 
+/* Unicode bidirectional formatting characters (LRE, RLE, PDF, LRM, RLM, isolates, BOM): Poppler
+ * puts them around right-to-left runs in the text but gives them no rectangle in the layout. */
+static bool is_format_char(gunichar c)
+{
+    return c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+           (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF;
+}
+
 int ingest__extract_words(PopplerPage *pp, struct page *page)
 {
     char *text = poppler_page_get_text(pp);
@@ -103,9 +111,11 @@ int ingest__extract_words(PopplerPage *pp, struct page *page)
         g_free(rects);
         return 0;
     }
+    /* One rectangle per character of the text, except the bidi formatting characters Poppler
+     * adds around right-to-left runs: those have no rectangle (nor text attributes), so they are
+     * skipped here and the indices of chars[] are those of the layout and the attributes. */
     glong n_chars = g_utf8_strlen(text, -1);
-    size_t n = (size_t)(n_chars < (glong)n_rects ? n_chars : (glong)n_rects);
-    struct char_info *chars = q_calloc(n, sizeof *chars);
+    struct char_info *chars = q_calloc((size_t)n_rects, sizeof *chars);
     if (!chars) {
         g_free(text);
         g_free(rects);
@@ -113,21 +123,25 @@ int ingest__extract_words(PopplerPage *pp, struct page *page)
     }
     const char *p = text;
     int line = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *next = g_utf8_next_char(p);
-        chars[i].ch = g_utf8_get_char(p);
-        chars[i].utf8 = p;
-        chars[i].utf8_len = (int)(next - p);
-        chars[i].rect = rects[i];
-        if (chars[i].rect.y1 > chars[i].rect.y2) {
-            double t = chars[i].rect.y1;
-            chars[i].rect.y1 = chars[i].rect.y2;
-            chars[i].rect.y2 = t;
+    size_t n = 0;
+    for (glong k = 0; k < n_chars && n < n_rects; k++, p = g_utf8_next_char(p)) {
+        gunichar ch = g_utf8_get_char(p);
+        if (is_format_char(ch))
+            continue;
+        struct char_info *c = &chars[n];
+        c->ch = ch;
+        c->utf8 = p;
+        c->utf8_len = (int)(g_utf8_next_char(p) - p);
+        c->rect = rects[n];
+        if (c->rect.y1 > c->rect.y2) {
+            double t = c->rect.y1;
+            c->rect.y1 = c->rect.y2;
+            c->rect.y2 = t;
         }
-        chars[i].line = line;
-        if (chars[i].ch == '\n')
+        c->line = line;
+        if (ch == '\n')
             line++;
-        p = next;
+        n++;
     }
     GList *attrs = poppler_page_get_text_attributes(pp);
     for (GList *l = attrs; l; l = l->next) {

@@ -8,6 +8,8 @@
  */
 #include "textlayer_internal.h"
 
+#include <glib.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,23 +120,71 @@ static bool dots_only(const char *t)
     return true;
 }
 
-/* The cell's text: its words by line, then x (they arrive in that order), joined by spaces, dot
- * leaders ("Total . . . . . .", "Arson.........") left out. */
+/* True when most letters of the word are from a right-to-left script (Hebrew, Arabic, ...). */
+static int rtl_balance(const char *text)
+{
+    int balance = 0;
+    for (const char *p = text; *p; p = g_utf8_next_char(p)) {
+        gunichar ch = g_utf8_get_char(p);
+        if ((ch >= 0x0590 && ch <= 0x08FF) || (ch >= 0xFB1D && ch <= 0xFDFF) ||
+            (ch >= 0xFE70 && ch <= 0xFEFF))
+            balance++;
+        else if (g_unichar_isalpha(ch))
+            balance--;
+    }
+    return balance;
+}
+
+/* The order in which the cell's words are read: by line, then x (the order they arrive in),
+ * except that a line written mostly in a right-to-left script is read right to left. */
+static void reading_order(const struct page *page, const struct proto_cell *c, size_t *order)
+{
+    for (size_t i = 0; i < c->n_words; i++)
+        order[i] = c->words[i];
+    for (size_t start = 0; start < c->n_words;) {
+        const struct word *first = &page->words[order[start]];
+        size_t end = start + 1;
+        int balance = rtl_balance(first->text);
+        while (end < c->n_words) {
+            const struct word *w = &page->words[order[end]];
+            double overlap = fmin(w->bbox.y1, first->bbox.y1) - fmax(w->bbox.y0, first->bbox.y0);
+            if (overlap < 0.5 * fmin(rect_height(w->bbox), rect_height(first->bbox)))
+                break; /* the next line starts */
+            balance += rtl_balance(w->text);
+            end++;
+        }
+        if (balance > 0)
+            for (size_t a = start, b = end - 1; a < b; a++, b--) {
+                size_t t = order[a];
+                order[a] = order[b];
+                order[b] = t;
+            }
+        start = end;
+    }
+}
+
+/* The cell's text: its words in reading order joined by spaces, dot leaders ("Total . . . . . .",
+ * "Arson.........") left out. */
 static char *cell_text(const struct page *page, const struct proto_cell *c, struct rect *box)
 {
     size_t len = 1;
     for (size_t i = 0; i < c->n_words; i++)
         len += strlen(page->words[c->words[i]].text) + 1;
     char *s = q_malloc(len);
-    if (!s)
+    size_t *order = q_malloc(c->n_words * sizeof *order);
+    if (!s || !order) {
+        free(s);
+        free(order);
         return NULL;
+    }
+    reading_order(page, c, order);
     size_t at = 0;
     for (size_t i = 0; i < c->n_words; i++) {
-        const struct word *w = &page->words[c->words[i]];
+        const struct word *w = &page->words[order[i]];
         *box = i ? rect_union(*box, w->bbox) : w->bbox;
         bool run = dots_only(w->text) &&
-                   ((i > 0 && dots_only(page->words[c->words[i - 1]].text)) ||
-                    (i + 1 < c->n_words && dots_only(page->words[c->words[i + 1]].text)));
+                   ((i > 0 && dots_only(page->words[order[i - 1]].text)) ||
+                    (i + 1 < c->n_words && dots_only(page->words[order[i + 1]].text)));
         size_t n = without_leader(w->text, run);
         if (n == 0)
             continue;
@@ -144,6 +194,7 @@ static char *cell_text(const struct page *page, const struct proto_cell *c, stru
         at += n;
     }
     s[at] = '\0';
+    free(order);
     return s;
 }
 
