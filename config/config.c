@@ -28,7 +28,7 @@ static const struct option_def options[] = {
     OPT("store", "busy_timeout_ms", OPT_INT, busy_timeout_ms, "10000", 0, 3600000),
     OPT("pipeline", "workers", OPT_INT, workers, "0", 0, 256),
     OPT("pipeline", "queue_size", OPT_INT, queue_size, "64", 1, 100000),
-    OPT("pipeline", "dpi", OPT_DOUBLE, dpi, "100", 36, 600),
+    OPT("pipeline", "dpi", OPT_DOUBLE, dpi, "150", 36, 600),
     OPT("pipeline", "max_pages", OPT_INT, max_pages, "2000", 1, 1000000),
     OPT("pipeline", "max_pixels", OPT_INT64, max_pixels, "40000000", 10000, 4e9),
     OPT("pipeline", "max_seconds", OPT_DOUBLE, max_seconds, "600", 1, 864000),

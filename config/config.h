@@ -23,7 +23,7 @@ struct config {
     /* [pipeline] */
     int workers;               /* worker threads; 0 = number of cores (default 0) */
     int queue_size;            /* documents held in memory at once (default 64) */
-    double dpi;                /* page raster resolution (default 100) */
+    double dpi;                /* page raster resolution (default 150) */
     int max_pages;             /* per document (default 2000) */
     int64_t max_pixels;        /* per rendered page (default 40000000) */
     double max_seconds;        /* per document (default 600) */

@@ -28,7 +28,7 @@ static void test_config__defaults(void **state)
     assert_int_equal(config_init(&c), 0);
     assert_string_equal(c.db_path, "quire.db");
     assert_int_equal(c.queue_size, 64);
-    assert_true(c.dpi == 100);
+    assert_true(c.dpi == 150);
     assert_int_equal(c.max_pages, 2000);
     assert_string_equal(c.engine, "text");
     assert_false(c.markdown_repeat_spans);
