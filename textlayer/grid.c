@@ -548,6 +548,41 @@ static int split_columns(const struct page *page, const struct text_line *lines,
 /* A band between two rulings whose ruled cell holds text in only one of its sub-columns (a header
  * "Total" over "Under 18 | 18 and over | Total") is one cell across the sub-columns. Returns 0 or
  * QUIRE_ENOMEM. */
+/* Sets g->sep_right[r][c] where the text alone separates positions (r, c) and (r, c+1): both
+ * hold words and no word of the row crosses the column edge between them. A ruled table whose
+ * column rules stop at the header (the body's columns left to alignment) keeps its body columns
+ * this way instead of merging each body row into one wide cell. */
+static int text_separates(const struct page *page, const struct text_line *lines, size_t n,
+                          struct grid *g)
+{
+    size_t cells = (size_t)g->n_rows * (size_t)g->n_cols;
+    bool *filled = q_calloc(cells + 1, sizeof(bool));
+    bool *crossed = q_calloc(cells + 1, sizeof(bool));
+    if (!filled || !crossed) {
+        free(filled);
+        free(crossed);
+        return QUIRE_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < lines[i].n_words; k++) {
+            struct rect b = page->words[lines[i].words[k]].bbox;
+            int r = textlayer__row_of(g, (b.y0 + b.y1) / 2);
+            int c = textlayer__col_of(g, (b.x0 + b.x1) / 2);
+            filled[(size_t)r * (size_t)g->n_cols + (size_t)c] = true;
+            for (int e = 0; e + 1 < g->n_cols; e++)
+                if (b.x0 < g->col_edges[e + 1] && b.x1 > g->col_edges[e + 1])
+                    crossed[(size_t)r * (size_t)g->n_cols + (size_t)e] = true;
+        }
+    for (int r = 0; r < g->n_rows; r++)
+        for (int c = 0; c < g->n_cols; c++) {
+            size_t k = (size_t)r * (size_t)g->n_cols + (size_t)c;
+            g->sep_right[k] = c + 1 < g->n_cols && filled[k] && filled[k + 1] && !crossed[k];
+        }
+    free(filled);
+    free(crossed);
+    return 0;
+}
+
 static int join_ruled_cells(const struct page *page, const struct text_line *lines, size_t n,
                             struct grid *g)
 {
@@ -661,12 +696,15 @@ int textlayer__grid_build(const struct page *page, const struct page_layout *lay
         err = QUIRE_ENOMEM;
         goto out;
     }
+    if ((err = text_separates(page, lines, n_lines, g)))
+        goto out;
     for (int r = 0; r < g->n_rows; r++) {
         bool crossed = g->ruled_cols && ruling_reaches(layout, false, g->row_edges[r],
                                                        g->row_edges[r + 1], box.x0, box.x1);
         for (int c = 0; c < g->n_cols; c++) {
             size_t k = (size_t)r * (size_t)g->n_cols + (size_t)c;
-            g->sep_right[k] = !g->col_ruled[c + 1] || !crossed ||
+            /* sep_right holds text_separates' verdict: text on both sides, none across */
+            g->sep_right[k] = !g->col_ruled[c + 1] || !crossed || g->sep_right[k] ||
                               ruling_covers(layout, false, g->col_edges[c + 1], g->row_edges[r],
                                             g->row_edges[r + 1]);
         }
