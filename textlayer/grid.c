@@ -371,19 +371,31 @@ static bool bands_are_rows(const struct page *page, const struct text_line *line
 {
     if (g->n_rows < 3)
         return false;
-    int crowded = 0;
+    /* Count the lines that look like extra rows inside a band: they start in the first column
+     * and fill (nearly) as many columns as the fullest line of the band. The later lines of
+     * wrapped cells hold only the cells that wrap, so they do not count. Bands are rows when
+     * such extra rows are rare; one band holding many rows (a booktabs body) decides it. */
+    int extra = 0;
     size_t a = 0;
     for (int r = 0; r < g->n_rows; r++) {
         while (a < n && (lines[a].bbox.y0 + lines[a].bbox.y1) / 2 < g->row_edges[r])
             a++;
-        int rows = 0;
-        for (; a < n && (lines[a].bbox.y0 + lines[a].bbox.y1) / 2 < g->row_edges[r + 1]; a++) {
-            uint64_t c = line_columns(page, &lines[a], g);
-            rows += (c & 1) && __builtin_popcountll(c) >= 2;
+        size_t end = a;
+        int most = 0;
+        while (end < n && (lines[end].bbox.y0 + lines[end].bbox.y1) / 2 < g->row_edges[r + 1]) {
+            int filled = __builtin_popcountll(line_columns(page, &lines[end], g));
+            most = filled > most ? filled : most;
+            end++;
         }
-        crowded += rows >= 2;
+        int rows = 0;
+        for (; a < end; a++) {
+            uint64_t c = line_columns(page, &lines[a], g);
+            int filled = __builtin_popcountll(c);
+            rows += (c & 1) && filled >= 2 && filled * 10 >= most * 9;
+        }
+        extra += rows > 1 ? rows - 1 : 0;
     }
-    return crowded * 4 <= g->n_rows;
+    return extra * 4 <= g->n_rows;
 }
 
 /* Text columns: separators in the whitespace gaps. */
