@@ -3,7 +3,7 @@
 # Every module folder's .c files go into build/libquire.a; cli/ links it into build/quire;
 # tests/test_<name>.c become build/tests/test_<name> (cmocka, plus tests/support/*.c);
 # tools/*.c and bench/*.c become programs in build/tools and build/bench (linked with
-# tests/support too: they draw PDFs with pdfgen).
+# tests/support/pdfgen.c too: they draw PDFs with it).
 
 PKGS      := poppler-glib cairo cairo-pdf glib-2.0 gio-2.0 json-glib-1.0 libpng sqlite3 libuv openblas
 CFLAGS    ?= -O2 -g
@@ -21,6 +21,7 @@ LIB_SRC   := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 SUP_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
+PDFGEN_OBJ := $(BUILD)/tests/support/pdfgen.o
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
@@ -46,10 +47,10 @@ $(BUILD)/quire: $(CLI_OBJ) $(BUILD)/libquire.a
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUP_OBJ) $(BUILD)/libquire.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/tools/%: $(BUILD)/tools/%.o $(SUP_OBJ) $(BUILD)/libquire.a
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(PDFGEN_OBJ) $(BUILD)/libquire.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(SUP_OBJ) $(BUILD)/libquire.a
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(PDFGEN_OBJ) $(BUILD)/libquire.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 test: deps                          ## install what is missing, build, run every test

@@ -15,71 +15,15 @@
 #include "../table/table.h"
 #include "../textlayer/textlayer.h"
 #include "../vision/vision.h"
+#include "support/synthpage.h"
 
-#define DPI 144.0 /* 2 pixels per point */
-
-/* --- synthetic pages ------------------------------------------------------------------------- */
-
-static struct page *page_new(double width, double height)
-{
-    struct page *p = calloc(1, sizeof *p);
-    assert_non_null(p);
-    p->width = width;
-    p->height = height;
-    p->raster.dpi = DPI;
-    p->raster.width = (int)(width * DPI / 72);
-    p->raster.height = (int)(height * DPI / 72);
-    p->raster.gray = malloc((size_t)p->raster.width * (size_t)p->raster.height);
-    assert_non_null(p->raster.gray);
-    memset(p->raster.gray, 255, (size_t)p->raster.width * (size_t)p->raster.height);
-    return p;
-}
-
-/* Fills the rectangle (points) black in the raster. */
-static void fill(struct page *p, double x0, double y0, double x1, double y1)
-{
-    double s = DPI / 72;
-    for (int y = (int)(y0 * s); y < (int)ceil(y1 * s) && y < p->raster.height; y++)
-        for (int x = (int)(x0 * s); x < (int)ceil(x1 * s) && x < p->raster.width; x++)
-            p->raster.gray[(size_t)y * (size_t)p->raster.width + (size_t)x] = 0;
-}
-
-static void hline(struct page *p, double x0, double x1, double y)
-{
-    fill(p, x0, y - 0.5, x1, y + 0.5);
-}
-static void vline(struct page *p, double x, double y0, double y1)
-{
-    fill(p, x - 0.5, y0, x + 0.5, y1);
-}
-
-/* Adds one word with its top-left at (x, y); 0.5 em per character. Returns its right edge. */
-static double word(struct page *p, double x, double y, double fs, bool bold, const char *text)
-{
-    p->words = realloc(p->words, sizeof *p->words * (p->n_words + 1));
-    assert_non_null(p->words);
-    double w = 0.5 * fs * (double)strlen(text);
-    p->words[p->n_words++] = (struct word){strdup(text), {x, y, x + w, y + fs}, fs, bold, 0, 0};
-    p->has_text_layer = true;
-    return x + w;
-}
-
-/* Adds the words of `text` from (x, y) with word spaces of 0.28 em; returns the right edge. */
-static double text(struct page *p, double x, double y, double fs, bool bold, const char *s)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
-    double right = x;
-    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
-        x = (right = word(p, x, y, fs, bold, t)) + 0.28 * fs;
-    return right;
-}
+#define DPI SYNTH_DPI
 
 /* Right-aligned text ending at x. */
 static void text_right(struct page *p, double x, double y, double fs, const char *s)
 {
     double w = 0.5 * fs * (double)strlen(s);
-    text(p, x - w, y, fs, false, s);
+    synth_text(p, x - w, y, fs, false, s);
 }
 
 static struct page_layout *analyze(const struct page *p)
@@ -121,12 +65,12 @@ static const char *body_rows[4][3] = {{"North East", "1,204", "3.1%"},
 /* A header line and four rows: names left-aligned at x, numbers right-aligned at x+150, x+230. */
 static void unruled_table(struct page *p, double x, double y, bool bold_header)
 {
-    text(p, x, y, 10, bold_header, "Region");
+    synth_text(p, x, y, 10, bold_header, "Region");
     text_right(p, x + 150, y, 10, "Sales");
     double w = 0.5 * 10 * 6;
-    text(p, x + 230 - w, y, 10, bold_header, "Growth");
+    synth_text(p, x + 230 - w, y, 10, bold_header, "Growth");
     for (int r = 0; r < 4; r++) {
-        text(p, x, y + 14 * (r + 1), 10, false, body_rows[r][0]);
+        synth_text(p, x, y + 14 * (r + 1), 10, false, body_rows[r][0]);
         text_right(p, x + 150, y + 14 * (r + 1), 10, body_rows[r][1]);
         text_right(p, x + 230, y + 14 * (r + 1), 10, body_rows[r][2]);
     }
@@ -137,27 +81,27 @@ static void unruled_table(struct page *p, double x, double y, bool bold_header)
 /* A ruled grid:  Name (2 rows) | Size (over 2 columns) ;  - | W | H ;  then two data rows. */
 static void test_textlayer__ruled_merged_cells(void **state)
 {
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     double x = 50, y = 100;
-    hline(p, x, x + 300, y);
-    hline(p, x + 100, x + 300, y + 20); /* no rule under "Name": it spans two rows */
-    hline(p, x, x + 300, y + 40);
-    hline(p, x, x + 300, y + 60);
-    hline(p, x, x + 300, y + 80);
-    vline(p, x, y, y + 80);
-    vline(p, x + 100, y, y + 80);
-    vline(p, x + 200, y + 20, y + 80); /* no rule inside "Size": it spans two columns */
-    vline(p, x + 300, y, y + 80);
-    text(p, x + 5, y + 15, 10, true, "Name");
-    text(p, x + 130, y + 5, 10, true, "Size");
-    text(p, x + 105, y + 25, 10, true, "W");
-    text(p, x + 205, y + 25, 10, true, "H");
-    text(p, x + 5, y + 45, 10, false, "Door");
-    text(p, x + 105, y + 45, 10, false, "90");
-    text(p, x + 205, y + 45, 10, false, "210");
-    text(p, x + 5, y + 65, 10, false, "Window");
-    text(p, x + 105, y + 65, 10, false, "120");
-    text(p, x + 205, y + 65, 10, false, "140");
+    synth_hline(p, x, x + 300, y);
+    synth_hline(p, x + 100, x + 300, y + 20); /* no rule under "Name": it spans two rows */
+    synth_hline(p, x, x + 300, y + 40);
+    synth_hline(p, x, x + 300, y + 60);
+    synth_hline(p, x, x + 300, y + 80);
+    synth_vline(p, x, y, y + 80);
+    synth_vline(p, x + 100, y, y + 80);
+    synth_vline(p, x + 200, y + 20, y + 80); /* no rule inside "Size": it spans two columns */
+    synth_vline(p, x + 300, y, y + 80);
+    synth_text(p, x + 5, y + 15, 10, true, "Name");
+    synth_text(p, x + 130, y + 5, 10, true, "Size");
+    synth_text(p, x + 105, y + 25, 10, true, "W");
+    synth_text(p, x + 205, y + 25, 10, true, "H");
+    synth_text(p, x + 5, y + 45, 10, false, "Door");
+    synth_text(p, x + 105, y + 45, 10, false, "90");
+    synth_text(p, x + 205, y + 45, 10, false, "210");
+    synth_text(p, x + 5, y + 65, 10, false, "Window");
+    synth_text(p, x + 105, y + 65, 10, false, "120");
+    synth_text(p, x + 205, y + 65, 10, false, "140");
     struct table *t = extract_one(p, REGION_RULED);
     assert_int_equal(t->n_rows, 4);
     assert_int_equal(t->n_cols, 3);
@@ -191,24 +135,24 @@ static void test_textlayer__ruled_header_unruled_body(void **state)
 {
     /* Rules frame the header and the body, but the body has no inner rules and the group "Total"
      * has no rules between its sub-columns: rows and sub-columns come from the text. */
-    struct page *p = page_new(500, 400);
-    hline(p, 50, 330, 100);
-    hline(p, 150, 330, 115); /* under "Total" only: "Item" spans the two header rows */
-    hline(p, 50, 330, 130);
-    hline(p, 50, 330, 250);
-    vline(p, 50, 100, 250);
-    vline(p, 150, 100, 250);
-    vline(p, 330, 100, 250);
-    text(p, 55, 110, 10, false, "Item");
-    text(p, 225, 103, 10, false, "Total");
-    text(p, 165, 118, 10, false, "Min");
-    text(p, 225, 118, 10, false, "Mid");
-    text(p, 285, 118, 10, false, "Max");
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 50, 330, 100);
+    synth_hline(p, 150, 330, 115); /* under "Total" only: "Item" spans the two header rows */
+    synth_hline(p, 50, 330, 130);
+    synth_hline(p, 50, 330, 250);
+    synth_vline(p, 50, 100, 250);
+    synth_vline(p, 150, 100, 250);
+    synth_vline(p, 330, 100, 250);
+    synth_text(p, 55, 110, 10, false, "Item");
+    synth_text(p, 225, 103, 10, false, "Total");
+    synth_text(p, 165, 118, 10, false, "Min");
+    synth_text(p, 225, 118, 10, false, "Mid");
+    synth_text(p, 285, 118, 10, false, "Max");
     static const char *names[6] = {"Bolts", "Nuts", "Washers", "Screws", "Rivets", "Pins"};
     static const char *nums[6][3] = {{"1", "5", "9"},  {"2", "6", "10"},   {"3", "7", "11"},
                                      {"4", "8", "12"}, {"13", "17", "21"}, {"14", "18", "22"}};
     for (int r = 0; r < 6; r++) {
-        text(p, 55, 135 + 18 * r, 10, false, names[r]);
+        synth_text(p, 55, 135 + 18 * r, 10, false, names[r]);
         for (int c = 0; c < 3; c++)
             text_right(p, 195 + 60 * c, 135 + 18 * r, 10, nums[r][c]);
     }
@@ -234,19 +178,19 @@ static void test_textlayer__ruled_header_unruled_body(void **state)
 
 static void test_textlayer__ruled_multiline_cell(void **state)
 {
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     double x = 50, y = 100;
     for (int r = 0; r <= 3; r++)
-        hline(p, x, x + 300, y + (r < 2 ? 20 * r : 20 + 30 * (r - 1)));
+        synth_hline(p, x, x + 300, y + (r < 2 ? 20 * r : 20 + 30 * (r - 1)));
     for (int c = 0; c <= 2; c++)
-        vline(p, x + 150 * c, y, y + 80);
-    text(p, x + 5, y + 5, 10, false, "Item");
-    text(p, x + 155, y + 5, 10, false, "Notes");
-    text(p, x + 5, y + 25, 10, false, "Pump");
-    text(p, x + 155, y + 24, 10, false, "replaced in May,");
-    text(p, x + 155, y + 36, 10, false, "tested twice");
-    text(p, x + 5, y + 55, 10, false, "Valve");
-    text(p, x + 155, y + 55, 10, false, "ok");
+        synth_vline(p, x + 150 * c, y, y + 80);
+    synth_text(p, x + 5, y + 5, 10, false, "Item");
+    synth_text(p, x + 155, y + 5, 10, false, "Notes");
+    synth_text(p, x + 5, y + 25, 10, false, "Pump");
+    synth_text(p, x + 155, y + 24, 10, false, "replaced in May,");
+    synth_text(p, x + 155, y + 36, 10, false, "tested twice");
+    synth_text(p, x + 5, y + 55, 10, false, "Valve");
+    synth_text(p, x + 155, y + 55, 10, false, "ok");
     struct table *t = extract_one(p, REGION_RULED);
     assert_int_equal(t->n_rows, 3);
     assert_int_equal(t->n_cols, 2);
@@ -258,11 +202,11 @@ static void test_textlayer__ruled_multiline_cell(void **state)
 
 static void test_textlayer__booktabs(void **state)
 {
-    struct page *p = page_new(500, 400);
-    hline(p, 40, 300, 95);
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 40, 300, 95);
     unruled_table(p, 50, 100, false);
-    hline(p, 40, 300, 113);
-    hline(p, 40, 300, 172);
+    synth_hline(p, 40, 300, 113);
+    synth_hline(p, 40, 300, 172);
     struct table *t = extract_one(p, REGION_HRULES);
     assert_int_equal(t->n_rows, 5);
     assert_int_equal(t->n_cols, 3);
@@ -278,7 +222,7 @@ static void test_textlayer__booktabs(void **state)
 
 static void test_textlayer__borderless(void **state)
 {
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     unruled_table(p, 50, 100, false);
     struct table *t = extract_one(p, REGION_BORDERLESS);
     assert_int_equal(t->n_rows, 5);
@@ -296,7 +240,7 @@ static void test_textlayer__borderless(void **state)
 
 static void test_textlayer__bold_header(void **state)
 {
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     unruled_table(p, 50, 100, true);
     /* text_right() writes regular words; make the "Sales" header bold too. */
     for (size_t i = 0; i < p->n_words; i++)
@@ -314,19 +258,19 @@ static void test_textlayer__bold_header(void **state)
 static void test_textlayer__multiline_cell_unruled(void **state)
 {
     /* The second column wraps onto a line of its own: it stays in its row's cell. */
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     static const char *rows[4][3] = {{"Code", "Description", "Price"},
                                      {"A-1", "Steel bolt, zinc plated", "0.40"},
                                      {"B-7", "Washer", "0.05"},
                                      {"C-2", "Hex nut", "0.12"}};
     double y = 100;
     for (int r = 0; r < 4; r++, y += 16) {
-        text(p, 50, y, 10, false, rows[r][0]);
-        text(p, 110, y, 10, false, rows[r][1]);
+        synth_text(p, 50, y, 10, false, rows[r][0]);
+        synth_text(p, 110, y, 10, false, rows[r][1]);
         text_right(p, 330, y, 10, rows[r][2]);
         if (r == 1) {
             y += 12;
-            text(p, 110, y, 10, false, "with a long shank");
+            synth_text(p, 110, y, 10, false, "with a long shank");
         }
     }
     struct table *t = extract_one(p, REGION_BORDERLESS);
@@ -341,15 +285,15 @@ static void test_textlayer__multiline_cell_unruled(void **state)
 static void test_textlayer__spanning_header_unruled(void **state)
 {
     /* "Population count" is centred over two number columns: one cell spanning both. */
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     static const char *rows[5][3] = {{"Town", "2010", "2020"},
                                      {"Aston", "1,200", "1,350"},
                                      {"Burley", "800", "760"},
                                      {"Crane", "15,400", "16,010"},
                                      {"Dunmore", "3,300", "3,900"}};
-    text(p, 150, 86, 10, false, "Population count");
+    synth_text(p, 150, 86, 10, false, "Population count");
     for (int r = 0; r < 5; r++) {
-        text(p, 50, 100 + 14 * r, 10, false, rows[r][0]);
+        synth_text(p, 50, 100 + 14 * r, 10, false, rows[r][0]);
         text_right(p, 200, 100 + 14 * r, 10, rows[r][1]);
         text_right(p, 260, 100 + 14 * r, 10, rows[r][2]);
     }
@@ -369,18 +313,18 @@ static void test_textlayer__spanning_header_unruled(void **state)
 static void test_textlayer__label_column_outside_rules(void **state)
 {
     /* The grid's rules start right of the row labels: the labels still form the first column. */
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     static const char *labels[4] = {"Year", "North", "South", "West"};
     static const char *cells[4][3] = {
         {"2019", "2020", "2021"}, {"12", "15", "18"}, {"7", "9", "4"}, {"30", "31", "29"}};
     for (int r = 0; r <= 4; r++)
-        hline(p, 150, 450, 100 + 20 * r);
+        synth_hline(p, 150, 450, 100 + 20 * r);
     for (int c = 0; c <= 3; c++)
-        vline(p, 150 + 100 * c, 100, 180);
+        synth_vline(p, 150 + 100 * c, 100, 180);
     for (int r = 0; r < 4; r++) {
-        text(p, 60, 105 + 20 * r, 10, false, labels[r]);
+        synth_text(p, 60, 105 + 20 * r, 10, false, labels[r]);
         for (int c = 0; c < 3; c++)
-            text(p, 155 + 100 * c, 105 + 20 * r, 10, false, cells[r][c]);
+            synth_text(p, 155 + 100 * c, 105 + 20 * r, 10, false, cells[r][c]);
     }
     struct page_layout *l = analyze(p);
     assert_int_equal(l->n_regions, 1);
@@ -403,7 +347,7 @@ static void test_textlayer__sideways_table(void **state)
 {
     /* A landscape table on a portrait page: its words run downwards (direction 90). Build it
      * upright, then turn every word onto the page. */
-    struct page *p = page_new(400, 600);
+    struct page *p = synth_page_new(400, 600);
     unruled_table(p, 50, 100, false);
     for (size_t i = 0; i < p->n_words; i++) {
         /* Upright (x', y') -> page: x = W - y', y = x', with the page's width W = 400. */
@@ -433,8 +377,8 @@ static void test_textlayer__sideways_table(void **state)
 
 static void test_textlayer__empty_region(void **state)
 {
-    struct page *p = page_new(500, 400);
-    text(p, 50, 50, 10, false, "elsewhere");
+    struct page *p = synth_page_new(500, 400);
+    synth_text(p, 50, 50, 10, false, "elsewhere");
     struct region r = {{100, 100, 200, 200}, 1.0, REGION_BORDERLESS, 0};
     struct table *t = NULL;
     char *msg = NULL;
@@ -448,7 +392,7 @@ static void test_textlayer__empty_region(void **state)
 
 static void test_textlayer__allocation_failures(void **state)
 {
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     unruled_table(p, 50, 100, true);
     struct page_layout *l = analyze(p);
     assert_int_equal(l->n_regions, 1);

@@ -13,71 +13,15 @@
 #include <string.h>
 
 #include "../vision/vision.h"
+#include "support/synthpage.h"
 
-#define DPI 144.0 /* 2 pixels per point */
-
-/* --- synthetic pages ------------------------------------------------------------------------- */
-
-static struct page *page_new(double width, double height)
-{
-    struct page *p = calloc(1, sizeof *p);
-    assert_non_null(p);
-    p->width = width;
-    p->height = height;
-    p->raster.dpi = DPI;
-    p->raster.width = (int)(width * DPI / 72);
-    p->raster.height = (int)(height * DPI / 72);
-    p->raster.gray = malloc((size_t)p->raster.width * (size_t)p->raster.height);
-    assert_non_null(p->raster.gray);
-    memset(p->raster.gray, 255, (size_t)p->raster.width * (size_t)p->raster.height);
-    return p;
-}
-
-/* Fills the rectangle (points) black in the raster. */
-static void fill(struct page *p, double x0, double y0, double x1, double y1)
-{
-    double s = DPI / 72;
-    for (int y = (int)(y0 * s); y < (int)ceil(y1 * s) && y < p->raster.height; y++)
-        for (int x = (int)(x0 * s); x < (int)ceil(x1 * s) && x < p->raster.width; x++)
-            p->raster.gray[(size_t)y * (size_t)p->raster.width + (size_t)x] = 0;
-}
-
-static void hline(struct page *p, double x0, double x1, double y)
-{
-    fill(p, x0, y - 0.5, x1, y + 0.5);
-}
-static void vline(struct page *p, double x, double y0, double y1)
-{
-    fill(p, x - 0.5, y0, x + 0.5, y1);
-}
-
-/* Adds one word with its top-left at (x, y); 0.5 em per character. Returns its right edge. */
-static double word(struct page *p, double x, double y, double fs, bool bold, const char *text)
-{
-    p->words = realloc(p->words, sizeof *p->words * (p->n_words + 1));
-    assert_non_null(p->words);
-    double w = 0.5 * fs * (double)strlen(text);
-    p->words[p->n_words++] = (struct word){strdup(text), {x, y, x + w, y + fs}, fs, bold, 0, 0};
-    p->has_text_layer = true;
-    return x + w;
-}
-
-/* Adds the words of `text` from (x, y) with word spaces of 0.28 em; returns the right edge. */
-static double text(struct page *p, double x, double y, double fs, bool bold, const char *s)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
-    double right = x;
-    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
-        x = (right = word(p, x, y, fs, bold, t)) + 0.28 * fs;
-    return right;
-}
+#define DPI SYNTH_DPI
 
 /* Right-aligned text ending at x. */
 static void text_right(struct page *p, double x, double y, double fs, const char *s)
 {
     double w = 0.5 * fs * (double)strlen(s);
-    text(p, x - w, y, fs, false, s);
+    synth_text(p, x - w, y, fs, false, s);
 }
 
 static const char *prose[] = {
@@ -101,16 +45,16 @@ static struct page_layout *analyze(const struct page *p)
 static void ruled_grid(struct page *p, double x, double y)
 {
     for (int r = 0; r <= 4; r++)
-        hline(p, x, x + 300, y + 20 * r);
+        synth_hline(p, x, x + 300, y + 20 * r);
     for (int c = 0; c <= 3; c++)
-        vline(p, x + 100 * c, y, y + 80);
+        synth_vline(p, x + 100 * c, y, y + 80);
     static const char *cells[4][3] = {{"Name", "Kind", "Count"},
                                       {"Alpha", "cat", "12"},
                                       {"Beta", "dog", "7"},
                                       {"Gamma", "bird", "30"}};
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < 3; c++)
-            text(p, x + 100 * c + 5, y + 20 * r + 5, 10, false, cells[r][c]);
+            synth_text(p, x + 100 * c + 5, y + 20 * r + 5, 10, false, cells[r][c]);
 }
 
 /* A borderless 5 x 3 table of left-aligned names and right-aligned numbers at (x, y). */
@@ -122,7 +66,7 @@ static void borderless_table(struct page *p, double x, double y)
                                      {"West Coast", "2,310", "12.0%"},
                                      {"Central", "45", "1.0%"}};
     for (int r = 0; r < 5; r++) {
-        text(p, x, y + 14 * r, 10, false, rows[r][0]);
+        synth_text(p, x, y + 14 * r, 10, false, rows[r][0]);
         text_right(p, x + 150, y + 14 * r, 10, rows[r][1]);
         text_right(p, x + 230, y + 14 * r, 10, rows[r][2]);
     }
@@ -132,13 +76,13 @@ static void borderless_table(struct page *p, double x, double y)
 
 static void test_vision__rulings_from_raster(void **state)
 {
-    struct page *p = page_new(400, 300);
-    hline(p, 50, 300, 100); /* a plain line */
-    hline(p, 50, 120, 150); /* a line in two pieces, 1 pt apart */
-    hline(p, 121, 200, 150);
-    vline(p, 80, 40, 240);
-    fill(p, 250, 200, 350, 260); /* a filled box: not a ruling */
-    fill(p, 20, 20, 24, 26);     /* a speck: too short */
+    struct page *p = synth_page_new(400, 300);
+    synth_hline(p, 50, 300, 100); /* a plain line */
+    synth_hline(p, 50, 120, 150); /* a line in two pieces, 1 pt apart */
+    synth_hline(p, 121, 200, 150);
+    synth_vline(p, 80, 40, 240);
+    synth_fill(p, 250, 200, 350, 260); /* a filled box: not a ruling */
+    synth_fill(p, 20, 20, 24, 26);     /* a speck: too short */
     struct ruling *r = NULL;
     size_t n = 0, cap = 0;
     assert_int_equal(vision_find_rulings(&p->raster, NULL, &r, &n, &cap), 0);
@@ -159,8 +103,8 @@ static void test_vision__rulings_from_raster(void **state)
 
 static void test_vision__ruled_grid_region(void **state)
 {
-    struct page *p = page_new(500, 400);
-    text(p, 60, 40, 12, true, "Table 1: Animals");
+    struct page *p = synth_page_new(500, 400);
+    synth_text(p, 60, 40, 12, true, "Table 1: Animals");
     ruled_grid(p, 60, 100);
     struct page_layout *l = analyze(p);
     assert_int_equal(l->n_regions, 1);
@@ -175,11 +119,11 @@ static void test_vision__ruled_grid_region(void **state)
 
 static void test_vision__booktabs_region(void **state)
 {
-    struct page *p = page_new(500, 400);
-    hline(p, 50, 300, 95);
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 50, 300, 95);
     borderless_table(p, 60, 100);
-    hline(p, 50, 300, 113);
-    hline(p, 50, 300, 170);
+    synth_hline(p, 50, 300, 113);
+    synth_hline(p, 50, 300, 170);
     struct page_layout *l = analyze(p);
     assert_int_equal(l->n_regions, 1);
     assert_int_equal(l->regions[0].kind, REGION_HRULES);
@@ -192,12 +136,12 @@ static void test_vision__booktabs_region(void **state)
 
 static void test_vision__borderless_region(void **state)
 {
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     for (int i = 0; i < 3; i++)
-        text(p, 40, 40 + 14 * i, 10, false, prose[i]);
+        synth_text(p, 40, 40 + 14 * i, 10, false, prose[i]);
     borderless_table(p, 60, 120);
     for (int i = 3; i < 6; i++)
-        text(p, 40, 150 + 14 * i, 10, false, prose[i]);
+        synth_text(p, 40, 150 + 14 * i, 10, false, prose[i]);
     struct page_layout *l = analyze(p);
     assert_int_equal(l->n_regions, 1);
     assert_int_equal(l->regions[0].kind, REGION_BORDERLESS);
@@ -210,10 +154,10 @@ static void test_vision__borderless_region(void **state)
 
 static void test_vision__two_tables(void **state)
 {
-    struct page *p = page_new(500, 600);
+    struct page *p = synth_page_new(500, 600);
     ruled_grid(p, 60, 60);
-    text(p, 40, 200, 10, false, prose[0]);
-    text(p, 40, 214, 10, false, prose[1]);
+    synth_text(p, 40, 200, 10, false, prose[0]);
+    synth_text(p, 40, 214, 10, false, prose[1]);
     borderless_table(p, 60, 300);
     struct page_layout *l = analyze(p);
     assert_int_equal(l->n_regions, 2);
@@ -228,7 +172,7 @@ static void test_vision__two_tables(void **state)
 static void test_vision__two_column_layout(void **state)
 {
     /* Prose in the left column, a table in the right one: only the table is a region. */
-    struct page *p = page_new(600, 400);
+    struct page *p = synth_page_new(600, 400);
     static const char *left[] = {"The survey covered households in four regions",
                                  "over three years, with a sample that was",
                                  "drawn at random from the census lists of",
@@ -238,7 +182,7 @@ static void test_vision__two_column_layout(void **state)
                                  "twice before it entered the final tables of",
                                  "the report that the office published later."};
     for (int i = 0; i < 8; i++)
-        text(p, 40, 60 + 13 * i, 10, false, left[i]);
+        synth_text(p, 40, 60 + 13 * i, 10, false, left[i]);
     borderless_table(p, 330, 64);
     struct page_layout *l = analyze(p);
     assert_int_equal(l->n_regions, 1);
@@ -249,19 +193,19 @@ static void test_vision__two_column_layout(void **state)
 
 static void test_vision__paragraph_no_region(void **state)
 {
-    struct page *p = page_new(500, 400);
-    text(p, 40, 20, 14, true, "Introduction");
+    struct page *p = synth_page_new(500, 400);
+    synth_text(p, 40, 20, 14, true, "Introduction");
     for (int i = 0; i < 6; i++)
-        text(p, 40, 50 + 14 * i, 10, false, prose[i]);
+        synth_text(p, 40, 50 + 14 * i, 10, false, prose[i]);
     for (int i = 0; i < 6; i++)
-        text(p, 40, 160 + 14 * i, 10, false, prose[5 - i]);
+        synth_text(p, 40, 160 + 14 * i, 10, false, prose[5 - i]);
     /* Justified lines: their word spaces are stretched to ~0.9 em, wider than a column gap. */
     for (int i = 0; i < 5; i++) {
         double x = 40;
         char buf[128];
         snprintf(buf, sizeof buf, "%s", prose[i]);
         for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
-            x = word(p, x, 260 + 14 * i, 10, false, t) + 9 - (i % 2);
+            x = synth_word(p, x, 260 + 14 * i, 10, false, t) + 9 - (i % 2);
     }
     struct page_layout *l = analyze(p);
     assert_int_equal(l->n_regions, 0);
@@ -271,18 +215,18 @@ static void test_vision__paragraph_no_region(void **state)
 
 static void test_vision__list_no_region(void **state)
 {
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     static const char *items[] = {"Bring a packed lunch", "Wear sturdy shoes", "Carry water",
                                   "Tell someone your route", "Check the weather"};
     for (int i = 0; i < 5; i++) {
-        word(p, 50, 50 + 14 * i, 10, false, "\u2022");
-        text(p, 65, 50 + 14 * i, 10, false, items[i]);
+        synth_word(p, 50, 50 + 14 * i, 10, false, "\u2022");
+        synth_text(p, 65, 50 + 14 * i, 10, false, items[i]);
     }
     for (int i = 0; i < 5; i++) {
         char num[16];
         snprintf(num, sizeof num, "%d.", i + 1);
-        word(p, 50, 150 + 14 * i, 10, false, num);
-        text(p, 68, 150 + 14 * i, 10, false, items[4 - i]);
+        synth_word(p, 50, 150 + 14 * i, 10, false, num);
+        synth_text(p, 68, 150 + 14 * i, 10, false, items[4 - i]);
     }
     struct page_layout *l = analyze(p);
     assert_int_equal(l->n_regions, 0);
@@ -292,23 +236,23 @@ static void test_vision__list_no_region(void **state)
 
 static void test_vision__table_of_contents_no_region(void **state)
 {
-    struct page *p = page_new(500, 400);
-    text(p, 40, 20, 14, true, "Contents");
+    struct page *p = synth_page_new(500, 400);
+    synth_text(p, 40, 20, 14, true, "Contents");
     static const char *titles[] = {"Introduction", "Methods and data", "Results",
                                    "Discussion",   "Conclusions",      "References"};
     static const char *pages[] = {"1", "4", "11", "19", "27", "30"};
     for (int i = 0; i < 6; i++) {
-        text(p, 40, 50 + 16 * i, 10, false, titles[i]);
+        synth_text(p, 40, 50 + 16 * i, 10, false, titles[i]);
         text_right(p, 400, 50 + 16 * i, 10, pages[i]);
     }
     /* The same with dot leaders, as one word and as single dots. */
     for (int i = 0; i < 6; i++) {
-        double x = text(p, 40, 200 + 16 * i, 10, false, titles[i]);
+        double x = synth_text(p, 40, 200 + 16 * i, 10, false, titles[i]);
         if (i % 2) {
-            word(p, x + 8, 200 + 16 * i, 10, false, "..............");
+            synth_word(p, x + 8, 200 + 16 * i, 10, false, "..............");
         } else {
             for (x += 8; x < 380; x += 6)
-                word(p, x, 200 + 16 * i, 10, false, ".");
+                synth_word(p, x, 200 + 16 * i, 10, false, ".");
         }
         text_right(p, 400, 200 + 16 * i, 10, pages[i]);
     }
@@ -321,11 +265,11 @@ static void test_vision__table_of_contents_no_region(void **state)
 static void test_vision__scanned_grid(void **state)
 {
     /* No text layer: the ruled grid is still a region. */
-    struct page *p = page_new(500, 400);
+    struct page *p = synth_page_new(500, 400);
     for (int r = 0; r <= 3; r++)
-        hline(p, 50, 350, 50 + 25 * r);
+        synth_hline(p, 50, 350, 50 + 25 * r);
     for (int c = 0; c <= 3; c++)
-        vline(p, 50 + 100 * c, 50, 125);
+        synth_vline(p, 50 + 100 * c, 50, 125);
     struct page_layout *l = analyze(p);
     assert_int_equal(l->n_regions, 1);
     assert_int_equal(l->regions[0].kind, REGION_RULED);
@@ -336,7 +280,7 @@ static void test_vision__scanned_grid(void **state)
 
 static void test_vision__allocation_failures(void **state)
 {
-    struct page *p = page_new(500, 600);
+    struct page *p = synth_page_new(500, 600);
     ruled_grid(p, 60, 60);
     borderless_table(p, 60, 300);
     for (long n = 1; n < 400; n++) {
