@@ -86,7 +86,12 @@ demo: deps                          ## install, build, convert examples/*.pdf in
 	$(BUILD)/quire convert --db quire.db --format md examples/*.pdf
 
 eval: all                           ## score quire on ../shared/eval-dev and on the generated set
-	python3 tools/eval.py --quire $(BUILD)/quire
+	python3 tools/eval.py --quire $(BUILD)/quire --by-style --gen-count 200
+	rm -rf $(BUILD)/eval-gen $(BUILD)/eval-scan
+	$(BUILD)/tools/gentables --out $(BUILD)/eval-gen --count 90 --seed 11 >/dev/null
+	$(BUILD)/tools/scanify $(BUILD)/eval-gen $(BUILD)/eval-scan
+	python3 tools/eval_regions.py --pagedump $(BUILD)/tools/pagedump $(BUILD)/eval-gen \
+	    $(BUILD)/eval-scan
 
 install: all                        ## install the binary and the default config under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/quire
