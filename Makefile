@@ -26,7 +26,7 @@ TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps test asan tsan valgrind bench demo eval install clean help
+.PHONY: all deps test asan tsan valgrind fuzz bench demo eval install clean help
 
 all: $(BUILD)/quire $(TOOLS)        ## build the quire binary and the tools
 
@@ -77,6 +77,9 @@ valgrind: all $(TESTS)              ## the unit tests under valgrind (memcheck, 
 	    VALGRIND="valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
 	    --suppressions=$(abspath tests/valgrind.supp) --error-exitcode=99" \
 	    sh tests/run-tests.sh $(filter-out %/test_e2e,$(TESTS))
+
+fuzz:                               ## libFuzzer on the model-file and tokenizer loaders (clang), FUZZ_SECONDS each
+	sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
 
 bench: all $(BENCHES)               ## run the benchmarks; prints `name: value` lines
 	sh bench/run.sh $(BUILD)

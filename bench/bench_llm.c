@@ -1,32 +1,70 @@
 /*
- * bench/bench_llm.c - speed of the vision-language engine on a ~15M-parameter random
- * Idefics3 model at 512 x 512 (patch 16, scale factor 4: 64 image tokens), one OpenBLAS thread.
+ * bench/bench_llm.c - speed of the vision-language engine, and of the same model in PyTorch.
+ *
+ * The model is random, with the architecture of train/configs/gpu.json (quire-table-12m, the
+ * model train/ trains for quire; 12.2M parameters): vision 256 wide, 6 layers, 4 heads, MLP 768, 512 x 512 images in 16 x 16
+ * patches (1024 patches); pixel shuffle 2 (256 image tokens); Llama decoder 384 wide, 5
+ * layers, 6 heads / 2 KV heads, MLP 896, 640-token vocabulary, tied lm_head. It is written once
+ * to a temporary directory (config.json, model.safetensors, plus image.u8 and prompt.txt for
+ * the PyTorch side) and removed at the end.
+ *
+ * The table case: one 512 x 512 RGB image (8-bit, as a page raster gives it), preprocessed
+ * (resize + normalize, no splitting), the chat prompt "<|im_start|>User:<fake..><global-img>"
+ * + 256 image tokens + "<fake..>Convert table to OTSL.<end_of_utterance>\nAssistant:" (286
+ * ids) and 200 generated tokens, greedy, no stop token: a 10 x 6 table in OTSL (one tag per
+ * cell plus ~2 text tokens, a <nl> per row) is 150-250 tokens.
  *
  * Prints `name: value` lines:
+ *   threads               OpenBLAS threads (and torch threads): --threads N, default 1 as
+ *                         quire runs the model (workers/workers.h: one worker per core, one
+ *                         OpenBLAS thread each)
+ *   load_avg_1m           the machine's load when the bench started: on a shared machine the
+ *                         wall-clock figures below stretch with it, so CPU-time figures
+ *                         (*_cpu*) are printed next to them (process CPU time = the work done
+ *                         when threads is 1)
  *   model_params_m        parameters, millions
- *   encoder_sgemm_ratio   time of the encoder's fc1 (1024 patches x 192 -> 768) done row by
- *                         row (sgemv) divided by the same done as one sgemm
- *   vision_encode_s       one 512 x 512 image through encoder + connector
- *   prefill_tokens_per_s  prompt tokens per second (fed as chunks)
- *   decode_tokens_per_s   one-token decode steps per second (KV cache ~200 positions)
- *   seconds_per_table     llm_generate: one image, a ~100-token prompt, 128 new tokens
- *   peak_rss_mb           the process's peak resident set
- * The model is written to a temporary directory and removed afterwards.
+ *   encoder_gflops        the vision encoder's matmul FLOPs (patch embedding, q/k/v/out
+ *                         projections, per-head Q K^T and P V, fc1, fc2) over the measured
+ *                         time of llm__vision_encode (everything: norms, softmax, GELU too)
+ *   sgemm_gflops          the same FLOPs over the time cblas_sgemm alone takes for the same
+ *                         shapes (each matmul of the model, called as the model defines it)
+ *   encoder_sgemm_ratio   encoder_gflops / sgemm_gflops (target >= 0.6); the two are timed
+ *                         alternately, best of 5 each; _cpu: the same from CPU times
+ *   vision_encode_s       encoder + connector for one image
+ *   prefill_tokens_per_s  the 286-token prompt through the decoder (image features given)
+ *   decode_tokens_per_s   one-token steps with the KV cache at 286..485 positions;
+ *                         decode_tokens_per_cpu_s: the same per CPU second
+ *   generated_tokens      200
+ *   seconds_per_table     preprocess + llm_generate (encode, prefill, 200 tokens); target
+ *                         <= 1 s; cpu_seconds_per_table: its CPU time
+ *   torch_seconds_per_table, c_vs_pytorch (= torch / C; target >= 2), c_vs_pytorch_cpu,
+ *   torch_tokens_match
+ *                         the same through bench/bench_llm_torch.py (train/idefics3_ref.py
+ *                         with a KV cache) in /usr/bin/python3 ($QUIRE_BENCH_PYTHON), if it
+ *                         has torch; skipped with a note on stderr otherwise;
+ *                         torch_tokens_match: how many of the 200 greedy ids agree with C's
+ *   peak_rss_mb           this process's peak resident set (the C engine and this bench)
+ * --no-torch skips the PyTorch side; --keep leaves the model directory (named on stderr).
+ * Times are the best of a few runs. Run from the repository root (the torch script's path is
+ * bench/bench_llm_torch.py, or $QUIRE_BENCH_TORCH_SCRIPT).
  */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../llm/llm.h"
 #include "../llm/llm_internal.h"
 #include "../llm/ops_internal.h"
 
-enum { V_DIM = 192, V_HIDDEN = 768, V_LAYERS = 4, V_HEADS = 3, IMAGE = 512, PATCH = 16,
-       SCALE = 4, T_DIM = 384, T_HIDDEN = 1024, T_LAYERS = 6, T_HEADS = 6, T_KV = 2,
-       VOCAB = 8192, MAX_POS = 1024 };
+enum { V_DIM = 256, V_HIDDEN = 768, V_LAYERS = 6, V_HEADS = 4, IMAGE = 512, PATCH = 16,
+       SCALE = 2, T_DIM = 384, T_HIDDEN = 896, T_LAYERS = 5, T_HEADS = 6, T_KV = 2,
+       VOCAB = 640, MAX_POS = 2048, IMAGE_TOKEN = 605, NEW_TOKENS = 200, REPS = 3 };
+
+/* --- the random model ------------------------------------------------------------------------ */
 
 struct spec {
     char name[128];
@@ -53,7 +91,8 @@ static void build_specs(void)
 {
     const char *v = "model.vision_model.encoder.layers.%d.";
     char f[160];
-    add(0, 0.02f, 4, V_DIM, 3, PATCH, PATCH, "model.vision_model.embeddings.patch_embedding.weight", 0);
+    add(0, 0.02f, 4, V_DIM, 3, PATCH, PATCH,
+        "model.vision_model.embeddings.patch_embedding.weight", 0);
     add(0, 0.02f, 1, V_DIM, 0, 0, 0, "model.vision_model.embeddings.patch_embedding.bias", 0);
     add(0, 0.02f, 2, (IMAGE / PATCH) * (IMAGE / PATCH), V_DIM, 0, 0,
         "model.vision_model.embeddings.position_embedding.weight", 0);
@@ -126,26 +165,34 @@ static float uniform(void)
     return ((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
-static int write_model(const char *dir, double *params)
+static FILE *open_in(const char *dir, const char *name, const char *mode)
 {
     char path[512];
-    snprintf(path, sizeof(path), "%s/config.json", dir);
-    FILE *f = fopen(path, "w");
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return fopen(path, mode);
+}
+
+static int write_config(const char *dir)
+{
+    FILE *f = open_in(dir, "config.json", "w");
     if (!f)
         return -1;
-    fprintf(f, "{\"model_type\": \"idefics3\", \"image_token_id\": 8000, \"scale_factor\": %d,\n"
+    fprintf(f, "{\"model_type\": \"idefics3\", \"image_token_id\": %d, \"scale_factor\": %d,\n"
                " \"vision_config\": {\"hidden_size\": %d, \"intermediate_size\": %d, "
                "\"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"image_size\": %d, "
-               "\"patch_size\": %d},\n"
+               "\"patch_size\": %d, \"layer_norm_eps\": 1e-6},\n"
                " \"text_config\": {\"hidden_size\": %d, \"intermediate_size\": %d, "
                "\"num_hidden_layers\": %d, \"num_attention_heads\": %d, "
                "\"num_key_value_heads\": %d, \"vocab_size\": %d, \"rms_norm_eps\": 1e-5, "
-               "\"rope_theta\": 100000.0, \"tie_word_embeddings\": true, "
+               "\"rope_theta\": 10000.0, \"tie_word_embeddings\": true, "
                "\"max_position_embeddings\": %d}}\n",
-            SCALE, V_DIM, V_HIDDEN, V_LAYERS, V_HEADS, IMAGE, PATCH, T_DIM, T_HIDDEN, T_LAYERS,
-            T_HEADS, T_KV, VOCAB, MAX_POS);
-    fclose(f);
-    /* header */
+            IMAGE_TOKEN, SCALE, V_DIM, V_HIDDEN, V_LAYERS, V_HEADS, IMAGE, PATCH, T_DIM,
+            T_HIDDEN, T_LAYERS, T_HEADS, T_KV, VOCAB, MAX_POS);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static int write_weights(const char *dir, double *params)
+{
     size_t cap = 1 << 16, len = 0, off = 0;
     char *h = malloc(cap);
     len += (size_t)snprintf(h + len, cap - len, "{");
@@ -164,8 +211,8 @@ static int write_model(const char *dir, double *params)
     len += (size_t)snprintf(h + len, cap - len, "}");
     while (len % 8)
         h[len++] = ' ';
-    snprintf(path, sizeof(path), "%s/model.safetensors", dir);
-    if (!(f = fopen(path, "wb"))) {
+    FILE *f = open_in(dir, "model.safetensors", "wb");
+    if (!f) {
         free(h);
         return -1;
     }
@@ -187,103 +234,341 @@ static int write_model(const char *dir, double *params)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-static double encoder_sgemm_ratio(void)
+/* A synthetic table picture: white, dark ruling lines every 32 x 48 pixels, gray "text". */
+static void make_image(uint8_t *rgb)
 {
-    int n = (IMAGE / PATCH) * (IMAGE / PATCH);
-    float *x = malloc(sizeof(float) * n * V_DIM), *w = malloc(sizeof(float) * V_HIDDEN * V_DIM);
-    float *y = malloc(sizeof(float) * n * V_HIDDEN);
-    for (size_t i = 0; i < (size_t)n * V_DIM; i++)
-        x[i] = uniform();
-    for (size_t i = 0; i < (size_t)V_HIDDEN * V_DIM; i++)
-        w[i] = uniform();
-    double best_rows = 1e9, best_gemm = 1e9;
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = now_seconds();
-        for (int r = 0; r < n; r++)
-            llm__linear(y + (size_t)r * V_HIDDEN, x + (size_t)r * V_DIM, w, NULL, 1, V_DIM,
-                        V_HIDDEN);
-        double t1 = now_seconds();
-        llm__linear(y, x, w, NULL, n, V_DIM, V_HIDDEN);
-        double t2 = now_seconds();
-        best_rows = t1 - t0 < best_rows ? t1 - t0 : best_rows;
-        best_gemm = t2 - t1 < best_gemm ? t2 - t1 : best_gemm;
-    }
-    free(x);
-    free(w);
-    free(y);
-    return best_rows / best_gemm;
+    for (int y = 0; y < IMAGE; y++)
+        for (int x = 0; x < IMAGE; x++) {
+            uint8_t v = 255;
+            if (y % 48 == 0 || x % 85 == 0)
+                v = 20;
+            else if (y % 48 > 16 && y % 48 < 30 && x % 85 > 10 && x % 85 < 60 && (x / 3) % 3)
+                v = 90;
+            for (int c = 0; c < 3; c++)
+                rgb[((size_t)y * IMAGE + x) * 3 + c] = v;
+        }
 }
 
-int main(void)
+/* <|im_start|>User:<fake><global-img> <image>*256 <fake>Convert table to OTSL.<eou>\nAssistant: */
+static int make_prompt(int32_t *p)
 {
-    openblas_set_num_threads(1);
+    int n = 0;
+    const int32_t head[] = {602, 85, 83, 69, 82, 26, 604, 607};
+    const int32_t tail[] = {604, 35, 79, 78, 86, 69, 82, 84, 300, 310, 320, 330, 14, 603, 10,
+                            33, 83, 83, 73, 83, 84, 26, 0};
+    for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+        p[n++] = head[i];
+    for (int i = 0; i < (IMAGE / PATCH) * (IMAGE / PATCH) / (SCALE * SCALE); i++)
+        p[n++] = IMAGE_TOKEN;
+    for (size_t i = 0; tail[i]; i++)
+        p[n++] = tail[i];
+    return n;
+}
+
+static int write_inputs(const char *dir, const uint8_t *rgb, const int32_t *prompt, int n)
+{
+    FILE *f = open_in(dir, "image.u8", "wb");
+    if (!f)
+        return -1;
+    fwrite(rgb, 1, (size_t)IMAGE * IMAGE * 3, f);
+    if (fclose(f) != 0 || !(f = open_in(dir, "prompt.txt", "w")))
+        return -1;
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%d%c", prompt[i], i + 1 < n ? ' ' : '\n');
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void remove_dir(const char *dir)
+{
+    const char *names[] = {"config.json", "model.safetensors", "image.u8", "prompt.txt",
+                           "tokens.txt"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+/* --- encoder FLOPs and the sgemm reference ------------------------------------------------- */
+
+struct gemm {
+    CBLAS_TRANSPOSE tb;
+    int m, n, k, count; /* C (m, n) = A (m, k) B (k, n), `count` times per image */
+};
+
+/* The encoder's matmuls for one image, as the model defines them. */
+static int encoder_gemms(struct gemm *g)
+{
+    int np = (IMAGE / PATCH) * (IMAGE / PATCH), hd = V_DIM / V_HEADS, n = 0;
+    g[n++] = (struct gemm){CblasTrans, np, V_DIM, 3 * PATCH * PATCH, 1};   /* patch embedding */
+    g[n++] = (struct gemm){CblasTrans, np, V_DIM, V_DIM, 4 * V_LAYERS};    /* q, k, v, out */
+    g[n++] = (struct gemm){CblasTrans, np, np, hd, V_HEADS * V_LAYERS};    /* Q K^T per head */
+    g[n++] = (struct gemm){CblasNoTrans, np, hd, np, V_HEADS * V_LAYERS};  /* P V per head */
+    g[n++] = (struct gemm){CblasTrans, np, V_HIDDEN, V_DIM, V_LAYERS};     /* fc1 */
+    g[n++] = (struct gemm){CblasTrans, np, V_DIM, V_HIDDEN, V_LAYERS};     /* fc2 */
+    return n;
+}
+
+static double gemm_flops(const struct gemm *g, int n)
+{
+    double f = 0;
+    for (int i = 0; i < n; i++)
+        f += 2.0 * g[i].m * g[i].n * g[i].k * g[i].count;
+    return f;
+}
+
+/* Wall-clock and CPU seconds (the whole process's: with one OpenBLAS thread, this thread's). */
+struct timing {
+    double wall, cpu;
+};
+
+static double cpu_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static struct timing timing_start(void) { return (struct timing){now_seconds(), cpu_seconds()}; }
+
+/* Keeps in *best the smaller of its times and those since `start`. */
+static void timing_best(struct timing *best, struct timing start)
+{
+    double wall = now_seconds() - start.wall, cpu = cpu_seconds() - start.cpu;
+    best->wall = wall < best->wall ? wall : best->wall;
+    best->cpu = cpu < best->cpu ? cpu : best->cpu;
+}
+
+#define TIMING_NONE ((struct timing){1e9, 1e9})
+
+struct gemm_buffers {
+    float *a, *b, *c;
+};
+
+static void gemm_buffers_init(struct gemm_buffers *g, const struct gemm *gemm, int n)
+{
+    size_t max_a = 0, max_b = 0, max_c = 0;
+    for (int i = 0; i < n; i++) {
+        size_t a = (size_t)gemm[i].m * gemm[i].k, b = (size_t)gemm[i].k * gemm[i].n,
+               c = (size_t)gemm[i].m * gemm[i].n;
+        max_a = a > max_a ? a : max_a;
+        max_b = b > max_b ? b : max_b;
+        max_c = c > max_c ? c : max_c;
+    }
+    g->a = malloc(max_a * sizeof(float));
+    g->b = malloc(max_b * sizeof(float));
+    g->c = calloc(max_c, sizeof(float));
+    for (size_t i = 0; i < max_a; i++)
+        g->a[i] = uniform();
+    for (size_t i = 0; i < max_b; i++)
+        g->b[i] = uniform();
+}
+
+/* All of the encoder's matmuls for one image through cblas_sgemm. */
+static void run_gemms(const struct gemm_buffers *buf, const struct gemm *g, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < g[i].count; r++) {
+            int ldb = g[i].tb == CblasTrans ? g[i].k : g[i].n;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, g[i].tb, g[i].m, g[i].n, g[i].k, 1.0f,
+                        buf->a, g[i].k, buf->b, ldb, 0.0f, buf->c, g[i].n);
+        }
+}
+
+/* --- the PyTorch side ------------------------------------------------------------------------ */
+
+/* Runs bench_llm_torch.py on the model in `dir`; returns its seconds per table, wall and CPU
+ * (< 0 when it could not run) and passes its `name: value` lines through. */
+static struct timing run_torch(const char *dir, int threads, const int32_t *c_tokens, int n_tokens)
+{
+    const char *python = getenv("QUIRE_BENCH_PYTHON");
+    const char *script = getenv("QUIRE_BENCH_TORCH_SCRIPT");
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "%s %s --model %s --threads %d --new-tokens %d --reps %d",
+             python ? python : "/usr/bin/python3", script ? script : "bench/bench_llm_torch.py",
+             dir, threads, n_tokens, REPS - 1);
+    struct timing none = {-1, -1}, seconds = none;
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return none;
+    char line[8192];
+    int match = -1;
+    while (fgets(line, sizeof(line), p)) {
+        double v;
+        if (sscanf(line, "torch_seconds_per_table: %lf", &v) == 1)
+            seconds.wall = v;
+        if (sscanf(line, "torch_cpu_seconds_per_table: %lf", &v) == 1)
+            seconds.cpu = v;
+        if (strncmp(line, "torch_tokens: ", 14) == 0) {
+            /* how many leading generated tokens agree with the C engine's */
+            char *s = line + 14, *end;
+            match = 0;
+            for (int i = 0; i < n_tokens; i++, s = end) {
+                long t = strtol(s, &end, 10);
+                if (end == s || t != c_tokens[i])
+                    break;
+                match++;
+            }
+            continue;
+        }
+        fputs(line, stdout);
+    }
+    if (pclose(p) != 0)
+        return none;
+    if (match >= 0)
+        printf("torch_tokens_match: %d\n", match);
+    return seconds;
+}
+
+/* --- main ------------------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    int threads = 1;
+    bool keep = false, no_torch = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            threads = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--keep") == 0) {
+            keep = true;
+        } else if (strcmp(argv[i], "--no-torch") == 0) {
+            no_torch = true;
+        } else {
+            fprintf(stderr, "usage: bench_llm [--threads N] [--keep] [--no-torch]\n");
+            return 2;
+        }
+    }
+    if (threads < 1)
+        threads = 1;
+    openblas_set_num_threads(threads);
     build_specs();
     char dir[] = "/tmp/bench_llm.XXXXXX";
     if (!mkdtemp(dir))
         return 1;
     double params;
-    int err = write_model(dir, &params);
+    uint8_t *rgb = malloc((size_t)IMAGE * IMAGE * 3);
+    int32_t prompt[512], out[NEW_TOKENS];
+    make_image(rgb);
+    int n_prompt = make_prompt(prompt);
+    int err = write_config(dir) || write_weights(dir, &params) ||
+              write_inputs(dir, rgb, prompt, n_prompt) ? QUIRE_EIO : 0;
     char *msg = NULL;
     struct llm_model *m = err ? NULL : llm_model_load(dir, &err, &msg);
-    char path[600];
-    snprintf(path, sizeof(path), "%s/model.safetensors", dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/config.json", dir);
-    unlink(path);
-    rmdir(dir);
-    if (!m) {
+    struct llm_state *s = m ? llm_state_new(m, 512, 1, &err) : NULL;
+    if (!s) {
         fprintf(stderr, "bench_llm: %s: %s\n", err_str(err), msg ? msg : "");
         free(msg);
+        remove_dir(dir);
         return 1;
     }
+    double load[1] = {0};
+    getloadavg(load, 1);
+    printf("# OpenBLAS %s, core %s\n", openblas_get_config(), openblas_get_corename());
+    printf("threads: %d\n", threads);
+    printf("load_avg_1m: %.2f\n", load[0]);
     printf("model_params_m: %.1f\n", params / 1e6);
-    printf("encoder_sgemm_ratio: %.1f\n", encoder_sgemm_ratio());
 
-    struct llm_state *s = llm_state_new(m, 512, 1, &err);
-    if (!s)
+    struct llm_image_options io;
+    llm_image_options_default(m, &io);
+    io.split = false;
+    io.longest_edge = IMAGE;
+    float *pixels = NULL;
+    int n_images, rows, cols;
+    if (llm_image_preprocess(m, &io, rgb, IMAGE, IMAGE, IMAGE * 3, 3, &pixels, &n_images, &rows,
+                             &cols) != 0 || n_images != 1)
         return 1;
-    int seq = m->config.image_seq_len, n_prompt = 0;
-    float *pixels = malloc(sizeof(float) * 3 * IMAGE * IMAGE);
-    for (int i = 0; i < 3 * IMAGE * IMAGE; i++)
-        pixels[i] = uniform();
-    int32_t prompt[256], out[128];
-    for (int i = 0; i < 20; i++)
-        prompt[n_prompt++] = 100 + i;
-    for (int i = 0; i < seq; i++)
-        prompt[n_prompt++] = m->config.image_token_id;
-    for (int i = 0; i < 20; i++)
-        prompt[n_prompt++] = 200 + i;
+    free(pixels);
 
-    double t0 = now_seconds();
-    llm__encode_images(m, s, pixels, 1);
-    double t1 = now_seconds();
-    int row = 0;
-    llm__decoder_forward(m, s, prompt, n_prompt, 0, s->image_features, &row, NULL);
-    double t2 = now_seconds();
-    int steps = 128;
-    for (int i = 0; i < steps; i++) {
-        int32_t tok = (int32_t)(i * 37 % 7000);
-        llm__decoder_forward(m, s, &tok, 1, n_prompt + i, NULL, NULL, NULL);
+    /* encoder vs sgemm, interleaved so that other load on the machine hits both alike */
+    struct gemm g[8];
+    struct gemm_buffers gb;
+    int n_gemm = encoder_gemms(g);
+    double flops = gemm_flops(g, n_gemm);
+    gemm_buffers_init(&gb, g, n_gemm);
+    struct timing enc = TIMING_NONE, gemm = TIMING_NONE, vis = TIMING_NONE;
+    llm_image_preprocess(m, &io, rgb, IMAGE, IMAGE, IMAGE * 3, 3, &pixels, &n_images, &rows,
+                         &cols);
+    for (int rep = 0; rep < REPS + 2; rep++) {
+        struct timing t = timing_start();
+        run_gemms(&gb, g, n_gemm);
+        timing_best(&gemm, t);
+        t = timing_start();
+        llm__vision_encode(m, s, pixels);
+        timing_best(&enc, t);
+        t = timing_start();
+        llm__encode_images(m, s, pixels, 1);
+        timing_best(&vis, t);
     }
-    double t3 = now_seconds();
-    printf("vision_encode_s: %.3f\n", t1 - t0);
-    printf("prefill_tokens_per_s: %.0f\n", n_prompt / (t2 - t1));
-    printf("decode_tokens_per_s: %.0f\n", steps / (t3 - t2));
+    free(gb.a);
+    free(gb.b);
+    free(gb.c);
+    printf("encoder_gflops: %.1f\n", flops / enc.wall / 1e9);
+    printf("sgemm_gflops: %.1f\n", flops / gemm.wall / 1e9);
+    printf("encoder_sgemm_ratio: %.2f\n", gemm.wall / enc.wall);
+    printf("encoder_sgemm_ratio_cpu: %.2f\n", gemm.cpu / enc.cpu);
+    printf("vision_encode_s: %.3f\n", vis.wall);
 
-    struct llm_generate_options o = {.max_new_tokens = 128};
-    int n_out;
+    /* prefill and decode */
+    struct timing prefill = TIMING_NONE, decode = TIMING_NONE;
+    for (int rep = 0; rep < REPS; rep++) {
+        int row = 0;
+        struct timing t = timing_start();
+        llm__decoder_forward(m, s, prompt, n_prompt, 0, s->image_features, &row, NULL);
+        timing_best(&prefill, t);
+        t = timing_start();
+        for (int i = 0; i < NEW_TOKENS; i++) {
+            int32_t tok = (int32_t)(i * 37 % VOCAB);
+            llm__decoder_forward(m, s, &tok, 1, n_prompt + i, NULL, NULL, NULL);
+        }
+        timing_best(&decode, t);
+    }
+    printf("prefill_tokens_per_s: %.0f\n", n_prompt / prefill.wall);
+    printf("decode_tokens_per_s: %.0f\n", NEW_TOKENS / decode.wall);
+    printf("decode_tokens_per_cpu_s: %.0f\n", NEW_TOKENS / decode.cpu);
+
+    /* the whole table */
+    struct llm_generate_options o = {.max_new_tokens = NEW_TOKENS};
+    int n_out = 0;
     float lp;
-    t0 = now_seconds();
-    err = llm_generate(m, s, prompt, n_prompt, pixels, 1, &o, out, &n_out, &lp);
-    t1 = now_seconds();
-    if (err)
-        return 1;
-    printf("seconds_per_table: %.3f\n", t1 - t0);
+    struct timing table = TIMING_NONE;
+    for (int rep = 0; rep < REPS; rep++) {
+        free(pixels);
+        struct timing t = timing_start();
+        err = llm_image_preprocess(m, &io, rgb, IMAGE, IMAGE, IMAGE * 3, 3, &pixels, &n_images,
+                                   &rows, &cols);
+        if (!err)
+            err = llm_generate(m, s, prompt, n_prompt, pixels, 1, &o, out, &n_out, &lp);
+        timing_best(&table, t);
+        if (err || n_out != NEW_TOKENS) {
+            fprintf(stderr, "bench_llm: generate: %s\n", err_str(err));
+            return 1;
+        }
+    }
+    printf("generated_tokens: %d\n", n_out);
+    printf("seconds_per_table: %.3f\n", table.wall);
+    printf("cpu_seconds_per_table: %.3f\n", table.cpu);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("peak_rss_mb: %.1f\n", ru.ru_maxrss / 1024.0);
+    double rss = ru.ru_maxrss / 1024.0;
+    fflush(stdout);
+
+    struct timing torch = no_torch ? (struct timing){-1, -1}
+                                   : run_torch(dir, threads, out, n_out);
+    if (torch.wall > 0) {
+        printf("c_vs_pytorch: %.2f\n", torch.wall / table.wall);
+        printf("c_vs_pytorch_cpu: %.2f\n", torch.cpu / table.cpu);
+    }
+    else if (!no_torch)
+        fprintf(stderr, "bench_llm: the PyTorch comparison did not run (no torch?)\n");
+    printf("peak_rss_mb: %.1f\n", rss);
     free(pixels);
+    free(rgb);
     llm_state_free(s);
     llm_model_free(m);
+    if (keep)
+        fprintf(stderr, "bench_llm: the model and inputs are in %s\n", dir);
+    else
+        remove_dir(dir);
     return 0;
 }

@@ -5,7 +5,8 @@
  *
  * A prompt is fed in chunks of up to LLM__CHUNK tokens (sgemm over the chunk; the chunk's
  * keys and values go straight into the KV cache, then each query attends causally to the whole
- * cache so far). One decoded token is a chunk of one, which takes the sgemv paths in ops.c.
+ * cache so far). One decoded token is a chunk of one, which takes the matrix-vector paths in
+ * ops.c.
  */
 #include "llm_internal.h"
 #include "ops_internal.h"
@@ -48,13 +49,18 @@ static void attention(const struct llm_model *m, struct llm_state *s, int l, int
         llm__rope(keys + (size_t)(pos + i) * kv_dim, c->n_kv_heads, hd, cos, sin);
     }
     int group = c->n_heads / c->n_kv_heads; /* query heads per key/value head */
-    for (int h = 0; h < c->n_heads; h++) {
-        int kvh = h / group;
-        llm__attention_head(t->attn_out + h * hd, q_dim, t->q + h * hd, q_dim, keys + kvh * hd,
-                            values + kvh * hd, kv_dim, n, pos + n, hd, pos, t->att);
+    if (n == 1) {
+        llm__attention_decode(t->attn_out, t->q, keys, values, kv_dim, pos + 1, c->n_heads,
+                              c->n_kv_heads, hd, t->att);
+    } else {
+        for (int h = 0; h < c->n_heads; h++) {
+            int kvh = h / group;
+            llm__attention_head(t->attn_out + h * hd, q_dim, t->q + h * hd, q_dim,
+                                keys + kvh * hd, values + kvh * hd, kv_dim, n, pos + n, hd, pos,
+                                t->att);
+        }
     }
-    llm__linear(t->xb, t->attn_out, w->wo, NULL, n, q_dim, c->dim);
-    llm__add(t->x, t->xb, (size_t)n * c->dim);
+    llm__linear_add(t->x, t->attn_out, w->wo, NULL, n, q_dim, c->dim);
 }
 
 static void mlp(const struct llm_model *m, struct llm_state *s, int l, int n)
@@ -66,8 +72,7 @@ static void mlp(const struct llm_model *m, struct llm_state *s, int l, int n)
     llm__linear(t->hb, t->xb, w->w_gate, NULL, n, c->dim, c->hidden_dim);
     llm__linear(t->hb2, t->xb, w->w_up, NULL, n, c->dim, c->hidden_dim);
     llm__silu_mul(t->hb, t->hb2, (size_t)n * c->hidden_dim);
-    llm__linear(t->xb, t->hb, w->w_down, NULL, n, c->hidden_dim, c->dim);
-    llm__add(t->x, t->xb, (size_t)n * c->dim);
+    llm__linear_add(t->x, t->hb, w->w_down, NULL, n, c->hidden_dim, c->dim);
 }
 
 static void forward_chunk(const struct llm_model *m, struct llm_state *s, const int32_t *tokens,

@@ -63,6 +63,8 @@ struct llm_state *llm_state_new(const struct llm_model *m, int max_tokens, int m
     size_t q_dim = (size_t)tc->n_heads * tc->head_dim;
     size_t kv = (size_t)tc->n_layers * max_tokens * tc->n_kv_heads * tc->head_dim;
     size_t f2 = (size_t)c->scale_factor * c->scale_factor;
+    /* the scores of a prompt chunk, or of one token's query heads per KV head (decode) */
+    size_t group = (size_t)(tc->n_heads / tc->n_kv_heads), att_rows = ch > group ? ch : group;
     float **ptrs[] = {
         &v->patches, &v->x, &v->xb, &v->q, &v->k, &v->v, &v->attn_out, &v->att, &v->hb,
         &v->shuffled, &s->image_features,
@@ -75,11 +77,15 @@ struct llm_state *llm_state_new(const struct llm_model *m, int max_tokens, int m
         max_images ? (size_t)c->image_seq_len * vc->dim * f2 : 0,
         (size_t)max_images * c->image_seq_len * tc->dim,
         ch * tc->dim, ch * tc->dim, ch * q_dim, ch * q_dim, ch * tc->hidden_dim,
-        ch * tc->hidden_dim, ch * max_tokens, kv, kv,
+        ch * tc->hidden_dim, att_rows * max_tokens, kv, kv,
         (size_t)max_tokens * tc->head_dim / 2, (size_t)max_tokens * tc->head_dim / 2,
         (size_t)tc->vocab_size,
     };
-    if (!alloc_all(ptrs, sizes, (int)(sizeof(sizes) / sizeof(sizes[0])))) {
+    s->otsl.max_cols = max_tokens;
+    s->otsl.prev = q_calloc((size_t)max_tokens, sizeof(*s->otsl.prev));
+    s->otsl.cur = q_calloc((size_t)max_tokens, sizeof(*s->otsl.cur));
+    if (!alloc_all(ptrs, sizes, (int)(sizeof(sizes) / sizeof(sizes[0]))) || !s->otsl.prev ||
+        !s->otsl.cur) {
         llm_state_free(s);
         *err = QUIRE_ENOMEM;
         return NULL;
@@ -102,21 +108,21 @@ void llm_state_free(struct llm_state *s)
     };
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         free(all[i]);
+    free(s->otsl.prev);
+    free(s->otsl.cur);
     free(s);
 }
 
-/* Index of the largest logit (the first on ties, like torch.argmax) and its log-probability. */
-static int32_t argmax_logprob(const float *logits, int n, float *logprob)
+/* log softmax(logits)[id] */
+static float logprob_of(const float *logits, int n, int32_t id)
 {
-    int best = 0;
+    float max = logits[0];
     for (int i = 1; i < n; i++)
-        if (logits[i] > logits[best])
-            best = i;
+        max = logits[i] > max ? logits[i] : max;
     double sum = 0;
     for (int i = 0; i < n; i++)
-        sum += exp((double)logits[i] - logits[best]);
-    *logprob = (float)-log(sum);
-    return best;
+        sum += exp((double)logits[i] - max);
+    return (float)((double)logits[id] - max - log(sum));
 }
 
 static bool is_stop(const struct llm_generate_options *o, int32_t tok)
@@ -125,6 +131,23 @@ static bool is_stop(const struct llm_generate_options *o, int32_t tok)
         if (o->stop_ids[i] == tok)
             return true;
     return false;
+}
+
+/* The largest logit (the first on ties, like torch.argmax), among the tokens the OTSL
+ * constraint allows when there is one; -1 when it allows none. */
+static int32_t pick(const float *logits, int n, const struct llm_generate_options *o,
+                    const struct llm__otsl_state *st, int budget)
+{
+    int32_t best = -1;
+    for (int32_t i = 0; i < n; i++) {
+        if (best >= 0 && !(logits[i] > logits[best]))
+            continue;
+        if (o->otsl && !llm__otsl_allowed(o->otsl, st, i, budget, is_stop(o, i),
+                                          o->n_stop_ids > 0))
+            continue;
+        best = i;
+    }
+    return best;
 }
 
 int llm_generate(const struct llm_model *m, struct llm_state *s, const int32_t *prompt,
@@ -138,7 +161,8 @@ int llm_generate(const struct llm_model *m, struct llm_state *s, const int32_t *
     if (s->model != m || n_prompt < 1 || o->max_new_tokens < 0 || n_images < 0 ||
         n_images > s->max_images || (n_images > 0 && !pixels) ||
         n_prompt + o->max_new_tokens - 1 > s->max_tokens ||
-        (o->n_stop_ids > 0 && !o->stop_ids))
+        (o->n_stop_ids > 0 && !o->stop_ids) ||
+        (o->otsl && o->otsl->vocab_size != c->text.vocab_size))
         return QUIRE_EINVAL;
     int n_image_tokens = 0;
     for (int i = 0; i < n_prompt; i++) {
@@ -158,15 +182,24 @@ int llm_generate(const struct llm_model *m, struct llm_state *s, const int32_t *
                          NULL);
     double sum = 0;
     int pos = n_prompt;
+    if (o->otsl)
+        llm__otsl_reset(&s->otsl);
     for (int i = 0; i < o->max_new_tokens; i++) {
-        float lp;
-        int32_t tok = argmax_logprob(s->text.logits, c->text.vocab_size, &lp);
+        int32_t tok = pick(s->text.logits, c->text.vocab_size, o, &s->otsl,
+                           o->max_new_tokens - i);
+        if (tok < 0)
+            break; /* the OTSL constraint allows nothing (the budget is too small) */
         out[(*n_out)++] = tok;
-        sum += lp;
-        if (is_stop(o, tok) || i + 1 == o->max_new_tokens)
+        sum += logprob_of(s->text.logits, c->text.vocab_size, tok);
+        bool stop = is_stop(o, tok);
+        if (o->otsl && !stop) {
+            llm__otsl_advance(o->otsl, &s->otsl, tok);
+            stop = llm__otsl_done(&s->otsl, o->n_stop_ids > 0);
+        }
+        if (stop || i + 1 == o->max_new_tokens)
             break;
         llm__decoder_forward(m, s, &tok, 1, pos++, NULL, NULL, NULL);
     }
-    *mean_logprob = (float)(sum / *n_out);
+    *mean_logprob = *n_out ? (float)(sum / *n_out) : 0.0f;
     return 0;
 }

@@ -54,7 +54,8 @@ int llm_image_to_text(const struct llm_model *m, const struct llm_tokenizer *tok
         err = QUIRE_ENOMEM;
         goto out;
     }
-    struct llm_generate_options go = {max_new_tokens, stop, n_stop};
+    struct llm_generate_options go = {.max_new_tokens = max_new_tokens, .stop_ids = stop,
+                                      .n_stop_ids = n_stop};
     if ((err = llm_generate(m, s, ids, (int)n_ids, pixels, n_images, &go, out, &n_out,
                             mean_logprob)))
         goto out;

@@ -4,14 +4,15 @@
  * token ids; plus the byte-level BPE tokenizer those models ship.
  *
  * Design (llama2.c with OpenBLAS): a model directory in Hugging Face layout (config.json,
- * model.safetensors, tokenizer.json) is loaded once. model.safetensors is mmapped; F32 tensors
- * are used in place, F16/BF16 tensors are widened to F32 at load time. The forward pass is
+ * model.safetensors or its shards, tokenizer.json) is loaded once. The weights are mmapped;
+ * F32 tensors are used in place, F16/BF16 tensors are widened to F32 at load time. The forward
+ * pass is
  *   pixels -> SigLIP-style vision encoder -> connector (pixel shuffle + linear) -> image
  *   features, which replace the embeddings at image-token positions of the prompt ->
  *   Llama decoder (GQA, RoPE, SwiGLU, RMSNorm, KV cache) -> greedy next token.
- * All matrix work goes through llm/ops.c (cblas sgemm for patches and prompt chunks, sgemv for
- * one-token decode). Activation buffers and the KV cache live in a `struct llm_state`,
- * allocated once by llm_state_new(); generation never allocates.
+ * All matrix work goes through llm/ops.c (cblas sgemm for patches and prompt chunks, a
+ * matrix-vector fast path for one-token decode). Activation buffers and the KV cache live in a
+ * `struct llm_state`, allocated once by llm_state_new(); generation never allocates.
  *
  * Invariants: every offset, dtype and shape read from a model file is checked before use; a bad
  * file is an error (QUIRE_EMODEL, with a message naming the file and tensor), never a crash.
@@ -37,6 +38,7 @@
 struct llm_model;     /* weights and hyperparameters; read-only after load */
 struct llm_state;     /* one thread's activation buffers and KV cache */
 struct llm_tokenizer; /* vocabulary and merges; read-only after load */
+struct llm_otsl;      /* the OTSL constraint's view of a vocabulary; read-only */
 
 /* --- model --------------------------------------------------------------------------------- */
 
@@ -50,10 +52,11 @@ struct llm_model_info {
     int max_positions;   /* max_position_embeddings */
 };
 
-/* Loads `dir`/config.json and `dir`/model.safetensors (one file; sharded checkpoints are not
- * supported yet). Returns the model (free with llm_model_free) or NULL with *err set to
- * QUIRE_ENOENT, QUIRE_EIO, QUIRE_EMODEL (malformed or unsupported file: *msg names the file and
- * the tensor or key) or QUIRE_ENOMEM. Any thread. */
+/* Loads `dir`/config.json and the weights: `dir`/model.safetensors, or when that is absent the
+ * shards listed by `dir`/model.safetensors.index.json (Hugging Face's sharded layout; shard
+ * names must be plain file names in `dir`). Returns the model (free with llm_model_free) or
+ * NULL with *err set to QUIRE_ENOENT, QUIRE_EIO, QUIRE_EMODEL (malformed or unsupported file:
+ * *msg names the file and the tensor or key) or QUIRE_ENOMEM. Any thread. */
 struct llm_model *llm_model_load(const char *dir, int *err, char **msg);
 /* Unmaps and frees; NULL is a no-op. No state made from the model may be used afterwards. */
 void llm_model_free(struct llm_model *model);
@@ -76,6 +79,16 @@ struct llm_generate_options {
     int max_new_tokens;      /* stop after this many generated tokens */
     const int32_t *stop_ids; /* generation stops after emitting one of these (may be NULL) */
     int n_stop_ids;
+    /* Not NULL: OTSL-constrained decoding (llm_otsl_new). At each step only tokens that keep
+     * the output a valid OTSL table compete for the argmax: "<otsl>" first, rows of equal
+     * length ended by "<nl>", <lcel>/<ucel>/<xcel> only where they continue a span, text only
+     * after <fcel>/<ched>/<rhed>/<srow> (valid UTF-8, no '<'), "</otsl>" after a row, then one
+     * stop id (when stop ids are given; without, generation ends at "</otsl>"). Tokens that
+     * would leave no room to close the table within max_new_tokens are excluded too, so with
+     * max_new_tokens >= 4 (5 with stop ids) the text always parses with
+     * table_from_otsl(repair = false). If no token is allowed (a smaller budget), generation
+     * ends early. The log-probabilities are the model's own (before the constraint). */
+    const struct llm_otsl *otsl;
 };
 
 /* Greedy decoding. `prompt` (n_prompt ids) must hold exactly n_images * image_seq_len image
@@ -84,12 +97,25 @@ struct llm_generate_options {
  * `out` (caller-owned, room for max_new_tokens), the count to *n_out, and the mean log-probability
  * of the emitted tokens (a stop token is emitted and counted) to *mean_logprob (0 when none).
  * Returns 0, QUIRE_EINVAL (image token count mismatch, ids out of range, prompt + max_new_tokens
- * over the state's max_tokens, more images than the state holds). Does not allocate. The thread
- * that owns `state`. */
+ * over the state's max_tokens, more images than the state holds, an otsl made for another
+ * vocabulary size). Does not allocate. The thread that owns `state`. */
 int llm_generate(const struct llm_model *model, struct llm_state *state, const int32_t *prompt,
                  int n_prompt, const float *pixels, int n_images,
                  const struct llm_generate_options *options, int32_t *out, int *n_out,
                  float *mean_logprob);
+
+/* The OTSL constraint for a model with `vocab_size` ids (llm_model_info.vocab_size) and its
+ * tokenizer: which ids are the OTSL tags ("<otsl>", "</otsl>", "<nl>", "<fcel>", "<ecel>",
+ * "<ched>", "<rhed>", "<srow>", "<lcel>", "<ucel>", "<xcel>", all required), which are plain
+ * text, and which are never allowed (other added tokens, ids the tokenizer lacks). Returns it
+ * (free with llm_otsl_free; it does not refer to `tok` afterwards) or NULL with *err =
+ * QUIRE_EMODEL (a tag is missing: *msg, when not NULL, says which), QUIRE_EINVAL (vocab_size
+ * < 1) or QUIRE_ENOMEM. Any thread; the result is
+ * read-only and may be shared by threads. */
+struct llm_otsl *llm_otsl_new(const struct llm_tokenizer *tok, int vocab_size, int *err,
+                              char **msg);
+/* NULL is a no-op. */
+void llm_otsl_free(struct llm_otsl *otsl);
 
 /* --- image preprocessing (Idefics3ImageProcessor) ----------------------------------------- */
 

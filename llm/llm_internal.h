@@ -55,6 +55,88 @@ void llm__to_f32(float *out, const uint8_t *data, enum llm__dtype dtype, size_t 
 float llm__f16_to_f32(uint16_t h);
 float llm__bf16_to_f32(uint16_t h);
 
+/* --- checkpoint (checkpoint.c) ------------------------------------------------------------- */
+
+struct llm__weight_ref {
+    char *name;     /* tensor name, owned */
+    uint32_t shard; /* index into shards */
+};
+
+/* A model directory's weights: model.safetensors, else the shards named by
+ * model.safetensors.index.json. */
+struct llm__checkpoint {
+    char *index_path;                /* NULL for a single model.safetensors */
+    struct llm__safetensors *shards; /* (n_shards), each validated */
+    size_t n_shards, cap_shards;
+    struct llm__weight_ref *map;     /* (n_map) sorted by name; empty without an index */
+    size_t n_map;
+};
+
+/* Opens `dir`/model.safetensors, or when it is absent the index and every shard it names
+ * (plain file names in `dir` only; each listed tensor must be in its shard). Returns 0 or
+ * QUIRE_ENOENT (neither file) / QUIRE_EIO / QUIRE_EMODEL / QUIRE_ENOMEM with *msg. */
+int llm__checkpoint_open(struct llm__checkpoint *ck, const char *dir, char **msg);
+void llm__checkpoint_close(struct llm__checkpoint *ck);
+/* The tensor `name` (NULL when absent) and in *path the file to name in messages. */
+const struct llm__tensor *llm__checkpoint_find(const struct llm__checkpoint *ck,
+                                               const char *name, const char **path);
+/* The index's path, or the single file's. */
+const char *llm__checkpoint_path(const struct llm__checkpoint *ck);
+
+/* --- tokenizer internals (tokenizer.c) ----------------------------------------------------- */
+
+/* The bytes a token decodes to (not NUL-terminated) and whether it is an added token; false
+ * when the id is outside the tokenizer or unused. */
+bool llm__tokenizer_piece(const struct llm_tokenizer *tok, int32_t id, const char **bytes,
+                          int *len, bool *added);
+
+/* --- OTSL constraint (otsl.c) -------------------------------------------------------------- */
+
+enum llm__otsl_class {
+    LLM__OTSL_NEVER, /* special tokens other than the tags, text with '<' or NUL, unused ids */
+    LLM__OTSL_TEXT,  /* cell text */
+    LLM__OTSL_OPEN, LLM__OTSL_CLOSE, LLM__OTSL_NL, /* the tags, OPEN..XCEL contiguous */
+    LLM__OTSL_FCEL, LLM__OTSL_ECEL, LLM__OTSL_CHED, LLM__OTSL_RHED, LLM__OTSL_SROW,
+    LLM__OTSL_LCEL, LLM__OTSL_UCEL, LLM__OTSL_XCEL,
+};
+
+struct llm_otsl {
+    int vocab_size;
+    uint8_t *cls;       /* (vocab_size) enum llm__otsl_class */
+    uint8_t *utf8_next; /* (vocab_size, 8): UTF-8 DFA state after a TEXT token, per state */
+};
+
+/* The cell that covers a grid position: its anchor and width. */
+struct llm__otsl_cell {
+    int32_t row, col, colspan;
+};
+
+enum llm__otsl_phase { LLM__OTSL_START, LLM__OTSL_GRID, LLM__OTSL_CLOSED };
+
+/* Where a constrained generation stands; lives in llm_state (prev/cur allocated there). */
+struct llm__otsl_state {
+    enum llm__otsl_phase phase;
+    int row, col;     /* the next grid position */
+    int n_cols;       /* the first row's length, once it ended */
+    int forced;       /* <xcel> that must follow (a <ucel> under a wide cell) */
+    int max_cols;     /* capacity of prev and cur */
+    uint8_t utf8;     /* UTF-8 DFA state of the current cell's text */
+    bool in_text_cell;/* the last grid token takes text */
+    struct llm__otsl_cell *prev, *cur; /* (max_cols) the rows above and being written */
+};
+
+/* Back to the start (before <otsl>); keeps prev, cur and max_cols. */
+void llm__otsl_reset(struct llm__otsl_state *st);
+/* Whether `id` keeps the output valid and closable within `budget` tokens (this one
+ * included). is_stop: id is one of the caller's stop ids; has_stop: there are any (then the
+ * table must be followed by one). */
+bool llm__otsl_allowed(const struct llm_otsl *o, const struct llm__otsl_state *st, int32_t id,
+                       int budget, bool is_stop, bool has_stop);
+/* Moves past `id`, which llm__otsl_allowed() accepted and which is not a stop id. */
+void llm__otsl_advance(const struct llm_otsl *o, struct llm__otsl_state *st, int32_t id);
+/* The table is closed and no stop token is to follow: generation is over. */
+bool llm__otsl_done(const struct llm__otsl_state *st, bool has_stop);
+
 /* --- config (config.c) --------------------------------------------------------------------- */
 
 struct llm_vision_config {
@@ -141,7 +223,7 @@ struct llm_model {
     struct llm_config config;
     struct llm_vision_weights vision;
     struct llm_text_weights text;
-    struct llm__safetensors file;
+    struct llm__checkpoint checkpoint;
     float **widened;      /* F32 copies of F16/BF16 (or misaligned) tensors, owned */
     size_t n_widened, cap_widened;
 };
@@ -167,7 +249,7 @@ struct llm_text_state {
     float *q;           /* (chunk, n_heads * head_dim) */
     float *attn_out;    /* (chunk, n_heads * head_dim) */
     float *hb, *hb2;    /* (chunk, hidden_dim) */
-    float *att;         /* (chunk, max_tokens) */
+    float *att;         /* (max(chunk, n_heads / n_kv_heads), max_tokens) */
     float *key_cache;   /* (n_layers, max_tokens, n_kv_heads * head_dim) */
     float *value_cache; /* (n_layers, max_tokens, n_kv_heads * head_dim) */
     float *rope_cos, *rope_sin; /* (max_tokens, head_dim / 2) */
@@ -181,6 +263,7 @@ struct llm_state {
     struct llm_vision_state vision;
     struct llm_text_state text;
     float *image_features; /* (max_images * image_seq_len, text dim) */
+    struct llm__otsl_state otsl; /* for constrained generation; cells (max_tokens) each */
 };
 
 /* --- forward passes (vision.c, decoder.c) -------------------------------------------------- */

@@ -4,8 +4,8 @@
  * config. F32 tensors on a 4-byte boundary are used in place in the map; anything else (F16,
  * BF16, misaligned F32) is widened into a copy the model owns.
  *
- * NEEDSWORK: sharded checkpoints (model.safetensors.index.json) are not read; the Idefics3
- * checkpoints quire targets (SmolDocling-256M, granite-docling-258M) ship one file.
+ * The weights come from one model.safetensors or from the shards of a
+ * model.safetensors.index.json (checkpoint.c).
  * NEEDSWORK: widening BF16 at load doubles the resident weights (about 1 GB for 256M
  * parameters); a BF16 matvec for decode would keep them at half that.
  */
@@ -62,8 +62,8 @@ static const float *bind(struct binder *b, int n_dims, const int64_t *shape, con
     va_start(ap, fmt);
     vsnprintf(name, sizeof(name), fmt, ap);
     va_end(ap);
-    const char *path = b->m->file.path;
-    const struct llm__tensor *t = llm__safetensors_find(&b->m->file, name);
+    const char *path;
+    const struct llm__tensor *t = llm__checkpoint_find(&b->m->checkpoint, name, &path);
     if (!t) {
         bind_error(b, QUIRE_EMODEL, q_asprintf("%s: missing tensor '%s'", path, name));
         return NULL;
@@ -174,12 +174,7 @@ struct llm_model *llm_model_load(const char *dir, int *err, char **msg)
     }
     if ((e = llm__config_load(&m->config, path, msg)))
         goto out_free;
-    free(path);
-    if (!(path = q_asprintf("%s/model.safetensors", dir))) {
-        e = QUIRE_ENOMEM;
-        goto out_free;
-    }
-    if ((e = llm__safetensors_open(&m->file, path, msg)))
+    if ((e = llm__checkpoint_open(&m->checkpoint, dir, msg)))
         goto out_free;
     m->vision.layers = q_calloc(m->config.vision.n_layers, sizeof(*m->vision.layers));
     m->text.layers = q_calloc(m->config.text.n_layers, sizeof(*m->text.layers));
@@ -212,8 +207,7 @@ void llm_model_free(struct llm_model *m)
     free(m->widened);
     free(m->vision.layers);
     free(m->text.layers);
-    if (m->file.map)
-        llm__safetensors_close(&m->file);
+    llm__checkpoint_close(&m->checkpoint);
     free(m);
 }
 

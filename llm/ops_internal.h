@@ -1,17 +1,30 @@
 /*
  * llm/ops_internal.h - the numeric kernels of llm/: every matrix product goes through here
- * (cblas sgemm for many rows, sgemv for one), plus the norms, activations, RoPE and attention.
+ * (cblas sgemm for many rows, a matrix-vector fast path for one), plus the norms, activations,
+ * RoPE and attention.
  * Private to llm/ and its tests. No function allocates; all are thread-safe given distinct
  * output buffers.
  */
 #ifndef QUIRE_LLM_OPS_INTERNAL_H
 #define QUIRE_LLM_OPS_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/* Query rows per block in llm__attention_head (a block's scores stay in the L2 cache). */
+#define LLM__ATTENTION_BLOCK 128
+
+/* Kernels with an AVX2+FMA version use it when the CPU has it (checked at each call), unless
+ * this turned it off. Returns whether the AVX2 versions are now in use. For tests (to check
+ * both versions): not thread-safe, call it while no other thread runs ops. */
+bool llm__ops_set_simd(bool on);
 
 /* W (out, in) row-major, X (n, in) -> Y (n, out) = X W^T (+ b (out) broadcast when b != NULL).
  * n == 1 takes the matvec fast path. Y must not alias X. */
 void llm__linear(float *y, const float *x, const float *w, const float *b, int n, int in, int out);
+/* The same, added to y: Y += X W^T (+ b) (a residual connection without a separate pass). */
+void llm__linear_add(float *y, const float *x, const float *w, const float *b, int n, int in,
+                     int out);
 /* y (n, dim) = LayerNorm(x) * w + b per row (biased variance). y may equal x. */
 void llm__layernorm(float *y, const float *x, const float *w, const float *b, int n, int dim,
                     float eps);
@@ -38,5 +51,13 @@ void llm__rope(float *x, int n_heads, int head_dim, const float *cos, const floa
 void llm__attention_head(float *out, int out_stride, const float *q, int q_stride,
                          const float *k, const float *v, int kv_stride, int n_q, int n_kv,
                          int head_dim, int causal_start, float *att);
+
+/* Attention of one query token (all heads) to n_kv cached positions, grouped-query:
+ * query head h uses key/value head h / (n_heads / n_kv_heads).
+ * q (n_heads * head_dim), k and v (n_kv rows of stride kv_stride, KV head g at g * head_dim),
+ * out (n_heads * head_dim); att is scratch of (n_heads / n_kv_heads) * n_kv floats. */
+void llm__attention_decode(float *out, const float *q, const float *k, const float *v,
+                           int kv_stride, int n_kv, int n_heads, int n_kv_heads, int head_dim,
+                           float *att);
 
 #endif

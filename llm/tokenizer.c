@@ -16,7 +16,7 @@
  * Lookups are two open-addressing hash tables (strings -> id, id pair -> merge), allocated with
  * the q_ hook at load; the tokenizer is read-only afterwards.
  */
-#include "llm.h"
+#include "llm_internal.h"
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -716,3 +716,14 @@ int32_t llm_tokenizer_token_id(const struct llm_tokenizer *t, const char *token)
 }
 
 int llm_tokenizer_vocab_size(const struct llm_tokenizer *t) { return t->n_ids; }
+
+bool llm__tokenizer_piece(const struct llm_tokenizer *t, int32_t id, const char **bytes,
+                          int *len, bool *added)
+{
+    if (id < 0 || id >= t->n_ids || !t->pieces[id].text)
+        return false;
+    *bytes = t->pieces[id].bytes;
+    *len = t->pieces[id].len;
+    *added = t->pieces[id].added;
+    return true;
+}

@@ -49,14 +49,12 @@ static void encoder_layer(const struct llm_vision_config *c,
     for (int h = 0; h < c->n_heads; h++)
         llm__attention_head(v->attn_out + h * hd, dim, v->q + h * hd, dim, v->k + h * hd,
                             v->v + h * hd, dim, n, n, hd, -1, v->att);
-    llm__linear(v->xb, v->attn_out, w->wo, w->bo, n, dim, dim);
-    llm__add(v->x, v->xb, (size_t)n * dim);
+    llm__linear_add(v->x, v->attn_out, w->wo, w->bo, n, dim, dim);
 
     llm__layernorm(v->xb, v->x, w->ln2_w, w->ln2_b, n, dim, c->eps);
     llm__linear(v->hb, v->xb, w->fc1_w, w->fc1_b, n, dim, c->hidden_dim);
     llm__gelu_tanh(v->hb, (size_t)n * c->hidden_dim);
-    llm__linear(v->xb, v->hb, w->fc2_w, w->fc2_b, n, c->hidden_dim, dim);
-    llm__add(v->x, v->xb, (size_t)n * dim);
+    llm__linear_add(v->x, v->hb, w->fc2_w, w->fc2_b, n, c->hidden_dim, dim);
 }
 
 void llm__vision_encode(const struct llm_model *m, struct llm_state *s, const float *pixels)

@@ -27,6 +27,7 @@
 #include "../llm/llm.h"
 #include "../llm/llm_internal.h"
 #include "../llm/ops_internal.h"
+#include "../table/table.h"
 
 #define TOL 1e-4f
 
@@ -72,7 +73,9 @@ static char *make_tmpdir(void)
 
 static void remove_tmpdir(char *dir)
 {
-    const char *names[] = {"config.json", "model.safetensors", "x.safetensors", "tokenizer.json"};
+    const char *names[] = {"config.json", "model.safetensors", "x.safetensors", "tokenizer.json",
+                           "model.safetensors.index.json", "shard-1.safetensors",
+                           "shard-2.safetensors"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char *p = q_asprintf("%s/%s", dir, names[i]);
         unlink(p);
@@ -216,6 +219,17 @@ static void test_llm__linear_matches_naive(void **unused)
                         acc += (double)x[r * in + i] * w[o * in + i];
                     assert_float_equal(y[r * out + o], acc, 1e-5);
                 }
+            /* the residual form adds to what y holds */
+            for (int i = 0; i < n * out; i++)
+                y[i] = (float)i;
+            llm__linear_add(y, x, w, with_bias ? b : NULL, n, in, out);
+            for (int r = 0; r < n; r++)
+                for (int o = 0; o < out; o++) {
+                    double acc = (with_bias ? b[o] : 0) + r * out + o;
+                    for (int i = 0; i < in; i++)
+                        acc += (double)x[r * in + i] * w[o * in + i];
+                    assert_float_equal(y[r * out + o], acc, 1e-4);
+                }
         }
         free(x);
         free(y);
@@ -277,6 +291,84 @@ static void test_llm__activations_match_naive(void **unused)
         z += exp(x[i] - 40.0);
     for (int i = 0; i < 9; i++)
         assert_float_equal(s[i], exp(x[i] - 40.0) / z, 1e-6);
+}
+
+static void test_llm__attention_matches_naive(void **unused);
+static void test_llm__vision_conformance(void **unused);
+static void test_llm__prompt_logits_conformance(void **unused);
+static void test_llm__greedy_conformance(void **unused);
+
+/* One token, all heads, grouped-query (3 query heads per KV head), head_dim 12 (a SIMD tail):
+ * each head equals llm__attention_head's result. */
+static void test_llm__attention_decode_matches_heads(void **unused)
+{
+    enum { HEADS = 6, KV_HEADS = 2, HD = 12, N_KV = 37, KV_DIM = KV_HEADS * HD };
+    float *q = random_floats(HEADS * HD, 12), *k = random_floats(N_KV * KV_DIM, 13);
+    float *v = random_floats(N_KV * KV_DIM, 14), out[HEADS * HD], want[HEADS * HD];
+    float att[3 * N_KV];
+    llm__attention_decode(out, q, k, v, KV_DIM, N_KV, HEADS, KV_HEADS, HD, att);
+    for (int h = 0; h < HEADS; h++) {
+        int g = h / (HEADS / KV_HEADS);
+        llm__attention_head(want + h * HD, HD, q + h * HD, HD, k + g * HD, v + g * HD, KV_DIM, 1,
+                            N_KV, HD, N_KV - 1, att);
+    }
+    assert_true(max_abs_diff(out, want, HEADS * HD) < 1e-5f);
+    free(q);
+    free(k);
+    free(v);
+}
+
+/* Long rows through the vectorized kernels (8 lanes plus a tail) against double loops. */
+static void test_llm__vector_kernels_match_naive(void **unused)
+{
+    enum { N = 1003 };
+    float *x = random_floats(N, 11), s[N], g[N], up[N];
+    for (int i = 0; i < N; i++) {
+        x[i] *= 90.0f; /* exp() over its whole range, clamps included */
+        up[i] = (float)(i % 7) - 3.0f;
+    }
+    memcpy(s, x, sizeof(s));
+    llm__softmax(s, N);
+    double max = -1e30, z = 0;
+    for (int i = 0; i < N; i++)
+        max = x[i] > max ? x[i] : max;
+    for (int i = 0; i < N; i++)
+        z += exp(x[i] - max);
+    for (int i = 0; i < N; i++)
+        assert_float_equal(s[i], exp(x[i] - max) / z, 1e-7 + 1e-5 * exp(x[i] - max) / z);
+    for (int i = 0; i < N; i++)
+        g[i] = x[i] / 10.0f;
+    llm__gelu_tanh(g, N);
+    for (int i = 0; i < N; i++) {
+        double v = x[i] / 10.0;
+        double ref = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+        assert_float_equal(g[i], ref, 1e-5 + 1e-6 * fabs(ref));
+    }
+    for (int i = 0; i < N; i++)
+        g[i] = x[i] / 10.0f;
+    llm__silu_mul(g, up, N);
+    for (int i = 0; i < N; i++) {
+        double v = x[i] / 10.0, ref = v / (1 + exp(-v)) * up[i];
+        assert_float_equal(g[i], ref, 1e-5 + 1e-6 * fabs(ref));
+    }
+    free(x);
+}
+
+/* The plain C versions of the kernels (what a machine without AVX2 runs) pass the same tests,
+ * including end-to-end conformance. */
+static void test_llm__scalar_kernels(void **unused)
+{
+    bool had_simd = llm__ops_set_simd(true); /* whether this machine has AVX2 */
+    assert_false(llm__ops_set_simd(false));
+    test_llm__linear_matches_naive(unused);
+    test_llm__activations_match_naive(unused);
+    test_llm__vector_kernels_match_naive(unused);
+    test_llm__attention_matches_naive(unused);
+    test_llm__attention_decode_matches_heads(unused);
+    test_llm__vision_conformance(unused);
+    test_llm__prompt_logits_conformance(unused);
+    test_llm__greedy_conformance(unused);
+    assert_int_equal(llm__ops_set_simd(true), had_simd);
 }
 
 static void test_llm__rope_matches_naive(void **unused)
@@ -762,6 +854,555 @@ static void test_llm__greedy_conformance(void **unused)
     llm_model_free(m);
 }
 
+/* --- sharded checkpoints -------------------------------------------------------------------- */
+
+/* Writes the fixture's weights into `dir` as shard-1.safetensors (the first half of the
+ * tensors by offset) and shard-2.safetensors, plus config.json and an index; the index's
+ * entries are written by `entry` (name, shard number) so tests can spoil them. */
+static void write_sharded_fixture(const char *dir, void (*entry)(FILE *, const char *, int))
+{
+    char *path = fixture("model.safetensors"), *msg = NULL;
+    struct llm__safetensors st;
+    assert_int_equal(llm__safetensors_open(&st, path, &msg), 0);
+    free(path);
+    size_t half = st.n_tensors / 2;
+    char *entries = NULL;
+    size_t entries_len = 0;
+    FILE *index = open_memstream(&entries, &entries_len);
+    assert_non_null(index);
+    for (int shard = 1; shard <= 2; shard++) {
+        size_t lo = shard == 2 ? half : 0, hi = shard == 2 ? st.n_tensors : half;
+        size_t cap = 1 << 16, n = 0, off = 0;
+        char *h = malloc(cap);
+        n += (size_t)snprintf(h + n, cap - n, "{\"__metadata__\":{\"format\":\"pt\"}");
+        for (size_t i = lo; i < hi; i++) {
+            const struct llm__tensor *t = &st.tensors[i];
+            n += (size_t)snprintf(h + n, cap - n, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[",
+                                  t->name);
+            for (int d = 0; d < t->n_dims; d++)
+                n += (size_t)snprintf(h + n, cap - n, d ? ",%lld" : "%lld",
+                                      (long long)t->shape[d]);
+            n += (size_t)snprintf(h + n, cap - n, "],\"data_offsets\":[%zu,%zu]}", off,
+                                  off + t->n_bytes);
+            off += t->n_bytes;
+            entry(index, t->name, shard);
+        }
+        n += (size_t)snprintf(h + n, cap - n, "}");
+        while (n % 8)
+            h[n++] = ' ';
+        char *shard_path = q_asprintf("%s/shard-%d.safetensors", dir, shard);
+        FILE *f = fopen(shard_path, "wb");
+        assert_non_null(f);
+        uint64_t hl = n;
+        fwrite(&hl, 8, 1, f);
+        fwrite(h, 1, n, f);
+        for (size_t i = lo; i < hi; i++)
+            fwrite(st.tensors[i].data, 1, st.tensors[i].n_bytes, f);
+        assert_int_equal(fclose(f), 0);
+        free(shard_path);
+        free(h);
+    }
+    fclose(index);
+    if (entries_len >= 2 && entries[entries_len - 2] == ',')
+        entries[entries_len - 2] = 0; /* no comma after the last entry */
+    char *text = q_asprintf("{\"metadata\": {\"total_size\": 0}, \"weight_map\": {%s}}\n",
+                            entries);
+    char *index_path = q_asprintf("%s/model.safetensors.index.json", dir);
+    write_all(index_path, text, strlen(text));
+    free(text);
+    free(entries);
+    free(index_path);
+    llm__safetensors_close(&st);
+    char *src = fixture("config.json"), *dst = q_asprintf("%s/config.json", dir);
+    size_t len;
+    uint8_t *config = read_all(src, &len);
+    write_all(dst, config, len);
+    free(config);
+    free(src);
+    free(dst);
+}
+
+static void entry_good(FILE *f, const char *name, int shard)
+{
+    fprintf(f, "\"%s\": \"shard-%d.safetensors\", ", name, shard);
+}
+
+static void entry_swapped(FILE *f, const char *name, int shard)
+{
+    fprintf(f, "\"%s\": \"shard-%d.safetensors\", ", name, 3 - shard);
+}
+
+static void entry_escape(FILE *f, const char *name, int shard)
+{
+    fprintf(f, "\"%s\": \"../shard-%d.safetensors\", ", name, shard);
+}
+
+static void entry_missing_shard(FILE *f, const char *name, int shard)
+{
+    fprintf(f, "\"%s\": \"shard-%d.safetensors\", ", name, shard + 5);
+}
+
+static void entry_drop_one(FILE *f, const char *name, int shard)
+{
+    if (strcmp(name, "model.text_model.norm.weight") != 0)
+        entry_good(f, name, shard);
+}
+
+/* The greedy continuation of the fixture's prompt. */
+static void check_greedy(const struct llm_model *m)
+{
+    struct expected e;
+    expected_open(&e);
+    int err, n, n_want, n_out;
+    struct llm_state *s = llm_state_new(m, 64, 1, &err);
+    assert_non_null(s);
+    int32_t *ids = expected_ids(&e, "prompt_ids", &n);
+    int32_t *want = expected_ids(&e, "greedy_ids", &n_want);
+    int32_t out[32];
+    float lp;
+    struct llm_generate_options o = {.max_new_tokens = n_want};
+    assert_int_equal(llm_generate(m, s, ids, n, expected_tensor(&e, "pixel_values", 3 * 32 * 32),
+                                  1, &o, out, &n_out, &lp), 0);
+    assert_int_equal(n_out, n_want);
+    assert_memory_equal(out, want, sizeof(int32_t) * n_want);
+    free(ids);
+    free(want);
+    llm_state_free(s);
+    expected_close(&e);
+}
+
+static void expect_load_error(const char *dir, int want_err, const char *want_in_msg)
+{
+    int err;
+    char *msg = NULL;
+    struct llm_model *m = llm_model_load(dir, &err, &msg);
+    assert_null(m);
+    assert_int_equal(err, want_err);
+    assert_non_null(msg);
+    if (!strstr(msg, want_in_msg))
+        fprintf(stderr, "message '%s' lacks '%s'\n", msg, want_in_msg);
+    assert_non_null(strstr(msg, want_in_msg));
+    free(msg);
+}
+
+static void test_llm__sharded_checkpoint(void **unused)
+{
+    char *dir = make_tmpdir();
+    write_sharded_fixture(dir, entry_good);
+    int err;
+    char *msg = NULL;
+    struct llm_model *m = llm_model_load(dir, &err, &msg);
+    if (!m)
+        fprintf(stderr, "sharded: %s\n", msg);
+    assert_non_null(m);
+    assert_int_equal(m->checkpoint.n_shards, 2);
+    check_greedy(m); /* the same weights give the same continuation */
+    llm_model_free(m);
+
+    /* the index must agree with the shards and stay inside the directory */
+    write_sharded_fixture(dir, entry_swapped);
+    expect_load_error(dir, QUIRE_EMODEL, "where the index puts it");
+    write_sharded_fixture(dir, entry_escape);
+    expect_load_error(dir, QUIRE_EMODEL, "not a file name in the model directory");
+    write_sharded_fixture(dir, entry_missing_shard);
+    expect_load_error(dir, QUIRE_ENOENT, "shard-6.safetensors");
+    write_sharded_fixture(dir, entry_drop_one); /* a tensor the index does not list */
+    expect_load_error(dir, QUIRE_EMODEL, "missing tensor 'model.text_model.norm.weight'");
+    char *index = q_asprintf("%s/model.safetensors.index.json", dir);
+    const char *bad[] = {"{}", "[1]", "{\"weight_map\": {}}", "{\"weight_map\": {\"a\": 3}}",
+                         "{\"weight_map\": {\"a\": \"\"}}", "{\"weight_map\": {\"a\": \".x\"}}",
+                         "{\"weight_map\": ", "{\"weight_map\": {\"a\": \"/etc/passwd\"}}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_all(index, bad[i], strlen(bad[i]));
+        expect_load_error(dir, QUIRE_EMODEL, "model.safetensors.index.json");
+    }
+    unlink(index);
+    expect_load_error(dir, QUIRE_ENOENT, "model.safetensors");
+    /* a model.safetensors next to an index wins, as in transformers */
+    write_sharded_fixture(dir, entry_swapped);
+    char *src = fixture("model.safetensors"), *dst = q_asprintf("%s/model.safetensors", dir);
+    size_t len;
+    uint8_t *data = read_all(src, &len);
+    write_all(dst, data, len);
+    m = llm_model_load(dir, &err, &msg);
+    assert_non_null(m);
+    assert_int_equal(m->checkpoint.n_shards, 1);
+    llm_model_free(m);
+    free(data);
+    free(src);
+    free(dst);
+    free(index);
+    remove_tmpdir(dir);
+}
+
+/* Every allocation of a sharded load fails cleanly in turn. */
+static void test_llm__sharded_allocation_failures(void **unused)
+{
+    char *dir = make_tmpdir();
+    write_sharded_fixture(dir, entry_good);
+    for (int n = 1;; n++) {
+        int err;
+        char *msg = NULL;
+        q_alloc_fail_after(n);
+        struct llm_model *m = llm_model_load(dir, &err, &msg);
+        q_alloc_fail_after(0);
+        free(msg);
+        if (m) {
+            llm_model_free(m);
+            break;
+        }
+        assert_int_equal(err, QUIRE_ENOMEM);
+    }
+    remove_tmpdir(dir);
+}
+
+/* --- OTSL-constrained decoding ---------------------------------------------------------------- */
+
+static const char *const otsl_tags[] = {"<otsl>", "</otsl>", "<nl>", "<fcel>", "<ecel>",
+                                        "<ched>", "<rhed>", "<srow>", "<lcel>", "<ucel>",
+                                        "<xcel>"};
+
+/* GPT-2's byte-level symbol for byte b, as UTF-8. */
+static void byte_symbol(int b, char out[8])
+{
+    bool plain = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    int code = b;
+    if (!plain) {
+        code = 256;
+        for (int i = 0; i < b; i++)
+            code += !((i >= '!' && i <= '~') || (i >= 0xA1 && i <= 0xAC) ||
+                      (i >= 0xAE && i <= 0xFF));
+    }
+    out[g_unichar_to_utf8((gunichar)code, out)] = 0;
+}
+
+/* A tokenizer for the tiny model's 300 ids: the 256 byte symbols (ids 0-255), merges "ab"
+ * (256), "12" (257) and "ä" (258, bytes C3 A4), then added tokens: <|endoftext|> 259,
+ * <end_of_utterance> 260, <image> 261, the OTSL tags 262-272. Returns the path of the file. */
+static char *write_otsl_tokenizer(const char *dir)
+{
+    JsonBuilder *b = json_builder_new();
+    char sym[16], a[8], c[8], pair[20];
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "model");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "BPE");
+    json_builder_set_member_name(b, "vocab");
+    json_builder_begin_object(b);
+    for (int i = 0; i < 256; i++) {
+        byte_symbol(i, sym);
+        json_builder_set_member_name(b, sym);
+        json_builder_add_int_value(b, i);
+    }
+    json_builder_set_member_name(b, "ab");
+    json_builder_add_int_value(b, 256);
+    json_builder_set_member_name(b, "12");
+    json_builder_add_int_value(b, 257);
+    byte_symbol(0xC3, a);
+    byte_symbol(0xA4, c);
+    snprintf(sym, sizeof(sym), "%s%s", a, c);
+    json_builder_set_member_name(b, sym);
+    json_builder_add_int_value(b, 258);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "merges");
+    json_builder_begin_array(b);
+    json_builder_add_string_value(b, "a b");
+    json_builder_add_string_value(b, "1 2");
+    snprintf(pair, sizeof(pair), "%s %s", a, c);
+    json_builder_add_string_value(b, pair);
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "pre_tokenizer");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "ByteLevel");
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "added_tokens");
+    json_builder_begin_array(b);
+    const char *special[] = {"<|endoftext|>", "<end_of_utterance>", "<image>"};
+    for (int i = 0; i < 14; i++) {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "id");
+        json_builder_add_int_value(b, 259 + i);
+        json_builder_set_member_name(b, "content");
+        json_builder_add_string_value(b, i < 3 ? special[i] : otsl_tags[i - 3]);
+        json_builder_set_member_name(b, "special");
+        json_builder_add_boolean_value(b, true);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    JsonGenerator *g = json_generator_new();
+    JsonNode *root = json_builder_get_root(b);
+    json_generator_set_root(g, root);
+    char *path = q_asprintf("%s/tokenizer.json", dir);
+    assert_true(json_generator_to_file(g, path, NULL));
+    json_node_unref(root);
+    g_object_unref(g);
+    g_object_unref(b);
+    return path;
+}
+
+struct otsl_fixture {
+    char *dir;
+    struct llm_tokenizer *tok;
+    struct llm_otsl *otsl;
+    struct llm__otsl_state st;
+    int32_t tag[11]; /* ids of otsl_tags[] */
+    int32_t eou;
+};
+
+static void otsl_fixture_open(struct otsl_fixture *f)
+{
+    int err;
+    char *msg = NULL;
+    f->dir = make_tmpdir();
+    char *path = write_otsl_tokenizer(f->dir);
+    f->tok = llm_tokenizer_load(path, &err, &msg);
+    if (!f->tok)
+        fprintf(stderr, "%s\n", msg);
+    assert_non_null(f->tok);
+    free(path);
+    f->otsl = llm_otsl_new(f->tok, 300, &err, &msg);
+    assert_non_null(f->otsl);
+    for (int i = 0; i < 11; i++)
+        assert_int_equal(f->tag[i] = llm_tokenizer_token_id(f->tok, otsl_tags[i]), 262 + i);
+    f->eou = llm_tokenizer_token_id(f->tok, "<end_of_utterance>");
+    f->st.max_cols = 64;
+    f->st.prev = calloc(64, sizeof(*f->st.prev));
+    f->st.cur = calloc(64, sizeof(*f->st.cur));
+    llm__otsl_reset(&f->st);
+}
+
+static void otsl_fixture_close(struct otsl_fixture *f)
+{
+    free(f->st.prev);
+    free(f->st.cur);
+    llm_otsl_free(f->otsl);
+    llm_tokenizer_free(f->tok);
+    remove_tmpdir(f->dir);
+}
+
+/* Which of the 11 tags (bit i = otsl_tags[i]) the constraint allows now, plenty of budget. */
+static int allowed_tags(const struct otsl_fixture *f)
+{
+    int bits = 0;
+    for (int i = 0; i < 11; i++)
+        bits |= llm__otsl_allowed(f->otsl, &f->st, f->tag[i], 100, false, true) << i;
+    return bits;
+}
+
+enum { T_OPEN = 1, T_CLOSE = 2, T_NL = 4, T_FCEL = 8, T_ECEL = 16, T_CHED = 32, T_RHED = 64,
+       T_SROW = 128, T_LCEL = 256, T_UCEL = 512, T_XCEL = 1024,
+       T_ANCHORS = T_FCEL | T_ECEL | T_CHED | T_RHED | T_SROW };
+
+/* Feeds tokens (tags by index into otsl_tags, or -1 - byte for a byte token), each of which
+ * must be allowed. */
+static void feed(struct otsl_fixture *f, const int *items, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int32_t id = items[i] >= 0 ? f->tag[items[i]] : -1 - items[i];
+        assert_true(llm__otsl_allowed(f->otsl, &f->st, id, 100, false, true));
+        llm__otsl_advance(f->otsl, &f->st, id);
+    }
+}
+
+static bool text_ok(const struct otsl_fixture *f, int32_t id, int budget)
+{
+    return llm__otsl_allowed(f->otsl, &f->st, id, budget, false, false);
+}
+
+/* The mask, position by position, on a table with a 2-D span:
+ *   <fcel>a <lcel> <ecel> <nl> / <ucel> <xcel> <fcel>ä <nl> / </otsl> */
+static void test_llm__otsl_constraint_mask(void **unused)
+{
+    struct otsl_fixture f;
+    otsl_fixture_open(&f);
+    enum { OPEN, CLOSE, NL, FCEL, ECEL, CHED, RHED, SROW, LCEL, UCEL, XCEL };
+    /* classes: text, tags, never (other added tokens, '<', unused ids) */
+    assert_int_equal(f.otsl->cls['a'], LLM__OTSL_TEXT);
+    assert_int_equal(f.otsl->cls[256], LLM__OTSL_TEXT);
+    assert_int_equal(f.otsl->cls['<'], LLM__OTSL_NEVER);
+    assert_int_equal(f.otsl->cls[0], LLM__OTSL_NEVER); /* NUL */
+    assert_int_equal(f.otsl->cls[261], LLM__OTSL_NEVER); /* <image> */
+    assert_int_equal(f.otsl->cls[299], LLM__OTSL_NEVER); /* not in the tokenizer */
+
+    assert_int_equal(allowed_tags(&f), T_OPEN);
+    assert_false(text_ok(&f, 'a', 100));
+    assert_false(llm__otsl_allowed(f.otsl, &f.st, f.eou, 100, true, true));
+    feed(&f, (int[]){OPEN}, 1);
+    assert_int_equal(allowed_tags(&f), T_ANCHORS);
+    assert_false(text_ok(&f, 'a', 100)); /* no text after <otsl> */
+    feed(&f, (int[]){FCEL}, 1);
+    assert_true(text_ok(&f, 'a', 100));
+    assert_false(text_ok(&f, '<', 100));
+    assert_false(text_ok(&f, 0xFF, 100)); /* never valid UTF-8 */
+    assert_int_equal(allowed_tags(&f), T_ANCHORS | T_LCEL | T_NL); /* no <ucel> in row 1 */
+    feed(&f, (int[]){-1 - 'a', LCEL}, 2);
+    assert_false(text_ok(&f, 'a', 100)); /* <lcel> takes no text */
+    feed(&f, (int[]){ECEL}, 1);
+    assert_false(text_ok(&f, 'a', 100));
+    assert_int_equal(allowed_tags(&f), T_ANCHORS | T_LCEL | T_NL);
+    feed(&f, (int[]){NL}, 1);
+    assert_int_equal(f.st.n_cols, 3);
+    /* row 2: the 2-wide cell above allows <ucel> at column 0, which forces one <xcel> */
+    assert_int_equal(allowed_tags(&f), T_ANCHORS | T_UCEL | T_CLOSE);
+    feed(&f, (int[]){UCEL}, 1);
+    assert_int_equal(allowed_tags(&f), T_XCEL);
+    feed(&f, (int[]){XCEL}, 1);
+    assert_int_equal(allowed_tags(&f), T_ANCHORS | T_UCEL); /* full row not reached: no <nl> */
+    feed(&f, (int[]){FCEL, -1 - 0xC3}, 2); /* half of "ä" */
+    assert_int_equal(allowed_tags(&f), 0); /* no tag inside a character */
+    assert_false(text_ok(&f, 'a', 100));
+    assert_true(text_ok(&f, 0xA4, 100));
+    feed(&f, (int[]){-1 - 0xA4}, 1);
+    assert_int_equal(allowed_tags(&f), T_NL); /* the row is full */
+    feed(&f, (int[]){NL}, 1);
+    /* row 3: <ucel> only under a cell anchored in that column */
+    assert_int_equal(allowed_tags(&f), T_ANCHORS | T_UCEL | T_CLOSE);
+    feed(&f, (int[]){ECEL}, 1);
+    assert_int_equal(allowed_tags(&f), T_ANCHORS | T_LCEL); /* column 1: the span ended */
+    llm__otsl_reset(&f.st);
+    feed(&f, (int[]){OPEN, FCEL, NL, CLOSE}, 4);
+    assert_int_equal(allowed_tags(&f), 0);
+    assert_false(text_ok(&f, 'a', 100));
+    assert_true(llm__otsl_allowed(f.otsl, &f.st, f.eou, 1, true, true)); /* only the stop */
+    assert_true(llm__otsl_done(&f.st, false));
+    assert_false(llm__otsl_done(&f.st, true));
+
+    /* the budget: a token must leave room to close the table */
+    llm__otsl_reset(&f.st);
+    assert_true(text_ok(&f, f.tag[OPEN], 4)); /* <otsl> <ecel> <nl> </otsl> */
+    assert_false(text_ok(&f, f.tag[OPEN], 3));
+    assert_false(llm__otsl_allowed(f.otsl, &f.st, f.tag[OPEN], 4, false, true)); /* + stop */
+    feed(&f, (int[]){OPEN, FCEL}, 2);
+    assert_true(text_ok(&f, 'a', 3));  /* a <nl> </otsl> */
+    assert_false(text_ok(&f, 'a', 2));
+    assert_true(text_ok(&f, f.tag[NL], 2));
+    assert_false(text_ok(&f, 0xC3, 3)); /* a half character needs one more token */
+    assert_true(text_ok(&f, 0xC3, 4));
+    otsl_fixture_close(&f);
+}
+
+/* Random walks through the constraint (random logits, random budgets, with and without a stop
+ * token) always give text that parses strictly. */
+static void test_llm__otsl_random_walks_parse(void **unused)
+{
+    struct otsl_fixture f;
+    otsl_fixture_open(&f);
+    unsigned seed = 99;
+    float logits[300];
+    struct llm_generate_options o = {.otsl = f.otsl, .stop_ids = &f.eou};
+    int32_t ids[64];
+    for (int walk = 0; walk < 3000; walk++) {
+        int budget = 4 + walk % 60;
+        o.n_stop_ids = walk & 1;
+        bool has_stop = o.n_stop_ids > 0;
+        llm__otsl_reset(&f.st);
+        int n = 0;
+        /* skew towards tags now and then so that spans and long rows happen */
+        float tag_bias = (walk % 3) * 1.5f;
+        for (int i = 0; i < budget; i++) {
+            for (int k = 0; k < 300; k++)
+                logits[k] = frand(&seed) + (k >= 262 ? tag_bias : 0.0f);
+            int32_t best = -1;
+            for (int32_t k = 0; k < 300; k++)
+                if ((best < 0 || logits[k] > logits[best]) &&
+                    llm__otsl_allowed(f.otsl, &f.st, k, budget - i, k == f.eou && has_stop,
+                                      has_stop))
+                    best = k;
+            if (best < 0)
+                break;
+            ids[n++] = best;
+            if (best == f.eou && has_stop)
+                break;
+            llm__otsl_advance(f.otsl, &f.st, best);
+            if (llm__otsl_done(&f.st, has_stop))
+                break;
+        }
+        assert_int_equal(f.st.phase, LLM__OTSL_CLOSED);
+        if (has_stop)
+            assert_int_equal(ids[n - 1], f.eou);
+        char *text;
+        size_t len;
+        assert_int_equal(llm_tokenizer_decode(f.tok, ids, (size_t)(n - has_stop), &text, &len), 0);
+        struct table *t = NULL;
+        char *msg = NULL;
+        int err = table_from_otsl(text, false, &t, NULL, &msg);
+        if (err)
+            fprintf(stderr, "walk %d: %s: %s\n", walk, text, msg);
+        assert_int_equal(err, 0);
+        assert_int_equal(t->n_cols, f.st.n_cols);
+        table_free(t);
+        free(text);
+    }
+    otsl_fixture_close(&f);
+}
+
+/* llm_generate with the constraint on the tiny model: output parses for every budget, the
+ * token loop does not allocate, and an otsl for another vocabulary size is refused. */
+static void test_llm__otsl_generate(void **unused)
+{
+    struct otsl_fixture f;
+    otsl_fixture_open(&f);
+    struct llm_model *m = load_fixture();
+    struct expected e;
+    expected_open(&e);
+    int err, n, n_out;
+    struct llm_state *s = llm_state_new(m, 128, 1, &err);
+    int32_t *prompt = expected_ids(&e, "prompt_ids", &n);
+    const float *pixels = expected_tensor(&e, "pixel_values", 3 * 32 * 32);
+    int32_t out[128];
+    float lp;
+    for (int stop = 0; stop < 2; stop++) {
+        for (int budget = 3; budget <= 128 - n; budget += 3) {
+            struct llm_generate_options o = {.max_new_tokens = budget, .stop_ids = &f.eou,
+                                             .n_stop_ids = stop, .otsl = f.otsl};
+            q_alloc_fail_after(1);
+            assert_int_equal(llm_generate(m, s, prompt, n, pixels, 1, &o, out, &n_out, &lp), 0);
+            q_alloc_fail_after(0);
+            if (budget < 4 + stop) {
+                assert_int_equal(n_out, 0); /* no table fits */
+                continue;
+            }
+            assert_true(n_out >= 4 && n_out <= budget);
+            assert_true(lp <= 0.0f);
+            if (stop)
+                assert_int_equal(out[n_out - 1], f.eou);
+            char *text, *msg = NULL;
+            size_t len;
+            assert_int_equal(llm_tokenizer_decode(f.tok, out, (size_t)(n_out - stop), &text,
+                                                  &len), 0);
+            struct table *t = NULL;
+            err = table_from_otsl(text, false, &t, NULL, &msg);
+            if (err || budget + 3 > 128 - n)
+                fprintf(stderr, "constrained (%d tokens): %s%s%s\n", budget, text,
+                        err ? " -> " : "", err ? msg : "");
+            assert_int_equal(err, 0);
+            table_free(t);
+            free(text);
+        }
+    }
+    char *msg = NULL;
+    struct llm_otsl *other = llm_otsl_new(f.tok, 272, &err, &msg); /* <xcel> is id 272 */
+    assert_null(other);
+    assert_int_equal(err, QUIRE_EMODEL);
+    assert_non_null(strstr(msg, "<xcel>"));
+    free(msg);
+    other = llm_otsl_new(f.tok, 280, &err, NULL);
+    assert_non_null(other);
+    struct llm_generate_options o = {.max_new_tokens = 8, .otsl = other};
+    assert_int_equal(llm_generate(m, s, prompt, n, pixels, 1, &o, out, &n_out, &lp),
+                     QUIRE_EINVAL);
+    llm_otsl_free(other);
+    free(prompt);
+    llm_state_free(s);
+    expected_close(&e);
+    llm_model_free(m);
+    otsl_fixture_close(&f);
+}
+
 struct worker {
     const struct llm_model *m;
     const int32_t *prompt;
@@ -974,7 +1615,7 @@ static void test_llm__half_precision_models(void **unused)
         if (!m)
             fprintf(stderr, "%s\n", msg);
         assert_non_null(m);
-        assert_int_equal(m->file.tensors[0].dtype, bf16 ? LLM__BF16 : LLM__F16);
+        assert_int_equal(m->checkpoint.shards[0].tensors[0].dtype, bf16 ? LLM__BF16 : LLM__F16);
         struct llm_state *s = llm_state_new(m, 64, 1, &err);
         int32_t *ids = expected_ids(&e, "prompt_ids", &n);
         llm__encode_images(m, s, expected_tensor(&e, "pixel_values", 3 * 32 * 32), 1);
@@ -1425,6 +2066,8 @@ int main(void)
         cmocka_unit_test(test_llm__linear_matches_naive),
         cmocka_unit_test(test_llm__norms_match_naive),
         cmocka_unit_test(test_llm__activations_match_naive),
+        cmocka_unit_test(test_llm__attention_decode_matches_heads),
+        cmocka_unit_test(test_llm__vector_kernels_match_naive),
         cmocka_unit_test(test_llm__rope_matches_naive),
         cmocka_unit_test(test_llm__attention_matches_naive),
         cmocka_unit_test(test_llm__half_floats_widen),
@@ -1436,6 +2079,12 @@ int main(void)
         cmocka_unit_test(test_llm__vision_conformance),
         cmocka_unit_test(test_llm__prompt_logits_conformance),
         cmocka_unit_test(test_llm__greedy_conformance),
+        cmocka_unit_test(test_llm__scalar_kernels),
+        cmocka_unit_test(test_llm__sharded_checkpoint),
+        cmocka_unit_test(test_llm__sharded_allocation_failures),
+        cmocka_unit_test(test_llm__otsl_constraint_mask),
+        cmocka_unit_test(test_llm__otsl_random_walks_parse),
+        cmocka_unit_test(test_llm__otsl_generate),
         cmocka_unit_test(test_llm__threads_share_one_model),
         cmocka_unit_test(test_llm__generate_rejects_bad_input),
         cmocka_unit_test(test_llm__tied_lm_head),
