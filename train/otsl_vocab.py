@@ -23,6 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe_ref  # noqa: E402
+from idefics3_ref import image_prompt  # what Idefics3Processor puts for one <image>
 
 OTSL_TAGS = ["<otsl>", "</otsl>", "<fcel>", "<ecel>", "<lcel>", "<ucel>", "<xcel>", "<ched>",
              "<rhed>", "<srow>", "<nl>"]
@@ -41,19 +42,6 @@ DEFAULT_MERGES = 330  # 256 + 330 + 54 added = 640 ids
 
 
 # --- prompt ----------------------------------------------------------------------------------
-
-def image_prompt(rows, cols, image_seq_len):
-    """What Idefics3Processor (and llm_image_prompt) puts in place of one <image>."""
-    seq = "<image>" * image_seq_len
-    if rows == 0 and cols == 0:
-        return "<fake_token_around_image><global-img>" + seq + "<fake_token_around_image>"
-    text = ""
-    for r in range(rows):
-        for c in range(cols):
-            text += f"<fake_token_around_image><row_{r + 1}_col_{c + 1}>" + seq
-        text += "\n"
-    return text + "\n<fake_token_around_image><global-img>" + seq + "<fake_token_around_image>"
-
 
 def chat_prompt(rows, cols, image_seq_len, instruction=PROMPT_TABLE):
     """The full prompt up to where the model starts writing (SmolDocling's chat template)."""
