@@ -67,3 +67,27 @@ out:
     g_free(db);
     return rc;
 }
+
+void cli_engine_args_release(struct cli_engine_args *args)
+{
+    g_free(args->engine);
+    g_free(args->model);
+    args->engine = args->model = NULL;
+}
+
+int cli_engine_apply(const char *command, struct cli_engine_args *args, struct config *cfg)
+{
+    int rc = 0;
+    if (args->engine && strcmp(args->engine, "text") && strcmp(args->engine, "vlm") &&
+        strcmp(args->engine, "auto")) {
+        fprintf(stderr, "quire %s: --engine: '%s' is not one of text, vlm, auto\n", command,
+                args->engine);
+        rc = CLI_EXIT_USAGE;
+    } else if ((args->engine && config_set_string(&cfg->engine, args->engine)) ||
+               (args->model && config_set_string(&cfg->model_path, args->model))) {
+        fprintf(stderr, "quire %s: out of memory\n", command);
+        rc = CLI_EXIT_USAGE;
+    }
+    cli_engine_args_release(args);
+    return rc;
+}

@@ -199,6 +199,7 @@ int cmd_batch(int argc, char **argv)
 {
     char *from = NULL;
     gboolean resume = FALSE, force = FALSE;
+    struct cli_engine_args engine_args = {0};
     GOptionEntry entries[] = {
         {"from", 0, 0, G_OPTION_ARG_FILENAME, &from,
          "Read the PDF paths from FILE, one per line ('-' = standard input)", "FILE"},
@@ -206,6 +207,7 @@ int cmd_batch(int argc, char **argv)
          "Also requeue documents a crash left running and process every queued document", NULL},
         {"force", 0, 0, G_OPTION_ARG_NONE, &force,
          "Process documents again even when they are already stored", NULL},
+        CLI_ENGINE_ENTRIES(&engine_args),
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     struct batch b = {0};
@@ -215,6 +217,8 @@ int cmd_batch(int argc, char **argv)
                        "failed.", entries, &argc, &argv, &b.cfg);
     if (rc)
         goto out_args;
+    if ((rc = cli_engine_apply("batch", &engine_args, &b.cfg)))
+        goto out_config;
     if ((argc < 2) == (from == NULL)) {
         fprintf(stderr, "quire batch: give folders or --from FILE (see quire batch --help)\n");
         rc = CLI_EXIT_USAGE;
@@ -274,6 +278,7 @@ out_list:
 out_config:
     config_release(&b.cfg);
 out_args:
+    cli_engine_args_release(&engine_args);
     g_free(from);
     return rc;
 }

@@ -91,12 +91,14 @@ static void feed(struct convert *c)
 int cmd_convert(int argc, char **argv)
 {
     char *format = NULL, *pages = NULL, *password = NULL;
+    struct cli_engine_args engine_args = {0};
     GOptionEntry entries[] = {
         {"format", 'f', 0, G_OPTION_ARG_STRING, &format,
          "Output format: md (default), latex, html, csv or json (JSON Lines)", "FORMAT"},
         {"pages", 'p', 0, G_OPTION_ARG_STRING, &pages, "Pages to process, e.g. 1-3,7 (default all)",
          "PAGES"},
         {"password", 0, 0, G_OPTION_ARG_STRING, &password, "Password of encrypted PDFs", "PW"},
+        CLI_ENGINE_ENTRIES(&engine_args),
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     struct convert c = {0};
@@ -106,6 +108,8 @@ int cmd_convert(int argc, char **argv)
                        entries, &argc, &argv, &c.cfg);
     if (rc)
         goto out_free_args;
+    if ((rc = cli_engine_apply("convert", &engine_args, &c.cfg)))
+        goto out_config;
     char *msg = NULL;
     c.format = TABLE_FORMAT_MARKDOWN;
     if (format && !table_format_parse(format, &c.format)) {
@@ -151,6 +155,7 @@ out_config:
     page_set_release(&c.pages);
     config_release(&c.cfg);
 out_free_args:
+    cli_engine_args_release(&engine_args);
     g_free(format);
     g_free(pages);
     g_free(password);

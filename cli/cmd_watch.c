@@ -295,12 +295,23 @@ static int start_watching(struct watch *w, char **dirs, int n)
 int cmd_watch(int argc, char **argv)
 {
     struct watch w = {0};
+    struct cli_engine_args engine_args = {0};
+    GOptionEntry entries[] = {
+        CLI_ENGINE_ENTRIES(&engine_args),
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
     int rc = cli_parse("watch", "DIR...",
                        "Processes the PDFs in the folders (and their subfolders) and every PDF that "
                        "appears there later, until SIGINT or SIGTERM (twice: abort).",
-                       NULL, &argc, &argv, &w.cfg);
-    if (rc)
+                       entries, &argc, &argv, &w.cfg);
+    if (rc) {
+        cli_engine_args_release(&engine_args);
         return rc;
+    }
+    if ((rc = cli_engine_apply("watch", &engine_args, &w.cfg))) {
+        config_release(&w.cfg);
+        return rc;
+    }
     if (argc < 2) {
         fprintf(stderr, "quire watch: no folders given (see quire watch --help)\n");
         config_release(&w.cfg);

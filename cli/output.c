@@ -64,8 +64,9 @@ static void print_heading(FILE *out, enum table_format f, const struct doc_job *
     case TABLE_FORMAT_HTML: open = "<!-- "; close = " -->"; break;
     default: open = "# "; break;
     }
-    fprintf(out, "%s%s, page %d, table %lld (%s engine, %dx%d)%s\n", open, job->path, tr->page,
-            (long long)tr->id, tr->engine, tr->table->n_rows, tr->table->n_cols, close);
+    fprintf(out, "%s%s, page %d, table %lld (%s engine%s%s, %dx%d)%s\n", open, job->path,
+            tr->page, (long long)tr->id, tr->engine, tr->model_id ? ", model " : "",
+            tr->model_id ? tr->model_id : "", tr->table->n_rows, tr->table->n_cols, close);
 }
 
 int output_document(FILE *out, const struct doc_job *job, enum table_format f,

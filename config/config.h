@@ -33,12 +33,15 @@ struct config {
     double incomplete_seconds; /* a stable file without %%EOF is taken anyway after this (default 30) */
     /* [tables] */
     char *engine;              /* "text", "vlm" or "auto" (default "text" until a model ships) */
-    double min_confidence;     /* regions below are not reported (default 0.5) */
+    double min_confidence;     /* regions below are not reported; with engine auto, model tables
+                                  below fall back to the text layer (default 0.5) */
     bool markdown_repeat_spans;/* Markdown: repeat a span's text in covered cells (default false) */
     bool latex_booktabs;       /* LaTeX: booktabs rules (default true) */
     /* [model] */
-    char *model_path;          /* model directory (default "" = the shipped model, if any) */
-    int threads;               /* OpenBLAS threads per decoding worker (default 1) */
+    char *model_path;          /* model directory for vlm/auto (default "" = the shipped model,
+                                  models/quire-table, if any) */
+    int threads;               /* OpenBLAS threads per decoding worker (default 1); with the
+                                  model, workers = 0 means cores / threads workers */
     /* [log] */
     char *log_level;           /* error, warning, info or debug (default "info") */
 };

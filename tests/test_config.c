@@ -69,7 +69,8 @@ static void test_config__shipped_file_matches_defaults(void **state)
 static void test_config__file_overrides(void **state)
 {
     char *path = write_temp("[store]\ndb = /tmp/x.db\n[pipeline]\nworkers = 3\ndpi = 150.5\n"
-                            "[tables]\nengine = auto\nmarkdown_repeat_spans = yes\n");
+                            "[tables]\nengine = auto\nmarkdown_repeat_spans = yes\n"
+                            "[model]\npath = /srv/models/quire-table\nthreads = 2\n");
     struct config c;
     assert_int_equal(config_load(&c, path, NULL), 0);
     assert_string_equal(c.db_path, "/tmp/x.db");
@@ -77,6 +78,8 @@ static void test_config__file_overrides(void **state)
     assert_true(c.dpi == 150.5);
     assert_string_equal(c.engine, "auto");
     assert_true(c.markdown_repeat_spans);
+    assert_string_equal(c.model_path, "/srv/models/quire-table");
+    assert_int_equal(c.threads, 2);
     assert_int_equal(c.queue_size, 64); /* untouched options keep their default */
     config_release(&c);
     unlink(path);
@@ -103,6 +106,7 @@ static void test_config__malformed(void **state)
     expect_error("[pipeline]\nworkers = -1\n", "workers");
     expect_error("[pipeline]\nqueue_size = 2.5\n", "queue_size");
     expect_error("[tables]\nengine = magic\n", "engine");
+    expect_error("[model]\nthreads = 0\n", "[model] threads");
     expect_error("[tables]\nlatex_booktabs = perhaps\n", "latex_booktabs");
     expect_error("this is not a key file\n", "");
     expect_error("[store]\ndb =\n", "db");

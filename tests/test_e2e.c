@@ -1,7 +1,9 @@
 /*
  * test_e2e.c - the real `quire` binary on real PDFs drawn with cairo, checked through the real
  * SQLite rows and the JSON it prints: convert, query/show/export/status/retry, batch (with
- * kill -9 and --resume), and watch (slow copies, moved-in files, a broken file, SIGTERM).
+ * kill -9 and --resume), and watch (slow copies, moved-in files, a broken file, SIGTERM); the
+ * model engine (--engine, --model) with the tiny random model of tests/fixtures/tiny-idefics3
+ * ($QUIRE_LLM_FIXTURES), whose tables are meaningless: only what is recorded is checked.
  *
  * QUIRE_BIN names the binary (make test sets it).
  */
@@ -23,6 +25,7 @@
 
 static const char *quire_bin;
 static char dir[64];
+static char *fixture_dir; /* absolute */
 
 static char *path_in(const char *name) { return g_build_filename(dir, name, NULL); }
 
@@ -286,6 +289,7 @@ static void test_e2e__usage_errors(void **state)
     assert_true(g_file_set_contents(conf, "[tables]\nengine = vlm\n", -1, NULL));
     assert_int_equal(quire(NULL, &err, "convert", "--config", conf, "x.pdf", NULL), 2);
     assert_non_null(strstr(err, "engine = vlm"));
+    assert_non_null(strstr(err, "--model DIR"));
     g_free(err);
     char *out = NULL;
     assert_int_equal(quire(&out, NULL, "convert", "--help", NULL), 0);
@@ -380,10 +384,31 @@ static void copy_slowly(const char *from, const char *to)
     g_free(data);
 }
 
+/* db_int, but -1 while the database or its schema does not exist yet (the watcher creates the
+ * file a moment before its tables). */
+static long long db_int_try(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(h);
+        return -1;
+    }
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt *st;
+    long long v = -1;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return v;
+}
+
 static bool wait_for(const char *db, const char *sql, long long want, double seconds)
 {
     for (double t = 0; t < seconds; t += 0.2) {
-        if (g_file_test(db, G_FILE_TEST_EXISTS) && db_int(db, sql) == want)
+        if (g_file_test(db, G_FILE_TEST_EXISTS) && db_int_try(db, sql) == want)
             return true;
         g_usleep(200000);
     }
@@ -462,6 +487,189 @@ static void test_e2e__watch(void **state)
     g_free(deep);
 }
 
+static void copy_file(const char *from, const char *to)
+{
+    char *contents;
+    gsize len;
+    assert_true(g_file_get_contents(from, &contents, &len, NULL));
+    assert_true(g_file_set_contents(to, contents, (gssize)len, NULL));
+    g_free(contents);
+}
+
+/* The tiny model with a tokenizer that has the OTSL tags: the 11 last-merged vocabulary entries
+ * (and the merges that make or use them) give their ids to "<otsl>", "</otsl>", "<nl>", ...
+ * With them decoding is constrained to OTSL, so the random model always writes a valid table.
+ * Returns the new folder (g_free). */
+static char *make_otsl_model(const char *name)
+{
+    static const char *tags[] = {"<otsl>", "</otsl>", "<nl>", "<fcel>", "<ecel>", "<ched>",
+                                 "<rhed>", "<srow>", "<lcel>", "<ucel>", "<xcel>"};
+    enum { N_TAGS = 11 };
+    char *out = g_build_filename(dir, name, NULL);
+    g_mkdir_with_parents(out, 0755);
+    const char *files[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char *a = g_build_filename(fixture_dir, files[i], NULL);
+        char *b = g_build_filename(out, files[i], NULL);
+        copy_file(a, b);
+        g_free(a);
+        g_free(b);
+    }
+    char *src = g_build_filename(fixture_dir, "tokenizer.json", NULL);
+    JsonParser *p = json_parser_new();
+    assert_true(json_parser_load_from_file(p, src, NULL));
+    JsonObject *root = json_node_get_object(json_parser_get_root(p));
+    JsonObject *model = json_object_get_object_member(root, "model");
+    JsonObject *vocab = json_object_get_object_member(model, "vocab");
+    /* the N_TAGS highest ids of the vocabulary */
+    GList *keys = json_object_get_members(vocab);
+    const char *removed[N_TAGS];
+    gint64 ids[N_TAGS];
+    int n = 0;
+    for (gint64 id = json_object_get_size(vocab) - 1; n < N_TAGS; id--)
+        for (GList *k = keys; k; k = k->next)
+            if (json_object_get_int_member(vocab, k->data) == id) {
+                removed[n] = k->data;
+                ids[n++] = id;
+            }
+    JsonArray *merges = json_object_get_array_member(model, "merges");
+    JsonArray *kept = json_array_new();
+    for (guint i = 0; i < json_array_get_length(merges); i++) {
+        const char *m = json_array_get_string_element(merges, i);
+        char **ab = g_strsplit(m, " ", 2);
+        char *joined = g_strconcat(ab[0], ab[1], NULL);
+        bool drop = false;
+        for (int t = 0; t < N_TAGS; t++)
+            drop |= !strcmp(joined, removed[t]) || !strcmp(ab[0], removed[t]) ||
+                    !strcmp(ab[1], removed[t]);
+        if (!drop)
+            json_array_add_string_element(kept, m);
+        g_free(joined);
+        g_strfreev(ab);
+    }
+    JsonArray *added = json_object_get_array_member(root, "added_tokens");
+    for (int t = 0; t < N_TAGS; t++) {
+        JsonObject *o = json_object_new();
+        json_object_set_int_member(o, "id", ids[t]);
+        json_object_set_string_member(o, "content", tags[t]);
+        json_object_set_boolean_member(o, "special", TRUE);
+        json_array_add_object_element(added, o);
+    }
+    for (int t = 0; t < N_TAGS; t++)
+        json_object_remove_member(vocab, removed[t]); /* frees the key: `removed` dies here */
+    g_list_free(keys);
+    json_object_set_array_member(model, "merges", kept);
+    JsonGenerator *g = json_generator_new();
+    json_generator_set_root(g, json_parser_get_root(p));
+    char *dst = g_build_filename(out, "tokenizer.json", NULL);
+    assert_true(json_generator_to_file(g, dst, NULL));
+    g_object_unref(g);
+    g_object_unref(p);
+    g_free(dst);
+    g_free(src);
+    return out;
+}
+
+
+/* --engine and --model: usage errors, and the model engine through convert and batch. */
+static void test_e2e__model_engine(void **state)
+{
+    if (!fixture_dir)
+        skip();
+    char *pdf = path_in("model.pdf"), *db = path_in("model.db"), *bad = path_in("notamodel");
+    make_pdf(pdf, "delta", 2);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(quire(NULL, &err, "convert", "--db", db, "--engine", "bogus", pdf, NULL), 2);
+    assert_non_null(strstr(err, "--engine: 'bogus' is not one of text, vlm, auto"));
+    g_free(err);
+    assert_int_equal(quire(NULL, &err, "watch", "--db", db, "--engine", "bogus", dir, NULL), 2);
+    g_free(err);
+    /* no model given, none shipped (the tests run in a temporary folder) */
+    assert_int_equal(quire(NULL, &err, "convert", "--db", db, "--engine", "vlm", pdf, NULL), 2);
+    assert_non_null(strstr(err, "--model DIR"));
+    g_free(err);
+    assert_int_equal(quire(NULL, &err, "batch", "--db", db, "--engine", "auto", dir, NULL), 2);
+    assert_non_null(strstr(err, "--model DIR"));
+    g_free(err);
+    /* a folder that is not a model: the message names the file */
+    g_mkdir_with_parents(bad, 0755);
+    assert_int_equal(quire(NULL, &err, "convert", "--db", db, "--engine", "vlm", "--model", bad,
+                           pdf, NULL), 2);
+    assert_non_null(strstr(err, "config.json"));
+    g_free(err);
+    assert_false(g_file_test(db, G_FILE_TEST_EXISTS)); /* refused before any work */
+
+    /* the plain tiny model writes no valid table: vlm stores the document without tables */
+    int rc = quire(&out, &err, "convert", "--db", db, "--engine", "vlm", "--model", fixture_dir,
+                   "--format", "json", pdf, NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err);
+    assert_non_null(strstr(out, "\"error\": null"));
+    g_free(out);
+    g_free(err);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status = 'done'"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 0);
+    /* ... and auto falls back to the text layer, recorded as "text" without a model id */
+    assert_int_equal(quire(NULL, NULL, "convert", "--db", db, "--engine", "auto", "--model",
+                           fixture_dir, pdf, NULL), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables WHERE engine = 'text' AND "
+                                "model_id IS NULL"), 2);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM cells WHERE text = 'delta-p2-r3-c2'"), 1);
+
+    /* with the OTSL tags the constrained model always writes a table: stored as "vlm" with the
+     * model id, printed with engine "vlm" */
+    char *model = make_otsl_model("tiny-otsl");
+    rc = quire(&out, &err, "convert", "--db", db, "--engine", "vlm", "--model", model, "--format",
+               "json", pdf, NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err);
+    JsonParser *parser = json_parser_new();
+    JsonObject *o = parse_line(parser, g_strstrip(out));
+    JsonArray *tables = json_object_get_array_member(o, "tables");
+    assert_int_equal(json_array_get_length(tables), 2);
+    for (guint i = 0; i < 2; i++) {
+        JsonObject *t = json_array_get_object_element(tables, i);
+        assert_string_equal(json_object_get_string_member(t, "engine"), "vlm");
+        double c = json_object_get_double_member(t, "confidence");
+        assert_true(c >= 0 && c <= 1);
+    }
+    g_object_unref(parser);
+    g_free(out);
+    g_free(err);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables WHERE engine = 'vlm' AND "
+                                "model_id = 'tiny-otsl'"), 2);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 2);
+
+    /* the same through batch, and through the configuration file instead of flags */
+    char *conf = path_in("model.conf"), *folder = path_in("modelfolder");
+    g_mkdir_with_parents(folder, 0755);
+    for (int i = 0; i < 3; i++) {
+        char *name = g_strdup_printf("%s/m%d.pdf", folder, i);
+        char *tag = g_strdup_printf("m%d", i);
+        make_pdf(name, tag, 1);
+        g_free(name);
+        g_free(tag);
+    }
+    char *text = g_strdup_printf("[tables]\nengine = vlm\n[model]\npath = %s\n[pipeline]\n"
+                                 "workers = 2\n", model);
+    assert_true(g_file_set_contents(conf, text, -1, NULL));
+    rc = quire(&out, &err, "batch", "--config", conf, "--db", db, folder, NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err);
+    assert_non_null(strstr(out, "3 stored"));
+    g_free(out);
+    g_free(err);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables WHERE engine = 'vlm' AND "
+                                "model_id = 'tiny-otsl'"), 5);
+    g_free(text);
+    g_free(conf);
+    g_free(folder);
+    g_free(model);
+    g_free(pdf);
+    g_free(db);
+    g_free(bad);
+}
+
 static int setup(void **state)
 {
     quire_bin = getenv("QUIRE_BIN");
@@ -469,6 +677,11 @@ static int setup(void **state)
         fprintf(stderr, "test_e2e: set QUIRE_BIN to the quire binary (make test does)\n");
         return -1;
     }
+    const char *fixtures = getenv("QUIRE_LLM_FIXTURES");
+    fixture_dir = realpath(fixtures ? fixtures : "tests/fixtures/tiny-idefics3", NULL);
+    if (!fixture_dir)
+        fprintf(stderr, "test_e2e: no tiny model (tests/fixtures/tiny-idefics3 or "
+                        "$QUIRE_LLM_FIXTURES): the model-engine test is skipped\n");
     strcpy(dir, "/tmp/quire-test-e2e-XXXXXX");
     return g_mkdtemp(dir) ? 0 : -1;
 }
@@ -478,6 +691,7 @@ static int teardown(void **state)
     char *cmd = g_strdup_printf("rm -rf '%s'", dir);
     int rc = system(cmd);
     g_free(cmd);
+    free(fixture_dir);
     return rc;
 }
 
@@ -491,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_e2e__batch_and_rerun),
         cmocka_unit_test(test_e2e__batch_survives_kill_9),
         cmocka_unit_test(test_e2e__watch),
+        cmocka_unit_test(test_e2e__model_engine),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,17 +1,23 @@
 /* test_workers.c - page selections and one document through pipeline_process, against a real
- * SQLite store and real PDFs drawn with cairo. */
+ * SQLite store and real PDFs drawn with cairo; the model engine with the tiny random model of
+ * tests/fixtures/tiny-idefics3 ($QUIRE_LLM_FIXTURES), whose output is meaningless: the tests
+ * check the plumbing (engine choice, fall-backs, what is recorded, one model, states per
+ * thread), never the content of a model table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <limits.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../ingest/ingest.h"
+#include "../vision/vision.h"
 #include "../workers/workers.h"
 #include "support/pdfgen.h"
 
@@ -83,7 +89,7 @@ static struct doc_job *run(const char *path, bool force)
     struct doc_job *job = doc_job_new(path);
     assert_non_null(job);
     job->force = force;
-    pipeline_process(job, store, &cfg, NULL);
+    pipeline_process(job, store, &cfg, NULL, NULL);
     return job;
 }
 
@@ -207,7 +213,7 @@ static void test_workers__limits(void **state)
     job = doc_job_new(path);
     assert_int_equal(page_set_parse("2", &job->pages, NULL), 0);
     job->force = true;
-    pipeline_process(job, store, &cfg, NULL);
+    pipeline_process(job, store, &cfg, NULL, NULL);
     assert_int_equal(job->outcome, JOB_STORED);
     assert_int_equal(job->result.n_pages, 1);
     assert_int_equal(job->result.pages[0].page, 2);
@@ -250,7 +256,7 @@ static void test_workers__abort_requeues(void **state)
     char *path = make_table_pdf("abort.pdf", "East");
     struct doc_job *job = doc_job_new(path);
     volatile int abort_flag = 1;
-    pipeline_process(job, store, &cfg, &abort_flag);
+    pipeline_process(job, store, &cfg, NULL, &abort_flag);
     assert_int_equal(job->outcome, JOB_CANCELLED);
     doc_job_free(job);
     struct store_status st;
@@ -258,6 +264,402 @@ static void test_workers__abort_requeues(void **state)
     assert_true(st.documents[DOC_QUEUED] >= 1);
     store_status_release(&st);
     g_free(path);
+}
+
+/* --- the model engine ----------------------------------------------------------------------- */
+
+static const char *fixture_dir(void)
+{
+    const char *d = getenv("QUIRE_LLM_FIXTURES");
+    return d ? d : "tests/fixtures/tiny-idefics3";
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char *contents;
+    gsize len;
+    assert_true(g_file_get_contents(from, &contents, &len, NULL));
+    assert_true(g_file_set_contents(to, contents, (gssize)len, NULL));
+    g_free(contents);
+}
+
+/* The tiny model with a tokenizer that has the OTSL tags: the 11 last-merged vocabulary entries
+ * (and the merges that make or use them) give their ids to "<otsl>", "</otsl>", "<nl>", ...
+ * With them decoding is constrained to OTSL, so the random model always writes a valid table.
+ * Returns the new folder (g_free). */
+static char *make_otsl_model(const char *name)
+{
+    static const char *tags[] = {"<otsl>", "</otsl>", "<nl>", "<fcel>", "<ecel>", "<ched>",
+                                 "<rhed>", "<srow>", "<lcel>", "<ucel>", "<xcel>"};
+    enum { N_TAGS = 11 };
+    char *out = g_build_filename(dir, name, NULL);
+    g_mkdir_with_parents(out, 0755);
+    const char *files[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char *a = g_build_filename(fixture_dir(), files[i], NULL);
+        char *b = g_build_filename(out, files[i], NULL);
+        copy_file(a, b);
+        g_free(a);
+        g_free(b);
+    }
+    char *src = g_build_filename(fixture_dir(), "tokenizer.json", NULL);
+    JsonParser *p = json_parser_new();
+    assert_true(json_parser_load_from_file(p, src, NULL));
+    JsonObject *root = json_node_get_object(json_parser_get_root(p));
+    JsonObject *model = json_object_get_object_member(root, "model");
+    JsonObject *vocab = json_object_get_object_member(model, "vocab");
+    /* the N_TAGS highest ids of the vocabulary */
+    GList *keys = json_object_get_members(vocab);
+    const char *removed[N_TAGS];
+    gint64 ids[N_TAGS];
+    int n = 0;
+    for (gint64 id = json_object_get_size(vocab) - 1; n < N_TAGS; id--)
+        for (GList *k = keys; k; k = k->next)
+            if (json_object_get_int_member(vocab, k->data) == id) {
+                removed[n] = k->data;
+                ids[n++] = id;
+            }
+    JsonArray *merges = json_object_get_array_member(model, "merges");
+    JsonArray *kept = json_array_new();
+    for (guint i = 0; i < json_array_get_length(merges); i++) {
+        const char *m = json_array_get_string_element(merges, i);
+        char **ab = g_strsplit(m, " ", 2);
+        char *joined = g_strconcat(ab[0], ab[1], NULL);
+        bool drop = false;
+        for (int t = 0; t < N_TAGS; t++)
+            drop |= !strcmp(joined, removed[t]) || !strcmp(ab[0], removed[t]) ||
+                    !strcmp(ab[1], removed[t]);
+        if (!drop)
+            json_array_add_string_element(kept, m);
+        g_free(joined);
+        g_strfreev(ab);
+    }
+    JsonArray *added = json_object_get_array_member(root, "added_tokens");
+    for (int t = 0; t < N_TAGS; t++) {
+        JsonObject *o = json_object_new();
+        json_object_set_int_member(o, "id", ids[t]);
+        json_object_set_string_member(o, "content", tags[t]);
+        json_object_set_boolean_member(o, "special", TRUE);
+        json_array_add_object_element(added, o);
+    }
+    for (int t = 0; t < N_TAGS; t++)
+        json_object_remove_member(vocab, removed[t]); /* frees the key: `removed` dies here */
+    g_list_free(keys);
+    json_object_set_array_member(model, "merges", kept);
+    JsonGenerator *g = json_generator_new();
+    json_generator_set_root(g, json_parser_get_root(p));
+    char *dst = g_build_filename(out, "tokenizer.json", NULL);
+    assert_true(json_generator_to_file(g, dst, NULL));
+    g_object_unref(g);
+    g_object_unref(p);
+    g_free(dst);
+    g_free(src);
+    return out;
+}
+
+/* The first column of the first row of a query on the test database, as text (g_free). */
+static char *db_text(const char *sql)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(cfg.db_path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    char *v = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        v = g_strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* Runs one document with cfg's engine and `engine`. */
+static struct doc_job *run_engine(const char *path, struct model_engine *engine)
+{
+    struct doc_job *job = doc_job_new(path);
+    assert_non_null(job);
+    job->force = true;
+    pipeline_process(job, store, &cfg, engine, NULL);
+    if (job->outcome != JOB_STORED)
+        fail_msg("outcome %d: %s", job->outcome, job->message ? job->message : "");
+    return job;
+}
+
+static void set_engine(const char *engine, const char *model)
+{
+    assert_int_equal(config_set_string(&cfg.engine, engine), 0);
+    assert_int_equal(config_set_string(&cfg.model_path, model ? model : ""), 0);
+}
+
+static void test_workers__engine_errors(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int err = 0;
+    char *msg = NULL;
+    /* vlm or auto without a model (none is shipped in models/) */
+    const char *engines[] = {"vlm", "auto"};
+    for (int i = 0; i < 2; i++) {
+        set_engine(engines[i], NULL);
+        assert_null(pipeline_new(&loop, &cfg, NULL, NULL, &err, &msg));
+        assert_int_equal(err, QUIRE_ECONFIG);
+        assert_non_null(strstr(msg, "--model DIR"));
+        assert_non_null(strstr(msg, "[model] path"));
+        free(msg);
+        msg = NULL;
+    }
+    /* a folder that is no model, a malformed config.json, a cut-off safetensors file: the
+     * message names the file */
+    char *bad = g_build_filename(dir, "badmodel", NULL);
+    g_mkdir_with_parents(bad, 0755);
+    set_engine("vlm", bad);
+    assert_null(pipeline_new(&loop, &cfg, NULL, NULL, &err, &msg));
+    assert_int_equal(err, QUIRE_ENOENT);
+    assert_non_null(strstr(msg, "config.json"));
+    free(msg);
+    msg = NULL;
+    char *f = g_build_filename(bad, "config.json", NULL);
+    assert_true(g_file_set_contents(f, "{\"model_type\": ", -1, NULL));
+    assert_null(pipeline_new(&loop, &cfg, NULL, NULL, &err, &msg));
+    assert_int_equal(err, QUIRE_EMODEL);
+    assert_non_null(strstr(msg, "config.json"));
+    free(msg);
+    msg = NULL;
+    char *src = g_build_filename(fixture_dir(), "config.json", NULL);
+    copy_file(src, f);
+    g_free(src);
+    char *st = g_build_filename(bad, "model.safetensors", NULL);
+    src = g_build_filename(fixture_dir(), "model.safetensors", NULL);
+    char *contents;
+    gsize len;
+    assert_true(g_file_get_contents(src, &contents, &len, NULL));
+    assert_true(g_file_set_contents(st, contents, (gssize)(len / 2), NULL));
+    g_free(contents);
+    assert_null(pipeline_new(&loop, &cfg, NULL, NULL, &err, &msg));
+    assert_int_equal(err, QUIRE_EMODEL);
+    assert_non_null(strstr(msg, "model.safetensors"));
+    free(msg);
+    msg = NULL;
+    /* text needs no model, even a bad one */
+    set_engine("text", bad);
+    struct pipeline *p = pipeline_new(&loop, &cfg, NULL, NULL, &err, &msg);
+    assert_non_null(p);
+    assert_null(pipeline_model_engine(p));
+    pipeline_free(p);
+    set_engine("text", NULL);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    g_free(src);
+    g_free(st);
+    g_free(f);
+    g_free(bad);
+}
+
+/* engine = vlm with OTSL-constrained decoding: the model's table is stored, with "vlm" and the
+ * model id, in the job and in the database. */
+static void test_workers__vlm_stores_model_table(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl");
+    char *path = make_table_pdf("vlm.pdf", "North");
+    set_engine("vlm", model);
+    int err = 0;
+    char *msg = NULL;
+    struct model_engine *e = model_engine_load(&cfg, &err, &msg);
+    if (!e)
+        fail_msg("%s", msg);
+    assert_string_equal(model_engine_id(e), "tiny-otsl");
+    struct doc_job *job = run_engine(path, e);
+    assert_int_equal(job->result.n_tables, 1);
+    const struct table_result *tr = &job->result.tables[0];
+    assert_string_equal(tr->engine, "vlm");
+    assert_string_equal(tr->model_id, "tiny-otsl");
+    assert_true(tr->confidence > 0 && tr->confidence <= 1);
+    assert_true(tr->table->n_rows >= 1 && tr->table->n_cols >= 1);
+    assert_int_equal(table_validate(tr->table, NULL), 0);
+    char *sql = g_strdup_printf("SELECT engine || ' ' || model_id FROM tables WHERE id = %lld",
+                                (long long)tr->id);
+    char *row = db_text(sql);
+    assert_string_equal(row, "vlm tiny-otsl");
+    g_free(row);
+    g_free(sql);
+    doc_job_free(job);
+    struct model_engine_stats st;
+    model_engine_get_stats(e, &st);
+    assert_int_equal(st.states_created, 1);
+    assert_int_equal(st.decodes, 1);
+    model_engine_free(e);
+    set_engine("text", NULL);
+    g_free(path);
+    g_free(model);
+}
+
+/* The plain fixture's tokenizer has no OTSL tags: unconstrained, the random model writes no
+ * table. vlm drops the region; auto falls back to the text layer and records "text". */
+static void test_workers__invalid_output(void **state)
+{
+    char *path = make_table_pdf("invalid.pdf", "North");
+    set_engine("vlm", fixture_dir());
+    int err = 0;
+    struct model_engine *e = model_engine_load(&cfg, &err, NULL);
+    assert_non_null(e);
+    assert_string_equal(model_engine_id(e), "tiny-idefics3");
+    struct doc_job *job = run_engine(path, e);
+    assert_int_equal(job->result.n_tables, 0);
+    doc_job_free(job);
+
+    assert_int_equal(config_set_string(&cfg.engine, "auto"), 0);
+    job = run_engine(path, e);
+    assert_int_equal(job->result.n_tables, 1);
+    const struct table_result *tr = &job->result.tables[0];
+    assert_string_equal(tr->engine, "text");
+    assert_null(tr->model_id);
+    assert_string_equal(table_text_at(tr->table, 1, 0), "North");
+    char *sql = g_strdup_printf("SELECT coalesce(model_id, 'null') FROM tables WHERE id = %lld",
+                                (long long)tr->id);
+    char *row = db_text(sql);
+    assert_string_equal(row, "null");
+    g_free(row);
+    g_free(sql);
+    doc_job_free(job);
+    model_engine_free(e);
+    set_engine("text", NULL);
+    g_free(path);
+}
+
+/* auto with a valid model table: below min_confidence the text layer's table ("text"); at or
+ * above it the model's structure ("auto", with the model id). */
+static void test_workers__auto_confidence(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl-auto");
+    char *path = make_table_pdf("auto.pdf", "North");
+    set_engine("auto", model);
+    int err = 0;
+    struct model_engine *e = model_engine_load(&cfg, &err, NULL);
+    assert_non_null(e);
+    double saved = cfg.min_confidence;
+    cfg.min_confidence = 0; /* every region, and any model table */
+    struct doc_job *job = run_engine(path, e);
+    assert_int_equal(job->result.n_tables, 1);
+    assert_string_equal(job->result.tables[0].engine, "auto");
+    assert_string_equal(job->result.tables[0].model_id, "tiny-otsl-auto");
+    double model_confidence = job->result.tables[0].confidence;
+    doc_job_free(job);
+    /* The region's own confidence (0.8 for a ruled grid) is above the random model's: a
+     * threshold between the two keeps the region and rejects the model's table. */
+    if (model_confidence >= 0.75)
+        skip();
+    cfg.min_confidence = 0.75;
+    job = run_engine(path, e);
+    cfg.min_confidence = saved;
+    assert_int_equal(job->result.n_tables, 1);
+    assert_string_equal(job->result.tables[0].engine, "text");
+    assert_null(job->result.tables[0].model_id);
+    assert_string_equal(table_text_at(job->result.tables[0].table, 2, 2), "(2.1%)");
+    doc_job_free(job);
+    model_engine_free(e);
+    set_engine("text", NULL);
+    g_free(path);
+    g_free(model);
+}
+
+/* Snapping: a model grid that matches the ruled table takes the PDF's words; one that does not
+ * keeps its own text. */
+static void test_workers__snap_text(void **state)
+{
+    char *path = make_table_pdf("snap.pdf", "North");
+    struct document *doc = NULL;
+    assert_int_equal(document_open(path, NULL, &doc, NULL), 0);
+    struct page_options po = {.dpi = 150, .max_pixels = 40000000, .words = true};
+    struct page *page = NULL;
+    assert_int_equal(document_load_page(doc, 0, &po, &page, NULL), 0);
+    struct page_layout *layout = NULL;
+    assert_int_equal(vision_analyze(page, NULL, &layout), 0);
+    assert_int_equal(layout->n_regions, 1);
+    struct table *t = NULL;
+    assert_int_equal(table_from_otsl("<otsl><ched>a<ched>b<ched>c<nl><fcel>d<ecel><fcel>f<nl>"
+                                     "<fcel>g<fcel>h<fcel>i<nl></otsl>", false, &t, NULL, NULL), 0);
+    int n = 0;
+    assert_int_equal(model_snap_text(page, layout, &layout->regions[0], t, &n), 0);
+    assert_int_equal(n, 9);
+    assert_string_equal(table_text_at(t, 0, 0), "Region");
+    assert_string_equal(table_text_at(t, 1, 0), "North");
+    assert_string_equal(table_text_at(t, 1, 1), "1,200");
+    assert_string_equal(table_text_at(t, 2, 2), "(2.1%)");
+    assert_int_equal(t->header_rows, 1);
+    assert_true(table_cell_at(t, 1, 1)->has_bbox);
+    table_free(t);
+    /* 2 x 2 against a 3 x 3 grid: nothing snaps */
+    assert_int_equal(table_from_otsl("<otsl><fcel>a<fcel>b<nl><fcel>c<fcel>d<nl></otsl>", false,
+                                     &t, NULL, NULL), 0);
+    assert_int_equal(model_snap_text(page, layout, &layout->regions[0], t, &n), 0);
+    assert_int_equal(n, 0);
+    assert_string_equal(table_text_at(t, 1, 1), "d");
+    table_free(t);
+    page_layout_free(layout);
+    page_free(page);
+    document_close(doc);
+    g_free(path);
+}
+
+struct pool_run {
+    int done, stored;
+    struct doc_job *jobs[6];
+};
+
+static void on_pool_done(struct doc_job *job, void *user)
+{
+    struct pool_run *r = user;
+    r->stored += job->outcome == JOB_STORED && job->result.n_tables == 1 &&
+                 !strcmp(job->result.tables[0].engine, "vlm");
+    r->jobs[r->done++] = job;
+}
+
+/* Through the real pool: the model is loaded once for the pipeline, every job's table carries
+ * the same model id pointer (the one engine's), and no more states exist than worker threads. */
+static void test_workers__model_loaded_once(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl-pool");
+    set_engine("vlm", model);
+    cfg.workers = 2;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    long loads = model_engine_loads();
+    struct pool_run r = {0};
+    int err = 0;
+    char *msg = NULL;
+    struct pipeline *p = pipeline_new(&loop, &cfg, on_pool_done, &r, &err, &msg);
+    if (!p)
+        fail_msg("%s", msg);
+    assert_int_equal(model_engine_loads(), loads + 1);
+    struct model_engine *e = pipeline_model_engine(p);
+    for (int i = 0; i < 6; i++) {
+        char *name = g_strdup_printf("pool%d.pdf", i);
+        char *corner = g_strdup_printf("N%d", i);
+        char *path = make_table_pdf(name, corner);
+        struct doc_job *job = doc_job_new(path);
+        job->force = true;
+        assert_int_equal(pipeline_submit(p, job), 0);
+        g_free(path);
+        g_free(corner);
+        g_free(name);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.done, 6);
+    assert_int_equal(r.stored, 6);
+    for (int i = 0; i < 6; i++) {
+        assert_ptr_equal(r.jobs[i]->result.tables[0].model_id, model_engine_id(e));
+        doc_job_free(r.jobs[i]);
+    }
+    assert_int_equal(model_engine_loads(), loads + 1);
+    struct model_engine_stats st;
+    model_engine_get_stats(e, &st);
+    assert_int_equal(st.decodes, 6);
+    assert_true(st.states_created >= 1 && st.states_created <= 2);
+    assert_true(st.states_in_use_max <= 2);
+    assert_int_equal(st.states_created, st.states_in_use_max);
+    pipeline_free(p);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    cfg.workers = 0;
+    set_engine("text", NULL);
+    g_free(model);
 }
 
 int main(void)
@@ -271,6 +673,12 @@ int main(void)
         cmocka_unit_test(test_workers__two_thousand_pages),
         cmocka_unit_test(test_workers__max_seconds),
         cmocka_unit_test(test_workers__abort_requeues),
+        cmocka_unit_test(test_workers__engine_errors),
+        cmocka_unit_test(test_workers__vlm_stores_model_table),
+        cmocka_unit_test(test_workers__invalid_output),
+        cmocka_unit_test(test_workers__auto_confidence),
+        cmocka_unit_test(test_workers__snap_text),
+        cmocka_unit_test(test_workers__model_loaded_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

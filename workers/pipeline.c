@@ -4,7 +4,9 @@
  * uv_queue_work() runs process_cb on a pool thread and after_cb on the loop thread; a job not yet
  * started can be cancelled with uv_cancel() (after_cb then sees UV_ECANCELED). Database
  * connections are kept in a small pool so each worker thread uses one connection at a time and
- * connections are reused across documents.
+ * connections are reused across documents. The model engine (engine vlm or auto) is loaded here,
+ * on the loop thread, before any work is queued; its states have their own pool
+ * (model_engine.c).
  */
 #include "workers.h"
 
@@ -25,6 +27,8 @@ struct pipeline {
     int queue_size;
     volatile int abort_flag;   /* read by workers between pages */
     bool stopping;
+
+    struct model_engine *engine; /* NULL with the text engine; read-only while jobs run */
 
     pthread_mutex_t lock;      /* guards the connection pool */
     struct store **idle;       /* connections not in use */
@@ -73,7 +77,7 @@ static void process_cb(uv_work_t *req)
         free(msg);
         return;
     }
-    pipeline_process(job, s, p->cfg, &p->abort_flag);
+    pipeline_process(job, s, p->cfg, p->engine, &p->abort_flag);
     give_back_store(p, s);
 }
 
@@ -100,35 +104,40 @@ static void after_cb(uv_work_t *req, int status)
 struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, pipeline_done_cb done,
                               void *user, int *err, char **msg)
 {
-    /* The pool size is read once, when the first work is queued: set it before that. */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int workers = cfg->workers > 0 ? cfg->workers : (int)(cores > 0 ? cores : 1);
+    bool use_model = strcmp(cfg->engine, "text") != 0;
+    /* The pool size is read once, when the first work is queued: set it before that. With the
+     * model, workers x [model] threads (OpenBLAS) = the cores (see workers.h). */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int cores = (int)(online > 0 ? online : 1);
+    int per_worker = use_model ? cfg->threads : 1;
+    int workers = cfg->workers > 0 ? cfg->workers : (cores / per_worker > 0 ? cores / per_worker : 1);
+    if (use_model && workers * per_worker > cores)
+        log_msg(LOG_WARN, "%d workers x %d OpenBLAS threads ([model] threads) exceed the %d cores",
+                workers, per_worker, cores);
     char size[16];
     snprintf(size, sizeof size, "%d", workers);
     setenv("UV_THREADPOOL_SIZE", size, 1);
 
-    /* NEEDSWORK: the model engine (llm/) is not wired into the pipeline yet; until it is, asking
-     * for it is an error rather than a silent fall-back to the text layer. */
-    if (strcmp(cfg->engine, "text") != 0) {
-        *err = QUIRE_ECONFIG;
-        if (msg)
-            *msg = q_asprintf("[tables] engine = %s: only the text-layer engine (text) is "
-                              "available in this version", cfg->engine);
+    struct model_engine *engine = NULL;
+    if (use_model && !(engine = model_engine_load(cfg, err, msg)))
         return NULL;
-    }
     /* Fail early, on the loop thread, when the database cannot be opened at all. */
     struct store *s = NULL;
     *err = store_open(cfg->db_path, cfg->busy_timeout_ms, &s, msg);
-    if (*err)
+    if (*err) {
+        model_engine_free(engine);
         return NULL;
+    }
     struct pipeline *p = q_calloc(1, sizeof *p);
     if (!p) {
         store_close(s);
+        model_engine_free(engine);
         *err = QUIRE_ENOMEM;
         return NULL;
     }
     p->loop = loop;
     p->cfg = cfg;
+    p->engine = engine;
     p->done = done;
     p->user = user;
     p->queue_size = cfg->queue_size > workers ? cfg->queue_size : workers;
@@ -141,6 +150,8 @@ struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, pipelin
     }
     return p;
 }
+
+struct model_engine *pipeline_model_engine(const struct pipeline *p) { return p->engine; }
 
 int pipeline_submit(struct pipeline *p, struct doc_job *job)
 {
@@ -183,6 +194,7 @@ void pipeline_free(struct pipeline *p)
     free(p->idle);
     free(p->jobs);
     pthread_mutex_destroy(&p->lock);
+    model_engine_free(p->engine);
     ingest_global_release();
     free(p);
 }

@@ -9,6 +9,7 @@
 #include "workers.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,7 +27,8 @@ static void set_failure(struct doc_job *job, int err, char *message)
 }
 
 static int add_table(struct doc_job *job, size_t *cap, int page_no, const struct region *region,
-                     struct table *table)
+                     struct table *table, const char *engine, const char *model_id,
+                     double confidence)
 {
     struct doc_result *r = &job->result;
     if (q_grow((void **)&r->tables, sizeof *r->tables, cap, r->n_tables + 1))
@@ -35,16 +37,172 @@ static int add_table(struct doc_job *job, size_t *cap, int page_no, const struct
     memset(t, 0, sizeof *t);
     t->page = page_no;
     t->bbox = region->bbox;
-    t->engine = "text";
-    t->model_id = NULL;
-    t->confidence = region->confidence;
+    t->engine = engine;
+    t->model_id = model_id;
+    t->confidence = confidence;
     t->table = table;
     return 0;
 }
 
+/* What one page needs for the model: the document to render it again at another DPI, and the
+ * last such rendering (regions of one page often share a DPI). */
+struct page_ctx {
+    struct doc_job *job;
+    const struct config *cfg;
+    struct model_engine *engine;
+    struct document *doc;
+    const struct page *page;
+    const struct page_layout *layout;
+    struct page *hires;       /* the page rendered at hires->raster.dpi, or NULL */
+    size_t *tables_cap;
+};
+
+/* The DPI at which the region's text has an x-height of ~10 px (x-height ~ half the font size):
+ * 1440 / the median font size of its words; 144 dpi (10-pt text) without words. */
+static double legible_dpi(const struct page *page, struct rect box)
+{
+    double sizes[256];
+    size_t n = 0;
+    for (size_t i = 0; i < page->n_words && n < 256; i++) {
+        const struct word *w = &page->words[i];
+        if (w->font_size > 0 && rect_contains_point(box, (w->bbox.x0 + w->bbox.x1) / 2,
+                                                    (w->bbox.y0 + w->bbox.y1) / 2))
+            sizes[n++] = w->font_size;
+    }
+    if (!n)
+        return 144;
+    for (size_t i = 1; i < n; i++) /* insertion sort: n is small */
+        for (size_t k = i; k > 0 && sizes[k - 1] > sizes[k]; k--) {
+            double t = sizes[k];
+            sizes[k] = sizes[k - 1];
+            sizes[k - 1] = t;
+        }
+    return 1440 / sizes[n / 2];
+}
+
+/* The region cropped from a raster at a legible resolution: the page's own raster when that is
+ * fine enough (*scale then says how much the model engine shrinks the crop to the DPI wanted),
+ * else the page rendered again at the DPI wanted (bounded by max_pixels). Sets *gray, *w, *h,
+ * *stride into a raster owned by ctx->page or ctx->hires. */
+static int region_crop(struct page_ctx *ctx, const struct region *region, const uint8_t **gray,
+                       int *w, int *h, size_t *stride, double *scale)
+{
+    const struct page *page = ctx->page;
+    struct rect b = region->bbox;
+    double longest = fmax(rect_width(b), rect_height(b));
+    double dpi = legible_dpi(page, b);
+    /* no finer than the tiles hold anyway (2 tiles a side) */
+    double fit = 2.0 * model_engine_image_size(ctx->engine) * 72 / fmax(longest, 1);
+    dpi = fmin(dpi, fit);
+    double cap = 72 * sqrt((double)ctx->cfg->max_pixels / fmax(page->width * page->height, 1));
+    dpi = round(fmax(36, fmin(dpi, fmin(cap, 600))));
+    const struct raster *r = &page->raster;
+    if (!r->gray || dpi > r->dpi * 1.05) {
+        if (!ctx->hires || ctx->hires->raster.dpi != dpi) {
+            page_free(ctx->hires);
+            ctx->hires = NULL;
+            struct page_options po = {.dpi = dpi, .max_pixels = ctx->cfg->max_pixels};
+            char *msg = NULL;
+            int err = document_load_page(ctx->doc, page->index, &po, &ctx->hires, &msg);
+            if (err) {
+                log_msg(LOG_WARN, "%s: page %d: %s", ctx->job->path, page->index + 1,
+                        msg ? msg : err_str(err));
+                free(msg);
+                return err;
+            }
+        }
+        r = &ctx->hires->raster;
+    }
+    *scale = fmin(1, dpi / r->dpi);
+    double s = r->dpi / 72;
+    int x0 = (int)fmax(0, floor(b.x0 * s)), y0 = (int)fmax(0, floor(b.y0 * s));
+    int x1 = (int)fmin(r->width, ceil(b.x1 * s)), y1 = (int)fmin(r->height, ceil(b.y1 * s));
+    if (x1 <= x0 || y1 <= y0)
+        return QUIRE_EINVAL;
+    *gray = r->gray + (size_t)y0 * (size_t)r->width + (size_t)x0;
+    *w = x1 - x0;
+    *h = y1 - y0;
+    *stride = (size_t)r->width;
+    return 0;
+}
+
+/* The text-layer engine's table for a region (added as engine "text"). */
+static int text_table(struct page_ctx *ctx, size_t i)
+{
+    const struct region *region = &ctx->layout->regions[i];
+    struct table *table = NULL;
+    char *msg = NULL;
+    int err = 0;
+    int e = textlayer_extract(ctx->page, ctx->layout, region, &table, &msg);
+    if (e == QUIRE_ENOMEM) {
+        err = e;
+    } else if (e) {
+        log_msg(LOG_DEBUG, "%s: page %d: region %zu: %s", ctx->job->path, ctx->page->index + 1, i,
+                msg ? msg : err_str(e));
+    } else if (table->n_rows == 0 || table->n_cols == 0) {
+        table_free(table);
+    } else if ((err = add_table(ctx->job, ctx->tables_cap, ctx->page->index + 1, region, table,
+                                "text", NULL, region->confidence))) {
+        table_free(table);
+    }
+    free(msg);
+    return err;
+}
+
+/* The model's table for a region (engine vlm or auto), or the fall-back.
+ * NEEDSWORK: a decode is not interrupted by pipeline_abort() or max_seconds, which are checked
+ * between pages; with a trained model's ~400-token tables that is seconds per region. */
+static int model_table(struct page_ctx *ctx, size_t i, bool auto_mode)
+{
+    const struct region *region = &ctx->layout->regions[i];
+    const struct page *page = ctx->page;
+    const uint8_t *gray = NULL;
+    int w = 0, h = 0;
+    size_t stride = 0;
+    struct table *table = NULL;
+    double confidence = 0, scale = 1;
+    char *msg = NULL;
+    int e = region_crop(ctx, region, &gray, &w, &h, &stride, &scale);
+    if (!e)
+        e = model_engine_read_table(ctx->engine, gray, w, h, stride, scale, &table, &confidence,
+                                    &msg);
+    if (e == QUIRE_ENOMEM)
+        return e;
+    bool usable = !e && (!auto_mode || confidence >= ctx->cfg->min_confidence);
+    if (!usable) {
+        if (e)
+            log_msg(auto_mode ? LOG_DEBUG : LOG_WARN, "%s: page %d: region %zu: the model gave "
+                    "no table: %s%s", ctx->job->path, page->index + 1, i, msg ? msg : err_str(e),
+                    auto_mode ? " (text-layer engine instead)" : " (region dropped)");
+        else
+            log_msg(LOG_DEBUG, "%s: page %d: region %zu: model confidence %.3f below %.3f "
+                    "(text-layer engine instead)", ctx->job->path, page->index + 1, i,
+                    confidence, ctx->cfg->min_confidence);
+        free(msg);
+        table_free(table);
+        return auto_mode ? text_table(ctx, i) : 0;
+    }
+    free(msg);
+    const char *engine = "vlm";
+    int err = 0;
+    if (auto_mode && page->has_text_layer) {
+        int n_snapped = 0;
+        engine = "auto";
+        err = model_snap_text(page, ctx->layout, region, table, &n_snapped);
+        log_msg(LOG_DEBUG, "%s: page %d: region %zu: %d of %zu cells took the text layer's words",
+                ctx->job->path, page->index + 1, i, n_snapped, table->n_cells);
+    }
+    if (!err)
+        err = add_table(ctx->job, ctx->tables_cap, page->index + 1, region, table, engine,
+                        model_engine_id(ctx->engine), confidence);
+    if (err)
+        table_free(table);
+    return err;
+}
+
 /* Finds and extracts the tables of one loaded page. */
-static int process_page(struct doc_job *job, const struct page *page, const struct config *cfg,
-                        size_t *tables_cap)
+static int process_page(struct doc_job *job, struct document *doc, const struct page *page,
+                        const struct config *cfg, struct model_engine *engine, size_t *tables_cap)
 {
     struct vision_options vo;
     vision_options_init(&vo);
@@ -53,29 +211,21 @@ static int process_page(struct doc_job *job, const struct page *page, const stru
     int err = vision_analyze(page, &vo, &layout);
     if (err)
         return err;
-    for (size_t i = 0; i < layout->n_regions && !err; i++) {
-        struct table *table = NULL;
-        char *msg = NULL;
-        int e = textlayer_extract(page, layout, &layout->regions[i], &table, &msg);
-        if (e == QUIRE_ENOMEM) {
-            err = e;
-        } else if (e) {
-            log_msg(LOG_DEBUG, "%s: page %d: region %zu: %s", job->path, page->index + 1, i,
-                    msg ? msg : err_str(e));
-        } else if (table->n_rows == 0 || table->n_cols == 0) {
-            table_free(table);
-        } else if ((err = add_table(job, tables_cap, page->index + 1, &layout->regions[i], table))) {
-            table_free(table);
-        }
-        free(msg);
-    }
+    struct page_ctx ctx = {.job = job, .cfg = cfg, .engine = engine, .doc = doc, .page = page,
+                           .layout = layout, .tables_cap = tables_cap};
+    bool use_model = engine && strcmp(cfg->engine, "text") != 0;
+    bool auto_mode = !strcmp(cfg->engine, "auto");
+    for (size_t i = 0; i < layout->n_regions && !err; i++)
+        err = use_model ? model_table(&ctx, i, auto_mode) : text_table(&ctx, i);
+    page_free(ctx.hires);
     page_layout_free(layout);
     return err;
 }
 
 /* Opens the PDF and runs every selected page. On failure the job says why. */
 static int process_pages(struct doc_job *job, const struct config *cfg,
-                         const volatile int *abort_flag, double started)
+                         struct model_engine *engine, const volatile int *abort_flag,
+                         double started)
 {
     struct document *doc = NULL;
     char *msg = NULL;
@@ -122,7 +272,7 @@ static int process_pages(struct doc_job *job, const struct config *cfg,
             r->pages[r->n_pages++] = (struct page_result){
                 .page = i + 1, .width = page->width, .height = page->height,
                 .has_text_layer = page->has_text_layer};
-            err = process_page(job, page, cfg, &tables_cap);
+            err = process_page(job, doc, page, cfg, engine, &tables_cap);
         }
         page_free(page);
     }
@@ -163,7 +313,7 @@ static void record_vanished(struct doc_job *job, struct store *store)
 }
 
 void pipeline_process(struct doc_job *job, struct store *store, const struct config *cfg,
-                      const volatile int *abort_flag)
+                      struct model_engine *engine, const volatile int *abort_flag)
 {
     double started = now_seconds();
     struct stat st;
@@ -205,7 +355,7 @@ void pipeline_process(struct doc_job *job, struct store *store, const struct con
         set_failure(job, err, store_failure(store, job->path, "mark the document running", err));
         return;
     }
-    err = process_pages(job, cfg, abort_flag, started);
+    err = process_pages(job, cfg, engine, abort_flag, started);
     job->seconds = now_seconds() - started;
     if (err == QUIRE_ECANCELLED) {
         release_results(&job->result);

@@ -12,13 +12,24 @@
  * The pipeline counts jobs waiting or running; feeders check pipeline_full() so that at most
  * `queue_size` jobs exist at once (a folder of 100,000 PDFs is fed as work drains).
  *
- * Threads and cores: the pool has `workers` threads (default: one per core, via
- * UV_THREADPOOL_SIZE, set before the pool starts). Each worker processes one document at a time,
- * single-threaded; OpenBLAS, used by the model engine, is limited to [model] threads per worker
- * (default 1), so workers x threads never exceeds the cores by default: parallelism comes from
- * documents, not from inside a matrix product. Each worker thread takes a SQLite connection from
- * a small pool (one connection per thread at any time); SQLite serializes the writes and the busy
- * timeout absorbs the waits. Each document is written in one transaction.
+ * Threads and cores: the pool has `workers` threads (set through UV_THREADPOOL_SIZE before the
+ * pool starts). Each worker processes one document at a time. Each worker thread takes a SQLite
+ * connection from a small pool (one connection per thread at any time); SQLite serializes the
+ * writes and the busy timeout absorbs the waits. Each document is written in one transaction.
+ *
+ * The model engine ([tables] engine = vlm or auto): the model is loaded once, on the loop thread,
+ * by pipeline_new(), and shared read-only by every worker (its weights are mmapped). Each decode
+ * takes an llm_state (activations, KV cache) from a pool guarded by a mutex and gives it back, so
+ * a state is used by one thread at a time and at most `workers` states ever exist; they are
+ * created on first need and freed by pipeline_free(). Cores: OpenBLAS (the pthreads build, whose
+ * thread count is one process-wide setting) runs [model] threads threads per decoding worker;
+ * with the model engine, workers = 0 means cores / threads workers (at least one), so workers x
+ * threads = the cores. The default threads = 1 keeps each decode single-threaded and takes the
+ * parallelism from documents, as the text engine does: on a 2-core machine two documents decode
+ * at once, each on one core, and nothing is oversubscribed. Setting both workers and threads so
+ * that their product exceeds the cores is allowed (a warning is logged). NEEDSWORK: a single big
+ * document decodes its tables one after another on one core; splitting a document's regions
+ * over workers would keep both cores busy on it.
  *
  * Shutdown: pipeline_stop() cancels jobs still waiting in the pool (their documents stay queued in
  * the database); running jobs finish. pipeline_abort() also asks running jobs to give up at the
@@ -82,6 +93,7 @@ void doc_job_free(struct doc_job *job);   /* NULL is a no-op; any thread */
 typedef void (*pipeline_done_cb)(struct doc_job *job, void *user);
 
 struct pipeline;
+struct model_engine; /* below */
 
 /* Creates a pipeline on `loop`. cfg must outlive it. done is called on the loop thread once per
  * submitted job; it owns the job from then on (doc_job_free). Returns NULL with *err set. */
@@ -101,8 +113,77 @@ void pipeline_abort(struct pipeline *p);
 void pipeline_free(struct pipeline *p);
 
 /* Processes one job synchronously on the calling thread with the given connection (what a
- * pool thread does). Exposed for tests. `abort_flag` may be NULL. */
+ * pool thread does). `engine` is the loaded model when cfg->engine is vlm or auto (NULL for
+ * text). Exposed for tests. `abort_flag` may be NULL. */
 void pipeline_process(struct doc_job *job, struct store *store, const struct config *cfg,
-                      const volatile int *abort_flag);
+                      struct model_engine *engine, const volatile int *abort_flag);
+/* The pipeline's model engine (NULL with the text engine). Loop thread. */
+struct model_engine *pipeline_model_engine(const struct pipeline *p);
+
+/* --- the model engine (workers/model_engine.c, workers/snap.c) ------------------------------- */
+/*
+ * Per table region (workers/process.c): the region is cropped from the page rendered at a DPI
+ * that gives its text an x-height of ~10 px (1440 / font size in pt; 10-pt text, 144 dpi, when
+ * the page has no text layer), as train/README.md prepares the model's training crops; the model
+ * writes OTSL, constrained to valid OTSL when the tokenizer has the OTSL tags, and
+ * table_from_otsl(repair = true) parses it.
+ *  - engine = vlm: the model's table (engine "vlm"); a region whose output is no table is
+ *    dropped (logged): the model alone, no fall-back.
+ *  - engine = auto: the model's structure with the text layer's words snapped into its cells
+ *    (model_snap_text) where the page has a text layer (engine "auto"), the model alone on pages
+ *    without one (engine "vlm"); when the output is no table or its confidence is below
+ *    [tables] min_confidence, the text-layer engine's table (engine "text").
+ * Confidence of a model table = exp(mean log-probability of its tokens): the geometric mean of
+ * the probabilities the model gave its own tokens (before the OTSL constraint), in 0..1.
+ * The model id stored with each model table is config.json's _name_or_path, else the folder's
+ * name.
+ */
+struct model_engine;
+
+/* The model folder cfg asks for: [model] path (--model), else the shipped model if there is one.
+ * Returns a new string, or NULL with *msg (caller frees) saying how to give one. */
+char *model_engine_find(const struct config *cfg, char **msg);
+/* Loads the model, tokenizer, OTSL constraint and image options of model_engine_find()'s folder
+ * and sets OpenBLAS to cfg->threads threads. Returns the engine or NULL with *err = QUIRE_ECONFIG
+ * (no model given), QUIRE_ENOENT/QUIRE_EIO/QUIRE_EMODEL (the folder or a file in it is missing or
+ * malformed: *msg names the file, from llm/) or QUIRE_ENOMEM. Loop thread, before workers run. */
+struct model_engine *model_engine_load(const struct config *cfg, int *err, char **msg);
+/* Frees the model and every state; no decode may be running. NULL is a no-op. */
+void model_engine_free(struct model_engine *e);
+/* The model id (owned by the engine, valid until model_engine_free). Any thread. */
+const char *model_engine_id(const struct model_engine *e);
+/* The encoder's tile size in pixels. Any thread. */
+int model_engine_image_size(const struct model_engine *e);
+/* Reads one table from an 8-bit gray crop (`stride` bytes per row): scales it by `scale` (<= 1;
+ * 1 = as it is), then down to at most 2 x 2 tiles, pads it white to whole tiles, decodes greedily
+ * on a pooled state and parses the OTSL.
+ * On success *out is a new table (caller frees) with at least one row and column, and
+ * *confidence as documented above. Returns 0, QUIRE_EPARSE (the output is no table; *msg says
+ * why), QUIRE_ELIMIT (the prompt leaves no room to decode), QUIRE_EINVAL or QUIRE_ENOMEM. Any
+ * worker thread, concurrently. */
+int model_engine_read_table(struct model_engine *e, const uint8_t *gray, int width, int height,
+                            size_t stride, double scale, struct table **out, double *confidence,
+                            char **msg);
+
+struct model_engine_stats {
+    int states_created;     /* llm_states made so far (one per concurrently decoding thread) */
+    int states_in_use_max;  /* the most states in use at once */
+    long decodes;           /* decodes finished */
+};
+/* Any thread. */
+void model_engine_get_stats(struct model_engine *e, struct model_engine_stats *st);
+/* How many models this process has loaded (for tests: the model is loaded once). Any thread. */
+long model_engine_loads(void);
+
+/* Text-layer snapping (engine = auto): the grid lines of `region` are taken from its rulings or
+ * its text when they match t's rows and columns; then every cell whose box holds words of the
+ * page gets those words (line by line, left to right) as its text and its box as bbox. Cells
+ * with no word keep their text; when the grid cannot be matched nothing changes. *n_snapped is
+ * the number of cells whose text came from the page. Returns 0 or QUIRE_ENOMEM. Any thread. */
+struct page;
+struct page_layout;
+struct region;
+int model_snap_text(const struct page *page, const struct page_layout *layout,
+                    const struct region *region, struct table *t, int *n_snapped);
 
 #endif
