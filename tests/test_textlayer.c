@@ -375,6 +375,201 @@ static void test_textlayer__sideways_table(void **state)
     page_free(p);
 }
 
+static void test_textlayer__wrapped_rows_set_close(void **state)
+{
+    /* Booktabs: a bold header whose first cell wraps onto a second line, and body rows whose
+     * labels all wrap, the rows set only 2.4 pt apart (less than a third of a line) but still
+     * clearly further apart than the 0.4 pt between the wrapped lines of a row. */
+    static const char *labels[4][2] = {{"Quarter in median", "the index"},
+                                       {"Variance in import", "change with"},
+                                       {"Income population", "budget annual"},
+                                       {"Average import", "actual volume"}};
+    static const char *nums[4][2] = {
+        {"39%", "4,776"}, {"72%", "32"}, {"3%", "2,098"}, {"28%", "6,909"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 96);
+    synth_text(p, 50, 100, 10, true, "Description of");
+    text_right(p, 200, 100, 10, "Margin");
+    text_right(p, 280, 100, 10, "Price");
+    for (int i = 0; i < 3; i++) /* text_right is not bold: redo the header words in bold */
+        p->words[p->n_words - 1 - (size_t)i].bold = true;
+    synth_text(p, 50, 110.3, 10, true, "the item");
+    synth_hline(p, 45, 300, 122);
+    double y = 124;
+    for (int r = 0; r < 4; r++) {
+        synth_text(p, 50, y, 10, false, labels[r][0]);
+        text_right(p, 200, y, 10, nums[r][0]);
+        text_right(p, 280, y, 10, nums[r][1]);
+        synth_text(p, 50, y + 10.4, 10, false, labels[r][1]);
+        y += 10.4 + 10 + 2.4;
+    }
+    synth_hline(p, 45, 300, y + 2);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 5);
+    assert_int_equal(t->header_rows, 1);
+    assert_row(t, 0, "Description of the item", "Margin", "Price");
+    assert_row(t, 1, "Quarter in median the index", "39%", "4,776");
+    assert_row(t, 4, "Average import actual volume", "28%", "6,909");
+    table_free(t);
+    page_free(p);
+}
+
+/* Places the words of s in a monospaced font: 0.6 em a character (as DejaVu Sans Mono), words
+ * one advance apart. Returns the right edge. */
+static double mono_text(struct page *p, double x, double y, const char *s)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", s);
+    double right = x;
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        synth_word(p, x, y, 10, false, t);
+        right = p->words[p->n_words - 1].bbox.x1 = x + 6 * (double)strlen(t);
+        x = right + 6;
+    }
+    return right;
+}
+
+static void test_textlayer__monospaced_word_spaces(void **state)
+{
+    /* Monospaced text (every character one advance wide): a word space is a whole advance, as
+     * wide as some column gaps. "27 Feb 2009" under the header "Date of issue", which crosses
+     * its spaces, is one cell; the amounts and IDs, one space apart on every row, are two
+     * columns because the header leaves a wide gap between "Amount" and "ID". */
+    static const char *rows[4][4] = {{"Aston", "27 Feb 2009", "47,755", "WU-7962"},
+                                     {"Burley", "2 Mar 2015", "1,207", "KS-9791"},
+                                     {"Crane", "18 Jul 2021", "(91,520)", "BX-2667"},
+                                     {"Dunmore", "13 May 2021", "84", "MJ-7612"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 340, 96);
+    mono_text(p, 50, 100, "Name");
+    mono_text(p, 130, 100, "Date of issue");
+    mono_text(p, 240, 100, "Amount");
+    mono_text(p, 300, 100, "ID");
+    synth_hline(p, 45, 340, 113);
+    for (int r = 0; r < 4; r++) {
+        double y = 116 + 14 * r;
+        mono_text(p, 50, y, rows[r][0]);
+        /* the day right-aligned in two characters, as a fixed-width date column sets it */
+        mono_text(p, 130 + (rows[r][1][1] == ' ' ? 6 : 0), y, rows[r][1]);
+        mono_text(p, 276 - 6 * (double)strlen(rows[r][2]), y, rows[r][2]);
+        mono_text(p, 282, y, rows[r][3]);
+    }
+    synth_hline(p, 45, 340, 174);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 4);
+    assert_int_equal(t->n_rows, 5);
+    assert_row(t, 0, "Name", "Date of issue", "Amount");
+    assert_string_equal(table_text_at(t, 0, 3), "ID");
+    for (int r = 0; r < 4; r++) {
+        assert_row(t, r + 1, rows[r][0], rows[r][1], rows[r][2]);
+        assert_string_equal(table_text_at(t, r + 1, 3), rows[r][3]);
+    }
+    table_free(t);
+    page_free(p);
+}
+
+static void test_textlayer__sparse_column(void **state)
+{
+    /* A column filled only in the header and in one of fourteen rows: few enough lines for the
+     * gaps on both of its sides to read as one wide gap, yet a column of its own. */
+    static const char *names[3] = {"Adams, J", "Baker, M", "Carter, L"};
+    static const char *cities[3] = {"Highland", "Richmond", "Staten Island"};
+    static const char *amounts[3] = {"51.24", "392.45", "4,700.00"};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 410, 76);
+    synth_text(p, 50, 80, 10, true, "Physician");
+    synth_text(p, 150, 80, 10, true, "Entity");
+    synth_text(p, 260, 80, 10, true, "City");
+    synth_text(p, 370, 80, 10, true, "Amount");
+    synth_hline(p, 45, 410, 93);
+    for (int r = 0; r < 14; r++) {
+        double y = 96 + 14 * r;
+        synth_text(p, 50, y, 10, false, names[r % 3]);
+        if (r == 5)
+            synth_text(p, 150, y, 10, false, "Clinic");
+        synth_text(p, 260, y, 10, false, cities[r % 3]);
+        text_right(p, 400, y, 10, amounts[r % 3]);
+    }
+    synth_hline(p, 45, 410, 96 + 14 * 14);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 4);
+    assert_int_equal(t->n_rows, 15);
+    assert_row(t, 0, "Physician", "Entity", "City");
+    assert_row(t, 6, "Carter, L", "Clinic", "Staten Island");
+    assert_string_equal(table_text_at(t, 6, 3), "4,700.00");
+    assert_row(t, 7, "Adams, J", "", "Highland");
+    table_free(t);
+    page_free(p);
+}
+
+static void test_textlayer__cell_centred_on_row(void **state)
+{
+    /* A cell of two lines centred on a one-line row, in a column the other rows leave empty:
+     * its lines overlap the row's line above and below. The cell stays in that row rather than
+     * making rows of its own. */
+    static const char *rows[5][3] = {{"Adams", "12", "Highland"},
+                                     {"Baker", "7", "Richmond"},
+                                     {"Carter", "30", "Denver"},
+                                     {"Dunn", "4", "Austin"},
+                                     {"Evans", "19", "Boston"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_text(p, 50, 86, 10, false, "Name");
+    text_right(p, 150, 86, 10, "Count");
+    synth_text(p, 200, 86, 10, false, "Entity");
+    synth_text(p, 330, 86, 10, false, "City");
+    for (int r = 0; r < 5; r++) {
+        double y = 100 + 14 * r;
+        synth_text(p, 50, y, 10, false, rows[r][0]);
+        text_right(p, 150, y, 10, rows[r][1]);
+        synth_text(p, 330, y, 10, false, rows[r][2]);
+    }
+    synth_text(p, 200, 128 - 6, 10, false, "Regional pulmonary");
+    synth_text(p, 200, 128 + 6, 10, false, "medicine");
+    struct table *t = extract_one(p, REGION_BORDERLESS);
+    assert_int_equal(t->n_cols, 4);
+    assert_int_equal(t->n_rows, 6);
+    assert_row(t, 2, "Baker", "7", "");
+    assert_row(t, 3, "Carter", "30", "Regional pulmonary medicine");
+    assert_string_equal(table_text_at(t, 3, 3), "Denver");
+    assert_row(t, 4, "Dunn", "4", "");
+    table_free(t);
+    page_free(p);
+}
+
+static void test_textlayer__label_centred_on_two_rows(void **state)
+{
+    /* A label merged down over two rows is set between them, overlapping both a little: it
+     * belongs to the upper row, and the row below stays a row of its own. */
+    static const char *labels[2] = {"North", "South"};
+    static const char *nums[4][2] = {
+        {"12", "approved"}, {"7", "pending"}, {"30", "open"}, {"4", "closed"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 96);
+    synth_text(p, 50, 100, 10, true, "Region");
+    synth_text(p, 130, 100, 10, true, "Count");
+    synth_text(p, 200, 100, 10, true, "Grade");
+    synth_hline(p, 45, 300, 114);
+    for (int gr = 0; gr < 2; gr++) {
+        double y = 118 + 36 * gr;
+        synth_text(p, 50, y + 8, 10, false, labels[gr]);
+        for (int k = 0; k < 2; k++) {
+            text_right(p, 160, y + 16 * k, 10, nums[2 * gr + k][0]);
+            synth_text(p, 200, y + 16 * k, 10, false, nums[2 * gr + k][1]);
+        }
+    }
+    synth_hline(p, 45, 300, 118 + 72 + 2);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 5);
+    assert_row(t, 1, "North", "12", "approved");
+    assert_row(t, 2, "", "7", "pending");
+    assert_row(t, 3, "South", "30", "open");
+    assert_row(t, 4, "", "4", "closed");
+    table_free(t);
+    page_free(p);
+}
+
 static void test_textlayer__empty_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -428,6 +623,11 @@ int main(void)
         cmocka_unit_test(test_textlayer__spanning_header_unruled),
         cmocka_unit_test(test_textlayer__label_column_outside_rules),
         cmocka_unit_test(test_textlayer__sideways_table),
+        cmocka_unit_test(test_textlayer__wrapped_rows_set_close),
+        cmocka_unit_test(test_textlayer__monospaced_word_spaces),
+        cmocka_unit_test(test_textlayer__sparse_column),
+        cmocka_unit_test(test_textlayer__cell_centred_on_row),
+        cmocka_unit_test(test_textlayer__label_centred_on_two_rows),
         cmocka_unit_test(test_textlayer__empty_region),
         cmocka_unit_test(test_textlayer__allocation_failures),
     };

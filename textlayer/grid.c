@@ -165,16 +165,17 @@ static bool lowercase_start(const struct page *page, const struct text_line *l)
     return *t >= 'a' && *t <= 'z';
 }
 
-/* The median vertical gap between two consecutive lines that both fill the first column and
- * another one (two rows), or 0 when there are none. cols[i - a] are the lines' column sets. */
+/* The median vertical gap above a line that fills the first column and another one (the start
+ * of a row), or 0 when there is none. cols[i - a] are the lines' column sets. The line above
+ * may be a wrapped line of the previous row: when every row wraps, no two full lines meet. */
 static double typical_row_gap(const struct text_line *lines, size_t a, size_t b,
                               const uint64_t *cols)
 {
     double gaps[64];
     size_t n = 0;
     for (size_t i = a + 1; i < b && n < 64; i++) {
-        uint64_t p = cols[i - a - 1], c = cols[i - a];
-        if ((p & 1) && (c & 1) && __builtin_popcountll(p) >= 2 && __builtin_popcountll(c) >= 2)
+        uint64_t c = cols[i - a];
+        if ((c & 1) && __builtin_popcountll(c) >= 2)
             gaps[n++] = lines[i].bbox.y0 - lines[i - 1].bbox.y1;
     }
     if (n == 0)
@@ -212,9 +213,11 @@ static int group_lines(const struct page *page, const struct text_line *lines, s
     bool key_column = g->n_cols >= 2 && key >= 0.7 * (double)multi;
     double row_gap = typical_row_gap(lines, a, b, cols);
     uint64_t row_cols = 0;
+    bool next_starts = false; /* a label centred on two rows: the next line starts the second */
     for (size_t i = a; i < b; i++) {
         uint64_t c = cols[i - a];
-        bool merge = false;
+        bool merge = false, forced = next_starts;
+        next_starts = false;
         if (i > a && (c & ~row_cols) == 0) {
             int filled = __builtin_popcountll(c);
             double gap = lines[i].bbox.y0 - lines[i - 1].bbox.y1;
@@ -225,8 +228,13 @@ static int group_lines(const struct page *page, const struct text_line *lines, s
             /* Wrapped text of a full row (first column and another one): set closer than rows
              * are to each other. */
             bool full = (row_cols & 1) && __builtin_popcountll(row_cols) >= 2;
-            bool tight = full && !header && row_gap > 0.3 * h && gap < 0.6 * row_gap;
-            merge = few && ((key_column && !(c & 1) && gap < 0.6 * h) || tight);
+            /* Rows set nearly as close as lines still count when the wrapped lines sit
+             * clearly (a tenth of a line) closer than the rows. */
+            bool spaced = row_gap > 0.3 * h || row_gap - gap > 0.1 * h;
+            bool tight = full && !header && spaced && gap < 0.6 * row_gap;
+            /* A bold header cell that wraps: its lines set close together. */
+            bool wrapped_header = header && gap > -0.05 * h && gap < 0.15 * h;
+            merge = few && ((key_column && !(c & 1) && gap < 0.6 * h) || tight || wrapped_header);
         }
         if (i > a && !merge && row_cols == 1 && (c & 1) && lowercase_start(page, &lines[i])) {
             /* A label wrapped above its numbers ("Murder and nonnegligent" over
@@ -235,6 +243,22 @@ static int group_lines(const struct page *page, const struct text_line *lines, s
             double h = fmin(rect_height(lines[i].bbox), rect_height(lines[i - 1].bbox));
             merge = gap < 0.6 * h && (row_gap <= 0.3 * h || gap < 0.6 * row_gap);
         }
+        if (i > a && !merge && !bold[i - a] && !bold[i - a - 1] && (c & row_cols) == 0) {
+            /* A cell of two lines centred on a one-line row: its lines overlap the row's line
+             * by a third of their height, above and below, in other columns (staggered bold
+             * lines are a header of several levels instead). A label centred on two rows
+             * (merged down) overlaps both a little, and equally, and joins the upper one. */
+            double overlap = lines[i - 1].bbox.y1 - lines[i].bbox.y0;
+            double below = i + 1 < b ? lines[i].bbox.y1 - lines[i + 1].bbox.y0 : 0;
+            double h = fmin(rect_height(lines[i].bbox), rect_height(lines[i - 1].bbox));
+            bool centred =
+                overlap > 0.1 * h && overlap <= 0.3 * h && fabs(below - overlap) < 0.1 * h;
+            merge = (overlap > 0.3 * h || centred) && lines[i].bbox.y1 > lines[i - 1].bbox.y1;
+            /* the line below is the second row the label spans */
+            next_starts = merge && centred;
+        }
+        if (forced)
+            merge = false;
         starts[i] = !merge;
         row_cols = merge ? row_cols | c : c;
     }
@@ -398,6 +422,119 @@ static bool bands_are_rows(const struct page *page, const struct text_line *line
     return extra * 4 <= g->n_rows;
 }
 
+/* The character advance (points) of the text when it is set in a monospaced font, else 0:
+ * nearly every word of >= 3 characters is as wide as its characters times one advance (per
+ * point of font size). In a monospaced font a word space is a whole advance, wider than the
+ * 0.5 em a column gap needs, so "27 Feb 2009" would be three columns. Proportional text, even
+ * all digits ("1.5" beside "123"), varies by more than the 5% allowed. */
+static double mono_advance(const struct page *page, const struct text_line *lines, size_t n)
+{
+    double ratio[256];
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < 256; i++)
+        for (size_t k = 0; k < lines[i].n_words && m < 256; k++) {
+            const struct word *w = &page->words[lines[i].words[k]];
+            int chars = 0;
+            for (const unsigned char *t = (const unsigned char *)w->text; *t; t++)
+                chars += (*t & 0xC0) != 0x80;
+            if (chars >= 3 && w->font_size > 0)
+                ratio[m++] = rect_width(w->bbox) / (chars * w->font_size);
+        }
+    if (m < 8)
+        return 0;
+    q_sort(ratio, m, sizeof ratio[0], cmp_double);
+    double med = ratio[m / 2];
+    size_t close = 0;
+    for (size_t i = 0; i < m; i++)
+        close += fabs(ratio[i] - med) <= 0.05 * med;
+    if (close * 10 < m * 9)
+        return 0;
+    double font = 0;
+    for (size_t i = 0; i < n; i++)
+        font += lines[i].font_size;
+    return med * font / (double)n;
+}
+
+/* True when a gap of monospaced text only one word space wide is still a column edge: no word
+ * crosses it, and some line (a header) leaves a clearly wider gap there, the word on one side
+ * touching the gap's band. "47,755 WU-7962" under "Profit (loss)    ID" are two columns; "183.0
+ * ± 2.5" under "Score ± CI" is one cell, and so is "27 Feb 2009" under "Issued annual per". */
+static bool narrow_gap_is_column(const struct page *page, const struct text_line *lines, size_t n,
+                                 double advance, const struct column_gap *gap)
+{
+    double x = gap->core;
+    bool wide = false;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < lines[i].n_words; k++) {
+            struct rect b = page->words[lines[i].words[k]].bbox;
+            if (b.x0 < x - 1 && b.x1 > x + 1)
+                return false;
+            if (k + 1 < lines[i].n_words && b.x1 <= x) {
+                struct rect nb = page->words[lines[i].words[k + 1]].bbox;
+                bool touches = fabs(b.x1 - gap->x0) <= 1 || fabs(nb.x0 - gap->x1) <= 1;
+                wide |= nb.x0 >= x && nb.x0 - b.x1 >= 1.9 * advance && touches;
+            }
+        }
+    return wide;
+}
+
+/* A column that few lines fill (a header and a handful of rows) hides inside the wide gap
+ * between its neighbours, since up to 15% of the lines may cross a gap. When the band of `gap`
+ * holds two empty runs >= min_gap wide with words of >= 2 lines between them, those words are a
+ * column of their own: *left and *right become the separators in the middles of the two runs.
+ * Returns false when there is no such column. */
+static bool sparse_column(const struct page *page, const struct text_line *lines, size_t n,
+                          const struct column_gap *gap, double min_gap, double *left, double *right)
+{
+    enum { BINS = 512 };
+    bool covered[BINS] = {false};
+    double step = (gap->x1 - gap->x0) / BINS;
+    if (!(step > 0))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < lines[i].n_words; k++) {
+            struct rect w = page->words[lines[i].words[k]].bbox;
+            int a = (int)floor((w.x0 - gap->x0) / step), b = (int)ceil((w.x1 - gap->x0) / step);
+            for (int x = a < 0 ? 0 : a; x < b && x < BINS; x++)
+                covered[x] = true;
+        }
+    /* The first and the last empty run that is min_gap wide. */
+    double first0 = NAN, first1 = NAN, last0 = NAN, last1 = NAN;
+    for (int x = 0; x < BINS;) {
+        if (covered[x]) {
+            x++;
+            continue;
+        }
+        int s = x;
+        while (x < BINS && !covered[x])
+            x++;
+        if ((x - s) * step < min_gap)
+            continue;
+        if (isnan(first0)) {
+            first0 = gap->x0 + s * step;
+            first1 = gap->x0 + x * step;
+        }
+        last0 = gap->x0 + s * step;
+        last1 = gap->x0 + x * step;
+    }
+    if (isnan(first0) || last0 <= first1)
+        return false;
+    int filled = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool inner = false;
+        for (size_t k = 0; k < lines[i].n_words; k++) {
+            struct rect w = page->words[lines[i].words[k]].bbox;
+            inner |= w.x0 >= first1 - 0.5 && w.x1 <= last0 + 0.5;
+        }
+        filled += inner;
+    }
+    if (filled < 2)
+        return false;
+    *left = (first0 + first1) / 2;
+    *right = (last0 + last1) / 2;
+    return true;
+}
+
 /* Text columns: separators in the whitespace gaps. */
 static int text_cols(const struct page *page, const struct text_line *lines, size_t n,
                      struct rect box, struct grid *g)
@@ -409,11 +546,33 @@ static int text_cols(const struct page *page, const struct text_line *lines, siz
     struct column_gap *gaps = NULL;
     size_t n_gaps = 0;
     struct rect area = {box.x0 - 2, box.y0 - 2, box.x1 + 2, box.y1 + 2};
-    int err = vision_column_gaps(page, lines, n, area, fmax(0.5 * font, 2.5), &gaps, &n_gaps);
+    g->mono_advance = mono_advance(page, lines, n);
+    double min_gap = fmax(0.5 * font, 2.5);
+    int err = vision_column_gaps(page, lines, n, area, min_gap, &gaps, &n_gaps);
     if (err)
         return err;
-    g->col_edges = q_malloc(sizeof(double) * (n_gaps + 2));
-    g->col_ruled = q_calloc(n_gaps + 2, sizeof(bool));
+    if (g->mono_advance > 0) {
+        /* Monospaced: a word space is a whole advance, wider than 0.5 em; a gap must be wider
+         * than that unless the layout shows it is a column edge anyway. */
+        struct column_gap *wide = NULL;
+        size_t n_wide = 0, kept = 0;
+        err = vision_column_gaps(page, lines, n, area, 1.08 * g->mono_advance, &wide, &n_wide);
+        if (err) {
+            free(gaps);
+            return err;
+        }
+        for (size_t i = 0; i < n_gaps; i++) {
+            bool found = false;
+            for (size_t j = 0; j < n_wide && !found; j++)
+                found = wide[j].core >= gaps[i].x0 && wide[j].core <= gaps[i].x1;
+            if (found || narrow_gap_is_column(page, lines, n, g->mono_advance, &gaps[i]))
+                gaps[kept++] = gaps[i];
+        }
+        n_gaps = kept;
+        free(wide);
+    }
+    g->col_edges = q_malloc(sizeof(double) * (2 * n_gaps + 2));
+    g->col_ruled = q_calloc(2 * n_gaps + 2, sizeof(bool));
     if (!g->col_edges || !g->col_ruled) {
         free(gaps);
         return QUIRE_ENOMEM;
@@ -423,11 +582,19 @@ static int text_cols(const struct page *page, const struct text_line *lines, siz
         lo = fmin(lo, lines[i].bbox.x0);
         hi = fmax(hi, lines[i].bbox.x1);
     }
-    g->col_edges[0] = lo;
-    for (size_t i = 0; i < n_gaps; i++)
-        g->col_edges[i + 1] = gaps[i].core;
-    g->col_edges[n_gaps + 1] = hi;
-    g->n_cols = (int)n_gaps + 1;
+    int m = 0;
+    g->col_edges[m++] = lo;
+    for (size_t i = 0; i < n_gaps; i++) {
+        double left, right;
+        if (sparse_column(page, lines, n, &gaps[i], min_gap, &left, &right)) {
+            g->col_edges[m++] = left;
+            g->col_edges[m++] = right;
+        } else {
+            g->col_edges[m++] = gaps[i].core;
+        }
+    }
+    g->col_edges[m] = hi;
+    g->n_cols = m;
     free(gaps);
     return 0;
 }
@@ -450,7 +617,7 @@ static int text_spans(const struct page *page, const struct text_line *lines, si
     for (size_t i = 0; i < n; i++) {
         const struct text_line *l = &lines[i];
         int r = g->line_row ? g->line_row[i] : textlayer__row_of(g, (l->bbox.y0 + l->bbox.y1) / 2);
-        double space = 0.32 * l->font_size;
+        double space = fmax(0.32 * l->font_size, 1.08 * g->mono_advance);
         size_t s = 0;
         int prev_end = -1; /* the last column of the previous phrase */
         while (s < l->n_words) {

@@ -9,7 +9,11 @@
  *  - Columns: in ruled regions, the vertical rulings (clustered within 3 pt); a whitespace gap of
  *    the text inside a ruled column that both sides fill on >= 3 lines adds a sub-column (a ruled
  *    header over unruled sub-columns). Otherwise the gaps in the projection of the words onto the
- *    x axis (vision_column_gaps): x-intervals that at most 15% of the lines cross.
+ *    x axis (vision_column_gaps): x-intervals that at most 15% of the lines cross. A wide gap
+ *    with words of >= 2 lines well inside it holds a column of its own (filled only in the
+ *    header and a few rows). In monospaced text (every word as wide as its characters) a word
+ *    space is a whole advance, so a gap no wider than one is a column only when no word
+ *    crosses it and a header leaves a wide gap there ("27 Feb 2009" stays one cell).
  *  - Rows: in ruled regions, the horizontal rulings; a band between two rulings that holds far
  *    more lines than the typical band, >= 3 of them filling the first column and another one, is
  *    an unruled body and is cut into text rows (a label wrapped above its numbers, the next line
@@ -18,7 +22,11 @@
  *    rule only forces a break. Text rows: one per line, except that a line continues the row
  *    above when it only fills columns the row already fills (at most half of them) and either
  *    leaves the key first column empty close below, or sits clearly closer than rows sit to each
- *    other; consecutive bold header lines merge the same way.
+ *    other (the row spacing is the gap above each line that starts a row, so tables where
+ *    every row wraps count too); consecutive bold header lines merge the same way, and a bold
+ *    header cell's wrapped lines set closely join their row. A line overlapping the line above
+ *    by a third of its height in other columns (a two-line cell centred on its row) joins that
+ *    row; a label centred on two rows, overlapping both equally, joins the upper one.
  *  - Spans: two neighbouring positions are one cell when no ruling separates them (ruled edges; a
  *    column or row no ruling reaches at all, such as a label column left of the grid, is split
  *    by its text rows), when a phrase (words closer than a word space) has a word across a text
