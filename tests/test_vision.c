@@ -152,6 +152,38 @@ static void test_vision__borderless_region(void **state)
     page_free(p);
 }
 
+/* A key/value table: long row labels with one value each, rows set 18 pt apart for 8 pt text,
+ * and section labels between groups (camelot's edge_tol page is of this kind). The labels are
+ * as long as a line of prose, but prose does not end in a column of numbers. */
+static void test_vision__label_value_table_with_sections(void **state)
+{
+    struct page *p = synth_page_new(500, 500);
+    static const char *labels[] = {"Net Asset Value at 31 December",
+                                   "Number of outstanding units at 31 December",
+                                   "Net Asset Value per unit at 31 December"};
+    static const char *values[] = {"5,111,372", "49,136", "(104.03)"};
+    double y = 60;
+    for (int group = 0; group < 3; group++) {
+        synth_text(p, 40, y, 8, true, group == 0 ? "Class A" : group == 1 ? "Class B" : "Total");
+        y += 18;
+        for (int r = 0; r < 3; r++) {
+            synth_text(p, 40, y, 8, false, labels[r]);
+            synth_text(p, 400, y, 8, false, values[r]);
+            y += 18;
+        }
+        y += 10;
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_BORDERLESS);
+    struct rect b = l->regions[0].bbox;
+    /* from the first labelled row to the last: the three groups are one table */
+    assert_true(fabs(b.y0 - 78) <= 1 && fabs(b.y1 - (y - 20)) <= 1);
+    assert_true(b.x0 <= 41 && b.x1 >= 430);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__two_tables(void **state)
 {
     struct page *p = synth_page_new(500, 600);
@@ -306,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_vision__ruled_grid_region),
         cmocka_unit_test(test_vision__booktabs_region),
         cmocka_unit_test(test_vision__borderless_region),
+        cmocka_unit_test(test_vision__label_value_table_with_sections),
         cmocka_unit_test(test_vision__two_tables),
         cmocka_unit_test(test_vision__two_column_layout),
         cmocka_unit_test(test_vision__paragraph_no_region),

@@ -18,6 +18,7 @@
 #include "vision_internal.h"
 
 #include <ctype.h>
+#include <glib.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,11 +188,46 @@ static int cut_line(const struct page *page, const struct text_line *l, double t
     return 0;
 }
 
+/* True for a word that reads as a value in a table: a number with its separators, sign,
+ * parentheses, percent or currency ("1,234.5", "(0.21)", "-4.3%", "$12", "€5"), or a dash. */
+static bool value_word(const char *t)
+{
+    bool digit = false;
+    for (const char *p = t; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (g_unichar_isdigit(c))
+            digit = true;
+        else if (!strchr(",.()%+-$*", (int)(c < 128 ? c : 'x')) && c != 0x20AC /* € */ &&
+                 c != 0xA3 /* £ */ && c != 0xA5 /* ¥ */ && c != 0x2212 /* − */ &&
+                 c != 0x2013 && c != 0x2014)
+            return false;
+    }
+    return digit || !strcmp(t, "-") || !strcmp(t, "\u2013") || !strcmp(t, "\u2014");
+}
+
+/* A long first segment followed only by short values ("Number of outstanding units at 31
+ * December      520,691") is a row label, not a line of prose: prose does not end in a column
+ * of numbers set apart by a wide gap. */
+static bool label_and_values(const struct page *page, const struct seg_line *line)
+{
+    if (line->n_segs < 2 || !line->segs[0].long_text)
+        return false;
+    for (size_t k = 1; k < line->n_segs; k++) {
+        const struct segment *seg = &line->segs[k];
+        if (seg->long_text || seg->end - seg->start > 3)
+            return false;
+        for (size_t w = seg->start; w < seg->end; w++)
+            if (!value_word(page->words[line->own_words[w]].text))
+                return false;
+    }
+    return true;
+}
+
 /* Fills info for line i: which segments are prose (the long ones: a line of a paragraph or of a
- * page column; a table cell this long is rare, and wraps) and the line's kind.
- * NEEDSWORK: a label column of long labels ("Number of outstanding units at 31 December") is
- * taken for prose; telling it from a ragged page column needs the lines around it. */
-static int classify_line(const struct seg_line *sl, size_t i, struct line_info *info)
+ * page column; a table cell this long is rare, and wraps, except a row label followed by values)
+ * and the line's kind. */
+static int classify_line(const struct page *page, const struct seg_line *sl, size_t i,
+                         struct line_info *info)
 {
     memset(info, 0, sizeof *info);
     const struct seg_line *line = &sl[i];
@@ -201,9 +237,10 @@ static int classify_line(const struct seg_line *sl, size_t i, struct line_info *
     info->extent = (struct rect){INFINITY, INFINITY, -INFINITY, -INFINITY};
     info->prose = info->extent;
     info->leader = line->leader;
+    bool label = label_and_values(page, line);
     for (size_t k = 0; k < line->n_segs; k++) {
         const struct segment *seg = &line->segs[k];
-        if (seg->long_text) {
+        if (seg->long_text && !(label && k == 0)) {
             info->prose = rect_union(info->prose, seg->box);
             info->has_prose = true;
             continue;
@@ -407,7 +444,7 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
     for (size_t i = 0; i < n && !err; i++)
         err = cut_line(page, &lines[i], x1 - x0, *regions, existing, &sl[i]);
     for (size_t i = 0; i < n && !err; i++)
-        err = classify_line(sl, i, &info[i]);
+        err = classify_line(page, sl, i, &info[i]);
     for (size_t i = 0; sl && i < n; i++)
         seg_line_release(&sl[i]);
     free(sl);
@@ -421,13 +458,19 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
         size_t start = i, end = i;
         struct rect extent = info[i].extent;
         int singles = 0;
+        /* last: the last line taken (multi or single); row_gap: the widest gap seen between two
+         * consecutive multi lines, so a table set with wide row spacing is not cut at its
+         * section labels. */
+        size_t last = i;
+        double row_gap = 0;
         size_t j = i + 1, resume = n; /* resume: the first multi line beside the block */
         for (; j < n; j++) {
             struct line_info *li = &info[j];
             if (li->used)
                 continue;
             double height = fmax(rect_height(lines[end].bbox), rect_height(lines[j].bbox));
-            if (li->kind == LINE_SKIP || lines[j].bbox.y0 - lines[end].bbox.y1 > 2.6 * height)
+            double gap = lines[j].bbox.y0 - lines[last].bbox.y1;
+            if (li->kind == LINE_SKIP || gap > fmax(2.6 * height, 1.8 * row_gap))
                 break;
             if (li->kind == LINE_PROSE || (li->has_prose && h_overlap(li->prose, extent))) {
                 if (h_overlap(li->prose, extent))
@@ -442,11 +485,14 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
             if (li->kind == LINE_SINGLE) {
                 if (++singles > 2)
                     break;
+                last = j;
                 continue;
             }
+            if (last == end)
+                row_gap = fmax(row_gap, gap);
             singles = 0;
             extent = rect_union(extent, li->extent);
-            end = j;
+            end = last = j;
         }
         /* Header lines just above the first multi line (a spanning header is one segment). */
         for (int up = 0; up < 3 && start > 0 && !info[start - 1].used; up++) {
