@@ -184,6 +184,39 @@ static void test_vision__label_value_table_with_sections(void **state)
     page_free(p);
 }
 
+/* Rules between every row, and a last row whose third cell wraps onto six lines: the band of
+ * that row is one line across the columns and five in one column, and the table goes on to
+ * the bottom rule (tabula's AnimalSounds1 page is of this kind). */
+static void test_vision__rules_around_a_wrapped_row(void **state)
+{
+    struct page *p = synth_page_new(500, 400);
+    static const double rule_y[] = {100, 120, 140, 160, 245};
+    for (int i = 0; i < 5; i++)
+        synth_hline(p, 60, 300, rule_y[i]);
+    synth_text(p, 64, 105, 10, false, "Animal");
+    synth_text(p, 150, 105, 10, false, "Action");
+    synth_text(p, 220, 105, 10, false, "Result");
+    synth_text(p, 64, 125, 10, false, "Cat");
+    synth_text(p, 150, 125, 10, false, "Says");
+    synth_text(p, 220, 125, 10, false, "Meow");
+    synth_text(p, 64, 145, 10, false, "Dog");
+    synth_text(p, 150, 145, 10, false, "Says");
+    synth_text(p, 220, 145, 10, false, "Woof");
+    synth_text(p, 64, 165, 10, false, "Fox");
+    synth_text(p, 150, 165, 10, false, "Says");
+    static const char *wrapped[] = {"Ring-ding", "dingeding", "Gering-", "dingding", "dinge",
+                                    "ding"};
+    for (int i = 0; i < 6; i++)
+        synth_text(p, 220, 165 + 12 * i, 10, false, wrapped[i]);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_HRULES);
+    struct rect b = l->regions[0].bbox;
+    assert_true(fabs(b.y0 - 100) <= 1.5 && fabs(b.y1 - 245) <= 1.5);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__two_tables(void **state)
 {
     struct page *p = synth_page_new(500, 600);
@@ -339,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_vision__booktabs_region),
         cmocka_unit_test(test_vision__borderless_region),
         cmocka_unit_test(test_vision__label_value_table_with_sections),
+        cmocka_unit_test(test_vision__rules_around_a_wrapped_row),
         cmocka_unit_test(test_vision__two_tables),
         cmocka_unit_test(test_vision__two_column_layout),
         cmocka_unit_test(test_vision__paragraph_no_region),

@@ -171,18 +171,22 @@ static bool same_extent(const struct ruling *a, const struct ruling *b)
 }
 
 /* True when the text between two rules looks like table rows (or there is a little of it, as
- * between a top rule and a mid rule). *lines gets the number of text lines. */
-static int tabular_band(const struct page *page, struct rect band, bool *tabular, int *lines)
+ * between a top rule and a mid rule). *lines gets the number of text lines. *one_row is set
+ * when the band could be a single row whose cells wrap onto many lines: one line across the
+ * columns, the rest in one column each, no prose. */
+static int tabular_band(const struct page *page, struct rect band, bool *tabular, bool *one_row,
+                        int *lines)
 {
     struct column_stats cs;
     int err = vision__column_stats(page, band, &cs);
     if (err)
         return err;
     *lines = cs.n_lines;
+    bool cells = cs.n_lines > 0 && cs.n_columns >= 2 && cs.multi_lines >= 1 &&
+                 (double)cs.prose_lines <= 0.3 * (double)cs.n_lines;
     /* Lenient on purpose: rows with wrapped cells add lines that fill one column. */
-    *tabular = cs.n_lines > 0 && cs.n_columns >= 2 && cs.multi_lines >= 1 &&
-               (double)cs.multi_lines >= 0.2 * (double)cs.n_lines &&
-               (double)cs.prose_lines <= 0.3 * (double)cs.n_lines;
+    *tabular = cells && (double)cs.multi_lines >= 0.2 * (double)cs.n_lines;
+    *one_row = cells;
     return 0;
 }
 
@@ -229,12 +233,14 @@ static int hrule_regions(const struct page *page, const struct ruling *r, size_t
                 continue;
             struct rect band = {fmin(prev->x0, q->x0) - 2, prev->y0, fmax(prev->x1, q->x1) + 2,
                                 q->y0};
-            bool tabular;
+            bool tabular, one_row;
             int lines;
-            err = tabular_band(page, band, &tabular, &lines);
+            err = tabular_band(page, band, &tabular, &one_row, &lines);
             if (err)
                 goto out;
-            if (!tabular)
+            /* Once the rules have framed a tabular band, a band holding one row whose cells
+             * wrap onto many lines continues the table. */
+            if (!tabular && !(one_row && last > a))
                 break;
             total_lines += lines;
             last = b;
