@@ -144,6 +144,16 @@ struct query_options {
     int page, limit;
 };
 
+/* The filter options `query` and `export` share (GOptionEntry initializers for options o). */
+#define QUERY_FILTER_ENTRIES(o)                                                                 \
+    {"doc", 0, 0, G_OPTION_ARG_STRING, &(o).doc,                                                \
+     "Only tables of documents whose path contains TEXT, or matches a pattern with * ? [",      \
+     "PATTERN"},                                                                                \
+        {"page", 0, 0, G_OPTION_ARG_INT, &(o).page, "Only tables on this page (1-based)", "N"}, \
+        {"since", 0, 0, G_OPTION_ARG_STRING, &(o).since,                                        \
+         "Only tables stored on or after this UTC date (YYYY-MM-DD[THH:MM[:SS]])", "DATE"},     \
+        {"limit", 'n', 0, G_OPTION_ARG_INT, &(o).limit, "At most N tables (default: all)", "N"}
+
 static void query_options_release(struct query_options *o)
 {
     g_free(o->doc);
@@ -188,21 +198,28 @@ static int begin_query(const char *command, struct store *s, const struct store_
     return err == QUIRE_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
 }
 
+/* The steps `query` and `export` share: the output format, the query from the filters and TEXT,
+ * the database (read-only) and the cursor. q must outlive the cursor. Returns 0 or the exit
+ * status, with the reason printed. */
+static int start_query(const char *command, const struct query_options *o, const char *text,
+                       const struct config *cfg, enum table_format *f, struct store_query *q,
+                       struct store **s, struct store_cursor **c)
+{
+    if (!parse_format(command, o->format, f) || !make_query(command, o, text, q) ||
+        !open_database(command, cfg, false, s))
+        return CLI_EXIT_USAGE;
+    return begin_query(command, *s, q, c);
+}
+
 /* --- quire query ------------------------------------------------------------------------------ */
 
 int cmd_query(int argc, char **argv)
 {
     struct query_options o = {0};
     GOptionEntry entries[] = {
-        {"doc", 0, 0, G_OPTION_ARG_STRING, &o.doc,
-         "Only tables of documents whose path contains TEXT, or matches a pattern with * ? [",
-         "PATTERN"},
-        {"page", 0, 0, G_OPTION_ARG_INT, &o.page, "Only tables on this page (1-based)", "N"},
-        {"since", 0, 0, G_OPTION_ARG_STRING, &o.since,
-         "Only tables stored on or after this UTC date (YYYY-MM-DD[THH:MM[:SS]])", "DATE"},
+        QUERY_FILTER_ENTRIES(o),
         {"format", 'f', 0, G_OPTION_ARG_STRING, &o.format,
          "Output format: md (default), latex, html, csv or json (one object per line)", "FMT"},
-        {"limit", 'n', 0, G_OPTION_ARG_INT, &o.limit, "At most N tables (default: all)", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     struct config cfg;
@@ -218,11 +235,7 @@ int cmd_query(int argc, char **argv)
     struct store_cursor *c = NULL;
     struct store_query q;
     enum table_format f;
-    rc = CLI_EXIT_USAGE;
-    if (!parse_format("query", o.format, &f) || !make_query("query", &o, text, &q) ||
-        !open_database("query", &cfg, false, &s))
-        goto out;
-    if ((rc = begin_query("query", s, &q, &c)))
+    if ((rc = start_query("query", &o, text, &cfg, &f, &q, &s, &c)))
         goto out;
     struct store_table_info *t;
     int err, n = 0;
@@ -362,13 +375,7 @@ int cmd_export(int argc, char **argv)
          "Directory to write into (created if missing); required", "DIR"},
         {"format", 'f', 0, G_OPTION_ARG_STRING, &o.format,
          "File format: md (default), latex, html, csv or json", "FMT"},
-        {"doc", 0, 0, G_OPTION_ARG_STRING, &o.doc,
-         "Only tables of documents whose path contains TEXT, or matches a pattern with * ? [",
-         "PATTERN"},
-        {"page", 0, 0, G_OPTION_ARG_INT, &o.page, "Only tables on this page (1-based)", "N"},
-        {"since", 0, 0, G_OPTION_ARG_STRING, &o.since,
-         "Only tables stored on or after this UTC date (YYYY-MM-DD[THH:MM[:SS]])", "DATE"},
-        {"limit", 'n', 0, G_OPTION_ARG_INT, &o.limit, "At most N tables (default: all)", "N"},
+        QUERY_FILTER_ENTRIES(o),
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     struct config cfg;
@@ -391,10 +398,7 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr, "quire export: --out DIR is required (see quire export --help)\n");
         goto out;
     }
-    if (!parse_format("export", o.format, &f) || !make_query("export", &o, text, &q) ||
-        !open_database("export", &cfg, false, &s))
-        goto out;
-    if ((rc = begin_query("export", s, &q, &c)))
+    if ((rc = start_query("export", &o, text, &cfg, &f, &q, &s, &c)))
         goto out;
     if (g_mkdir_with_parents(o.out_dir, 0777) != 0) {
         fprintf(stderr, "quire export: cannot create %s: %s\n", o.out_dir, g_strerror(errno));
