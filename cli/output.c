@@ -32,6 +32,7 @@ static char *document_json(const struct doc_job *job, const struct render_option
         err = json_add_table_grid(b, tr->table);
         json_add_int(b, "header_rows", tr->table->header_rows);
         json_add_string(b, "engine", tr->engine);
+        json_add_string(b, "model_id", tr->model_id);
         json_builder_set_member_name(b, "confidence");
         json_builder_add_double_value(b, round(tr->confidence * 1000) / 1000);
         char *md = table_render(tr->table, TABLE_FORMAT_MARKDOWN, ro);

@@ -146,6 +146,8 @@ static void test_e2e__convert_json_and_rows(void **state)
         JsonObject *t = json_array_get_object_element(tables, i);
         assert_int_equal(json_object_get_int_member(t, "page"), i + 1);
         assert_string_equal(json_object_get_string_member(t, "engine"), "text");
+        assert_true(json_object_has_member(t, "model_id"));
+        assert_true(json_node_is_null(json_object_get_member(t, "model_id")));
         JsonArray *rows = json_object_get_array_member(t, "rows");
         assert_int_equal(json_array_get_length(rows), 4);
         JsonArray *row0 = json_array_get_array_element(rows, 0);
@@ -556,6 +558,7 @@ static void test_e2e__model_engine(void **state)
     for (guint i = 0; i < 2; i++) {
         JsonObject *t = json_array_get_object_element(tables, i);
         assert_string_equal(json_object_get_string_member(t, "engine"), "vlm");
+        assert_string_equal(json_object_get_string_member(t, "model_id"), "tiny-otsl");
         double c = json_object_get_double_member(t, "confidence");
         assert_true(c >= 0 && c <= 1);
     }
