@@ -93,6 +93,10 @@ struct table_result {
     const char *model_id;     /* NULL for the text-layer engine */
     double confidence;        /* 0..1 */
     struct table *table;      /* borrowed */
+    /* A table that continues one on the page before (table_continues): 1 + the index in the
+     * result's tables of the part it continues (an earlier one), 0 = it continues nothing. */
+    size_t continues;
+    int repeated_header_rows; /* leading rows repeating the header of the table it continues */
     int64_t id;               /* out: the table's id, set by store_document_put_results */
 };
 
@@ -103,11 +107,14 @@ struct doc_result {
     struct table_result *tables;
     size_t n_tables;
     double seconds;           /* processing time */
+    const char *engine;       /* the engine of this run ("text", "vlm", "auto"); NULL = unknown */
+    const char *model_id;     /* the model of this run, NULL for the text engine */
 };
 
-/* Replaces the document's results with r in one transaction and marks it done. The renderings
- * (OTSL, Markdown, LaTeX, HTML) are stored alongside the cells, made with `opts`. Sets each
- * r->tables[i].id. */
+/* Replaces the document's results with r in one transaction and marks it done, recording
+ * r->engine and r->model_id as the run's. The renderings (OTSL, Markdown, LaTeX, HTML) are stored
+ * alongside the cells, made with `opts`. A table's `continues` becomes its continues_id (the id
+ * of that earlier table). Sets each r->tables[i].id. */
 int store_document_put_results(struct store *s, int64_t doc_id, struct doc_result *r,
                                const struct render_options *opts);
 
@@ -144,6 +151,8 @@ struct store_table_info {
     double confidence;
     char *created_at;           /* "YYYY-MM-DDTHH:MM:SSZ" (UTC) */
     char *otsl, *markdown, *latex, *html;   /* the renderings stored with the table */
+    int64_t continues_id;       /* the table (on the page before) this one continues, 0 = none */
+    int repeated_header_rows;   /* its leading rows that repeat that table's header */
     struct table *table;        /* rebuilt from the cells */
 };
 void store_table_info_free(struct store_table_info *t);  /* NULL is a no-op */
@@ -161,6 +170,11 @@ void store_query_end(struct store_cursor *c);  /* NULL is a no-op */
 
 /* One table by id: 0 and *out (caller frees), or QUIRE_ENOENT when there is no such table. */
 int store_table_get(struct store *s, int64_t id, struct store_table_info **out);
+/* The ids of the chain of tables that `id` belongs to (its parts over several pages, linked by
+ * continues_id), first part first: 0 and *ids (caller frees; *n >= 1, just id when it continues
+ * nothing and nothing continues it), QUIRE_ENOENT when there is no such table, QUIRE_EDB for a
+ * chain that loops, or a database error. */
+int store_table_chain(struct store *s, int64_t id, int64_t **ids, size_t *n);
 
 /* A failed document, for `quire status`. */
 struct store_failure {

@@ -38,6 +38,8 @@ enum store_stmt {
     STMT_TABLE_INSERT,
     STMT_CELL_INSERT,
     STMT_DOC_DONE,
+    STMT_TABLE_BEFORE,
+    STMT_TABLE_AFTER,
     /* query side */
     STMT_CELLS_OF_TABLE,
     STMT_STATUS_COUNTS,
