@@ -490,6 +490,206 @@ static void test_e2e__watch(void **state)
     g_free(deep);
 }
 
+/* --- tables over a page break --------------------------------------------------------------- */
+
+/* Row i (0-based) of the long table: the same width in every row, so the columns keep their
+ * positions on every page, as a typeset table's do. */
+static void long_row(int i, char *texts[3])
+{
+    texts[0] = g_strdup_printf("Item %03d", i + 1);
+    texts[1] = g_strdup_printf("%04d", (i * 37) % 10000);
+    texts[2] = g_strdup_printf("%03d.50", (i * 13) % 1000);
+}
+
+/* Draws rows [from, to) of the long table at y (with `header` as its bold header row, if any)
+ * and returns its bottom. With draw=false only measures. */
+static double long_part(struct pdfgen_doc *doc, double y, const char *const *header, int from,
+                        int to, bool draw)
+{
+    int h = header ? 1 : 0, rows = h + to - from;
+    char **texts = g_new0(char *, (size_t)rows * 3);
+    for (int c = 0; h && c < 3; c++)
+        texts[c] = g_strdup(header[c]);
+    for (int i = from; i < to; i++)
+        long_row(i, texts + (size_t)(h + i - from) * 3);
+    struct pdfgen_table t = {.rows = rows, .cols = 3, .cells = (const char *const *)texts};
+    struct pdfgen_table_style style;
+    pdfgen_table_style_init(&style);
+    style.font.size = 10;
+    style.header_rows = h;
+    struct rect box;
+    assert_int_equal(pdfgen_table(doc, 90, y, &t, &style, draw, NULL, &box), 0);
+    for (int i = 0; i < rows * 3; i++)
+        g_free(texts[i]);
+    g_free(texts);
+    return box.y1;
+}
+
+/* As many rows from `from` on as fit between y and `bottom`. */
+static int rows_that_fit(struct pdfgen_doc *doc, double y, const char *const *header, int from,
+                         double bottom)
+{
+    int n = 1;
+    while (long_part(doc, y, header, from, from + n + 1, false) <= bottom)
+        n++;
+    return n;
+}
+
+static void page_furniture(struct pdfgen_doc *doc, int page)
+{
+    struct pdfgen_font small = {.size = 8};
+    char *number = g_strdup_printf("Page %d", page);
+    pdfgen_text(doc, PDFGEN_A4_WIDTH / 2, 815, &small, PDFGEN_ALIGN_CENTER, number);
+    g_free(number);
+    if (page > 1)
+        pdfgen_text(doc, 90, 40, &small, PDFGEN_ALIGN_LEFT, "Annual report 2026");
+}
+
+static const char *const long_header[] = {"Item", "Units", "Value"};
+static const char *const other_header[] = {"Name", "Code", "Price"};
+
+/* A 3-page document whose one table runs over all three pages: page 2's part repeats the
+ * header, page 3's does not, and a paragraph follows the table. *n_rows gets the data rows.
+ * With `other`, page 2 starts a different table instead (its own header) and there is no
+ * page 3. */
+static void make_long_table_pdf(const char *path, bool other, int *n_rows)
+{
+    int err = 0;
+    struct pdfgen_doc *doc = pdfgen_doc_new(path, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT, &err);
+    assert_non_null(doc);
+    struct pdfgen_font body = {.size = 10};
+    pdfgen_text(doc, 90, 80, &body, PDFGEN_ALIGN_LEFT, "Table 1 lists every item of the year.");
+    int n1 = rows_that_fit(doc, 110, long_header, 0, 790);
+    long_part(doc, 110, long_header, 0, n1, true);
+    page_furniture(doc, 1);
+    assert_int_equal(pdfgen_page_new(doc, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT), 0);
+    page_furniture(doc, 2);
+    if (other) {
+        double y = long_part(doc, 70, other_header, 500, 510, true);
+        pdfgen_text(doc, 90, y + 30, &body, PDFGEN_ALIGN_LEFT, "Table 2 is another table.");
+        *n_rows = n1;
+    } else {
+        int n2 = rows_that_fit(doc, 70, long_header, n1, 790);
+        long_part(doc, 70, long_header, n1, n1 + n2, true);
+        assert_int_equal(pdfgen_page_new(doc, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT), 0);
+        page_furniture(doc, 3);
+        double y = long_part(doc, 70, NULL, n1 + n2, n1 + n2 + 12, true);
+        pdfgen_text(doc, 90, y + 30, &body, PDFGEN_ALIGN_LEFT, "The table ends here.");
+        *n_rows = n1 + n2 + 12;
+    }
+    assert_int_equal(pdfgen_doc_close(doc), 0);
+    pdfgen_doc_free(doc);
+}
+
+static void test_e2e__table_over_page_breaks(void **state)
+{
+    char *pdf = path_in("long.pdf"), *db = path_in("long.db"), *outdir = path_in("long-export");
+    int n_rows = 0;
+    make_long_table_pdf(pdf, false, &n_rows);
+    char *out = NULL, *err = NULL;
+    int rc = quire(&out, &err, "convert", "--db", db, pdf, NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, err);
+    g_free(out);
+    g_free(err);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 3);
+    /* page 2's part continues page 1's, repeating its header; page 3's continues page 2's */
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables t JOIN tables p"
+                                " ON p.id = t.continues_id WHERE t.page = 2 AND p.page = 1"
+                                " AND t.repeated_header_rows = 1"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables t JOIN tables p"
+                                " ON p.id = t.continues_id WHERE t.page = 3 AND p.page = 2"
+                                " AND t.repeated_header_rows = 0"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables WHERE page = 1"
+                                " AND continues_id IS NULL AND header_rows = 1"), 1);
+    long long first = db_int(db, "SELECT id FROM tables WHERE page = 1");
+    long long last = db_int(db, "SELECT id FROM tables WHERE page = 3");
+
+    /* the whole table, the header once, from any of its parts */
+    GString *csv = g_string_new("Item,Units,Value\r\n");
+    GString *md = g_string_new("| Item | Units | Value |\n| --- | --- | --- |\n");
+    for (int i = 0; i < n_rows; i++) {
+        char *texts[3];
+        long_row(i, texts);
+        g_string_append_printf(csv, "%s,%s,%s\r\n", texts[0], texts[1], texts[2]);
+        g_string_append_printf(md, "| %s | %s | %s |\n", texts[0], texts[1], texts[2]);
+        for (int c = 0; c < 3; c++)
+            g_free(texts[c]);
+    }
+    char *ids = g_strdup_printf("%lld", last);
+    assert_int_equal(quire(&out, NULL, "show", "--db", db, "--merged", "--format", "csv", ids,
+                           NULL), 0);
+    assert_string_equal(out, csv->str);
+    g_free(out);
+    g_free(ids);
+    ids = g_strdup_printf("%lld", first);
+    assert_int_equal(quire(&out, NULL, "show", "--db", db, "--merged", ids, NULL), 0);
+    assert_string_equal(out, md->str);
+    g_free(out);
+    const char *formats[] = {"latex", "html", "json"};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(quire(&out, NULL, "show", "--db", db, "--merged", "--format",
+                               formats[k], ids, NULL), 0);
+        char *want = g_strdup_printf("Item %03d", n_rows);   /* the last row, from page 3 */
+        assert_non_null(strstr(out, want));
+        assert_non_null(strstr(out, "Item 001"));
+        /* the header once (JSON carries it in each of its renderings) */
+        char *second = strstr(out, "Units");
+        assert_non_null(second);
+        if (k < 2)
+            assert_null(strstr(second + 1, "Units"));
+        g_free(want);
+        g_free(out);
+    }
+    /* JSON: one object, its parts listed */
+    assert_int_equal(quire(&out, NULL, "show", "--db", db, "--merged", "--format", "json", ids,
+                           NULL), 0);
+    JsonParser *parser = json_parser_new();
+    JsonObject *o = parse_line(parser, g_strstrip(out));
+    assert_int_equal(json_object_get_int_member(o, "id"), first);
+    assert_int_equal(json_object_get_int_member(o, "n_rows"), n_rows + 1);
+    assert_int_equal(json_array_get_length(json_object_get_array_member(o, "rows")), n_rows + 1);
+    assert_int_equal(json_array_get_length(json_object_get_array_member(o, "parts")), 3);
+    g_object_unref(parser);
+    g_free(out);
+    /* without --merged, one part with its repeated header */
+    char *mid = g_strdup_printf("%lld", db_int(db, "SELECT id FROM tables WHERE page = 2"));
+    assert_int_equal(quire(&out, NULL, "show", "--db", db, "--format", "csv", mid, NULL), 0);
+    assert_true(g_str_has_prefix(out, "Item,Units,Value\r\n"));
+    assert_null(strstr(out, "Item 001,"));
+    g_free(out);
+    g_free(mid);
+
+    /* export --merged writes the chain once, named for its pages */
+    assert_int_equal(quire(&out, NULL, "export", "--db", db, "--merged", "--format", "csv",
+                           "--out", outdir, NULL), 0);
+    assert_non_null(strstr(out, "wrote 1 table"));
+    g_free(out);
+    char *file = g_strdup_printf("%s/long-p1-3-t%lld.csv", outdir, first), *data = NULL;
+    assert_true(g_file_get_contents(file, &data, NULL, NULL));
+    assert_string_equal(data, csv->str);
+    g_free(data);
+    g_free(file);
+
+    /* a different table at the top of the next page is not linked */
+    char *pdf2 = path_in("two.pdf");
+    make_long_table_pdf(pdf2, true, &n_rows);
+    assert_int_equal(quire(NULL, NULL, "convert", "--db", db, pdf2, NULL), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables t JOIN document_paths p"
+                                " ON p.document_id = t.document_id WHERE p.path LIKE '%two.pdf'"),
+                     2);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables t JOIN document_paths p"
+                                " ON p.document_id = t.document_id WHERE p.path LIKE '%two.pdf'"
+                                " AND t.continues_id IS NOT NULL"), 0);
+    g_string_free(csv, TRUE);
+    g_string_free(md, TRUE);
+    g_free(ids);
+    g_free(pdf);
+    g_free(pdf2);
+    g_free(db);
+    g_free(outdir);
+}
+
 /* The tiny model with the OTSL tags in its tokenizer, in a new folder of the test's (g_free). */
 static char *make_otsl_model(const char *name)
 {
@@ -635,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_e2e__batch_survives_kill_9),
         cmocka_unit_test(test_e2e__watch),
         cmocka_unit_test(test_e2e__model_engine),
+        cmocka_unit_test(test_e2e__table_over_page_breaks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
