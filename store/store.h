@@ -79,6 +79,36 @@ int store_retry_failed(struct store *s, int *n);
 struct _GPtrArray;
 int store_queued_paths(struct store *s, struct _GPtrArray *out);
 
+/* Which stored documents `quire reprocess` runs again. Only documents whose status is done are
+ * chosen; every filter given must hold. */
+struct store_document_filter {
+    bool stale_only;         /* only documents whose latest run used another engine or model than
+                              * `engine`/`model_id` (or an unknown one: documents.engine NULL) */
+    const char *engine;      /* the engine run now ("text", "vlm", "auto"), for stale_only */
+    const char *model_id;    /* the model run now, NULL for the text engine, for stale_only */
+    const char *made_by;     /* latest run's engine or model id equal to this; NULL = any */
+    const char *doc_pattern; /* a path as store_query's doc_pattern; NULL = any */
+    const char *before;      /* finished before this UTC date/time (store_query's `since` form);
+                              * NULL = any */
+};
+
+/* A chosen document: its id, content hash, one path (the most recently seen one matching the
+ * filter's doc_pattern) and what its latest run recorded. Strings owned by the array. */
+struct store_document_ref {
+    int64_t id;
+    char sha256[65];
+    char *path;              /* NULL when the document has no path left */
+    char *engine, *model_id; /* NULL when unknown / none */
+    int64_t tables;          /* tables stored for it now */
+};
+
+/* The documents matching f, oldest id first: 0 with *out (free with store_document_refs_free)
+ * and *n, QUIRE_EINVAL for a malformed `before` (message in store_errmsg), or a database error.
+ * NEEDSWORK: the whole selection is held in memory (about 200 bytes a document). */
+int store_documents_select(struct store *s, const struct store_document_filter *f,
+                           struct store_document_ref **out, size_t *n);
+void store_document_refs_free(struct store_document_ref *refs, size_t n);  /* NULL is a no-op */
+
 /* --- results ------------------------------------------------------------------------------- */
 struct page_result {
     int page;                 /* 1-based */

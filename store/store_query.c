@@ -52,9 +52,12 @@ void store_table_info_free(struct store_table_info *t)
 
 static bool has_glob_chars(const char *p) { return strpbrk(p, "*?[") != NULL; }
 
-/* "YYYY-MM-DD" optionally followed by [T ]HH:MM[:SS] and a 'Z': copied into out in the stored
- * form (T separator, no Z) so a string comparison with created_at is a time comparison. */
-static bool normalize_since(const char *in, char out[32])
+const char *store__path_match(const char *doc_pattern)
+{
+    return has_glob_chars(doc_pattern) ? "p.path GLOB :doc" : "instr(p.path, :doc) > 0";
+}
+
+bool store__normalize_date(const char *in, char out[32])
 {
     static const char *const shapes[] = {"dddd-dd-dd", "dddd-dd-ddTdd:dd", "dddd-dd-ddTdd:dd:dd"};
     size_t len = strlen(in);
@@ -168,7 +171,7 @@ static int build_search(struct store *s, const struct store_query *q, sqlite3_st
     int n_words = 0;
     bool skipped = false;
     char since[32] = "";
-    if (q->since && !normalize_since(q->since, since))
+    if (q->since && !store__normalize_date(q->since, since))
         return store__error(s, QUIRE_EINVAL,
                             "malformed date '%s' (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS])",
                             q->since);

@@ -799,6 +799,111 @@ static void test_e2e__model_engine(void **state)
     g_free(bad);
 }
 
+/* quire reprocess: stale documents by engine and model, --all, --doc, --dry-run, --made-by, a
+ * changed file; ids of documents stay, their tables are replaced. */
+static void test_e2e__reprocess(void **state)
+{
+    char *a = path_in("rp-a.pdf"), *b = path_in("rp-b.pdf"), *db = path_in("reprocess.db");
+    make_pdf(a, "rpa", 2);
+    make_pdf(b, "rpb", 1);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(quire(NULL, NULL, "convert", "--db", db, a, b, NULL), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE engine = 'text'"
+                                " AND model_id IS NULL"), 2);
+    long long max_id = db_int(db, "SELECT max(id) FROM tables");
+    long long doc_a = db_int(db, "SELECT document_id FROM document_paths WHERE path LIKE "
+                                 "'%rp-a.pdf'");
+
+    /* usage */
+    assert_int_equal(quire(&out, NULL, "reprocess", "--help", NULL), 0);
+    assert_non_null(strstr(out, "--made-by"));
+    g_free(out);
+    assert_int_equal(quire(NULL, &err, "reprocess", "--db", db, "extra", NULL), 2);
+    assert_non_null(strstr(err, "unexpected argument"));
+    g_free(err);
+    assert_int_equal(quire(NULL, &err, "reprocess", "--db", db, "--before", "soon", NULL), 2);
+    assert_non_null(strstr(err, "malformed date"));
+    g_free(err);
+    assert_int_equal(quire(NULL, NULL, "reprocess", "--db", db, "--engine", "fast", NULL), 2);
+
+    /* everything was made by the engine configured now: nothing to do */
+    assert_int_equal(quire(&out, NULL, "reprocess", "--db", db, NULL), 0);
+    assert_string_equal(out, "reprocessed 0 of 0 documents with engine text: 0 tables (were 0), "
+                             "0 failed, 0 not run\n");
+    g_free(out);
+    /* --all --dry-run lists both and changes nothing */
+    assert_int_equal(quire(&out, NULL, "reprocess", "--db", db, "--all", "--dry-run", NULL), 0);
+    assert_non_null(strstr(out, "rp-a.pdf\ttext\t2 tables\n"));
+    assert_non_null(strstr(out, "would re-run 2 documents\n"));
+    g_free(out);
+    assert_int_equal(db_int(db, "SELECT max(id) FROM tables"), max_id);
+    /* --all --doc: one document again, same id, new tables */
+    assert_int_equal(quire(&out, NULL, "reprocess", "--db", db, "--engine", "text", "--all",
+                           "--doc", "rp-a", NULL), 0);
+    assert_string_equal(out, "reprocessed 1 of 1 document with engine text: 2 tables (were 2), "
+                             "0 failed, 0 not run\n");
+    g_free(out);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents"), 2);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 3);
+    char *sql = g_strdup_printf("SELECT count(*) FROM tables WHERE document_id = %lld AND id > %lld",
+                                doc_a, max_id);
+    assert_int_equal(db_int(db, sql), 2);
+    g_free(sql);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM cells WHERE text = 'rpa-p2-r3-c2'"), 1);
+
+    if (fixture_dir) {
+        /* a model: both documents are stale, and run with it */
+        char *model = make_otsl_model("tiny-otsl-rp");
+        int rc = quire(&out, &err, "reprocess", "--db", db, "--engine", "vlm", "--model", model,
+                       NULL);
+        if (rc != 0)
+            fail_msg("exit %d: %s", rc, err);
+        assert_string_equal(out, "reprocessed 2 of 2 documents with engine vlm, model "
+                                 "tiny-otsl-rp: 3 tables (were 3), 0 failed, 0 not run\n");
+        g_free(out);
+        g_free(err);
+        assert_int_equal(db_int(db, "SELECT count(*) FROM tables WHERE engine = 'vlm' AND "
+                                    "model_id = 'tiny-otsl-rp'"), 3);
+        assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE engine = 'vlm' AND "
+                                    "model_id = 'tiny-otsl-rp'"), 2);
+        sql = g_strdup_printf("SELECT count(*) FROM tables WHERE document_id = %lld", doc_a);
+        assert_int_equal(db_int(db, sql), 2);
+        g_free(sql);
+        /* again: nothing left to do */
+        assert_int_equal(quire(&out, NULL, "reprocess", "--db", db, "--engine", "vlm", "--model",
+                               model, NULL), 0);
+        assert_true(g_str_has_prefix(out, "reprocessed 0 of 0 documents"));
+        g_free(out);
+        /* back to the text engine, choosing by model id */
+        assert_int_equal(quire(&out, NULL, "reprocess", "--db", db, "--made-by", "tiny-otsl-rp",
+                               NULL), 0);
+        assert_true(g_str_has_prefix(out, "reprocessed 2 of 2 documents with engine text:"));
+        g_free(out);
+        assert_int_equal(db_int(db, "SELECT count(*) FROM tables WHERE engine = 'text'"), 3);
+        g_free(model);
+    }
+
+    /* a file whose content changed: that document fails, keeps its results, no new document */
+    long long b_tables = db_int(db, "SELECT max(id) FROM tables t JOIN document_paths p ON"
+                                    " p.document_id = t.document_id WHERE p.path LIKE '%rp-b.pdf'");
+    make_pdf(b, "changed", 1);
+    assert_int_equal(quire(&out, &err, "reprocess", "--db", db, "--all", NULL), 1);
+    assert_non_null(strstr(out, "reprocessed 1 of 2 documents"));
+    assert_non_null(strstr(out, "1 failed"));
+    assert_non_null(strstr(out, "rp-b.pdf: the file changed since its document was stored"));
+    g_free(out);
+    g_free(err);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents"), 2);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status = 'done'"), 2);
+    assert_int_equal(db_int(db, "SELECT max(id) FROM tables t JOIN document_paths p ON"
+                                " p.document_id = t.document_id WHERE p.path LIKE '%rp-b.pdf'"),
+                     b_tables);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM cells WHERE text LIKE 'changed%'"), 0);
+    g_free(a);
+    g_free(b);
+    g_free(db);
+}
+
 static int setup(void **state)
 {
     quire_bin = getenv("QUIRE_BIN");
@@ -836,6 +941,7 @@ int main(void)
         cmocka_unit_test(test_e2e__watch),
         cmocka_unit_test(test_e2e__model_engine),
         cmocka_unit_test(test_e2e__table_over_page_breaks),
+        cmocka_unit_test(test_e2e__reprocess),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -408,6 +408,12 @@ void pipeline_process(struct doc_job *job, struct store *store, const struct con
         set_failure(job, err, q_asprintf("%s: cannot read: %s", job->path, err_str(err)));
         return;
     }
+    if (job->expect_sha256[0] && strcmp(job->sha256, job->expect_sha256) != 0) {
+        set_failure(job, QUIRE_EINVAL, q_asprintf("%s: the file changed since its document was "
+                                                  "stored; the stored results are kept",
+                                                  job->path));
+        return;
+    }
     bool is_new = false;
     err = store_document_add(store, job->path, job->sha256, size, st.st_mtime, &job->doc_id,
                              &status, &is_new);

@@ -69,6 +69,8 @@ struct doc_job {
     char *password;            /* NULL = none */
     struct page_set pages;     /* empty = every page */
     bool force;                /* process even when the content is already stored */
+    char expect_sha256[65];    /* "" = any; else the file must still have this content (quire
+                                * reprocess), or the job fails without touching the store */
     void *user;                /* for the submitter */
 
     /* out (valid in the done callback) */
