@@ -904,6 +904,88 @@ static void test_e2e__reprocess(void **state)
     g_free(db);
 }
 
+/* Starts `quire convert --format json` on the files with stdout and stderr in files of the test
+ * folder; returns its pid. */
+static GPid start_convert(const char *db, char **files, int n, const char *out, const char *err)
+{
+    GString *cmd = g_string_new("exec ");
+    char *q = g_shell_quote(quire_bin);
+    g_string_append_printf(cmd, "%s convert --format json --db %s", q, db);
+    g_free(q);
+    for (int i = 0; i < n; i++)
+        g_string_append_printf(cmd, " %s", files[i]);
+    g_string_append_printf(cmd, " > %s 2> %s", out, err);
+    char *argv[] = {"/bin/sh", "-c", cmd->str, NULL};
+    GPid pid;
+    assert_true(g_spawn_async(dir, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid,
+                              NULL));
+    g_string_free(cmd, TRUE);
+    return pid;
+}
+
+/* SIGINT once (finish what runs) or twice (abort it) while convert runs: every file still gets
+ * its JSON line, those not processed say "cancelled", and no document is left running. */
+static void test_e2e__convert_signals(void **state)
+{
+    enum { N = 16 };
+    char *files[N];
+    for (int i = 0; i < N; i++) {
+        char *name = g_strdup_printf("sig%02d.pdf", i), *tag = g_strdup_printf("s%02d", i);
+        files[i] = path_in(name);
+        make_pdf(files[i], tag, 3);
+        g_free(name);
+        g_free(tag);
+    }
+    for (int signals = 1; signals <= 2; signals++) {
+        char *db = g_strdup_printf("%s/sig%d.db", dir, signals);
+        char *out = g_strdup_printf("%s/sig%d.out", dir, signals);
+        char *err = g_strdup_printf("%s/sig%d.err", dir, signals);
+        GPid pid = start_convert(db, files, N, out, err);
+        wait_for(db, "SELECT count(*) > 0 FROM documents WHERE status = 'done'", 1, 30);
+        for (int k = 0; k < signals; k++) {
+            kill(pid, SIGINT);
+            g_usleep(5000);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        char *text = NULL;
+        assert_true(g_file_get_contents(out, &text, NULL, NULL));
+        char **lines = g_strsplit(g_strstrip(text), "\n", -1);
+        assert_int_equal(g_strv_length(lines), N);
+        int cancelled = 0;
+        JsonParser *parser = json_parser_new();
+        for (int i = 0; i < N; i++) {
+            JsonObject *o = parse_line(parser, lines[i]);
+            assert_string_equal(json_object_get_string_member(o, "path"), files[i]);
+            JsonNode *e = json_object_get_member(o, "error");
+            if (!json_node_is_null(e)) {
+                assert_string_equal(json_node_get_string(e), "cancelled");
+                cancelled++;
+            }
+        }
+        g_object_unref(parser);
+        g_strfreev(lines);
+        g_free(text);
+        assert_int_equal(WEXITSTATUS(status), cancelled ? 1 : 0);
+        long long done = db_int(db, "SELECT count(*) FROM documents WHERE status = 'done'");
+        assert_int_equal(done + cancelled, N);
+        assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status = 'running'"),
+                         0);
+        if (signals == 1)   /* the documents in progress finished: nothing waits */
+            assert_int_equal(db_int(db, "SELECT count(*) FROM documents WHERE status <> 'done'"),
+                             0);
+        else                /* aborted ones went back to the queue */
+            assert_true(db_int(db, "SELECT count(*) FROM documents WHERE status = 'queued'") <=
+                        cancelled);
+        g_free(db);
+        g_free(out);
+        g_free(err);
+    }
+    for (int i = 0; i < N; i++)
+        g_free(files[i]);
+}
+
 static int setup(void **state)
 {
     quire_bin = getenv("QUIRE_BIN");
@@ -942,6 +1024,7 @@ int main(void)
         cmocka_unit_test(test_e2e__model_engine),
         cmocka_unit_test(test_e2e__table_over_page_breaks),
         cmocka_unit_test(test_e2e__reprocess),
+        cmocka_unit_test(test_e2e__convert_signals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
