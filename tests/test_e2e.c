@@ -148,6 +148,8 @@ static void test_e2e__convert_json_and_rows(void **state)
         assert_string_equal(json_object_get_string_member(t, "engine"), "text");
         assert_true(json_object_has_member(t, "model_id"));
         assert_true(json_node_is_null(json_object_get_member(t, "model_id")));
+        assert_true(json_node_is_null(json_object_get_member(t, "continues_id")));
+        assert_int_equal(json_object_get_int_member(t, "repeated_header_rows"), 0);
         JsonArray *rows = json_object_get_array_member(t, "rows");
         assert_int_equal(json_array_get_length(rows), 4);
         JsonArray *row0 = json_array_get_array_element(rows, 0);
@@ -587,9 +589,21 @@ static void test_e2e__table_over_page_breaks(void **state)
     int n_rows = 0;
     make_long_table_pdf(pdf, false, &n_rows);
     char *out = NULL, *err = NULL;
-    int rc = quire(&out, &err, "convert", "--db", db, pdf, NULL);
+    int rc = quire(&out, &err, "convert", "--db", db, "--format", "json", pdf, NULL);
     if (rc != 0)
         fail_msg("exit %d: %s", rc, err);
+    JsonParser *parser = json_parser_new();
+    JsonArray *tables = json_object_get_array_member(parse_line(parser, g_strstrip(out)),
+                                                     "tables");
+    assert_int_equal(json_array_get_length(tables), 3);
+    for (guint i = 1; i < 3; i++) {   /* each part names the one before */
+        JsonObject *t = json_array_get_object_element(tables, i);
+        JsonObject *before = json_array_get_object_element(tables, i - 1);
+        assert_int_equal(json_object_get_int_member(t, "continues_id"),
+                         json_object_get_int_member(before, "id"));
+        assert_int_equal(json_object_get_int_member(t, "repeated_header_rows"), i == 1);
+    }
+    g_object_unref(parser);
     g_free(out);
     g_free(err);
     assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 3);
@@ -644,7 +658,7 @@ static void test_e2e__table_over_page_breaks(void **state)
     /* JSON: one object, its parts listed */
     assert_int_equal(quire(&out, NULL, "show", "--db", db, "--merged", "--format", "json", ids,
                            NULL), 0);
-    JsonParser *parser = json_parser_new();
+    parser = json_parser_new();
     JsonObject *o = parse_line(parser, g_strstrip(out));
     assert_int_equal(json_object_get_int_member(o, "id"), first);
     assert_int_equal(json_object_get_int_member(o, "n_rows"), n_rows + 1);

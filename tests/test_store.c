@@ -228,6 +228,44 @@ static void test_store__migrate_fresh_and_reopen(void **state)
     assert_int_equal(sql_int(f, "SELECT count(*) FROM documents"), 1);
 }
 
+/* A version-1 database (its documents and tables as version 1 made them) migrates to version 2:
+ * tables get no links, and documents get the engine and model guessed from their tables. */
+static void test_store__migrate_from_version_1(void **state)
+{
+    struct fixture *f = *state;
+    sql_exec(f,
+             "CREATE TABLE documents (id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,"
+             " size INTEGER NOT NULL, pages INTEGER, status TEXT NOT NULL DEFAULT 'queued',"
+             " error TEXT, attempts INTEGER NOT NULL DEFAULT 0, added_at TEXT NOT NULL,"
+             " started_at TEXT, finished_at TEXT, seconds REAL);"
+             "CREATE TABLE tables (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+             " document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
+             " page INTEGER NOT NULL, x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL,"
+             " y1 REAL NOT NULL, n_rows INTEGER NOT NULL, n_cols INTEGER NOT NULL,"
+             " header_rows INTEGER NOT NULL, engine TEXT NOT NULL, model_id TEXT,"
+             " confidence REAL NOT NULL, otsl TEXT NOT NULL, markdown TEXT NOT NULL,"
+             " latex TEXT NOT NULL, html TEXT NOT NULL, created_at TEXT NOT NULL);"
+             "INSERT INTO documents (id, sha256, size, status, added_at) VALUES"
+             " (1, 'a', 1, 'done', 'x'), (2, 'b', 1, 'done', 'x'), (3, 'c', 1, 'done', 'x'),"
+             " (4, 'd', 1, 'done', 'x'), (5, 'e', 1, 'failed', 'x');"
+             "INSERT INTO tables (document_id, page, x0, y0, x1, y1, n_rows, n_cols, header_rows,"
+             " engine, model_id, confidence, otsl, markdown, latex, html, created_at) VALUES"
+             " (1, 1, 0, 0, 1, 1, 1, 1, 0, 'text', NULL, 1, '', '', '', '', 'x'),"
+             " (2, 1, 0, 0, 1, 1, 1, 1, 0, 'auto', 'm1', 1, '', '', '', '', 'x'),"
+             " (2, 2, 0, 0, 1, 1, 1, 1, 0, 'text', NULL, 1, '', '', '', '', 'x'),"
+             " (3, 1, 0, 0, 1, 1, 1, 1, 0, 'vlm', 'm2', 1, '', '', '', '', 'x');"
+             "PRAGMA user_version = 1;");
+    store_close(open_store(f));
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
+    char buf[64];
+    assert_string_equal(sql_text(f, "SELECT group_concat(id || ':' || coalesce(engine, '-') ||"
+                                    " ':' || coalesce(model_id, '-'), ' ') FROM documents",
+                                 buf, sizeof buf),
+                        "1:text:- 2:auto:m1 3:vlm:m2 4:-:- 5:-:-");
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM tables WHERE continues_id IS NULL"
+                                " AND repeated_header_rows = 0"), 4);
+}
+
 static void test_store__version_too_new(void **state)
 {
     struct fixture *f = *state;
@@ -972,6 +1010,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_store__migrate_fresh_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__migrate_from_version_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__version_too_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__open_readonly_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__add_dedupes_by_sha256, setup, teardown),
