@@ -105,7 +105,9 @@ struct table_place {
  *  - Headers: when the leading rows of next repeat head's header rows (head's first row when
  *    head has none) text for text, next continues prev and *repeated_header_rows (may be NULL)
  *    is set to their number; otherwise next must have no header rows of its own (a new header
- *    starts a new table) and *repeated_header_rows is 0.
+ *    starts a new table) and *repeated_header_rows is 0. NEEDSWORK: so a continuation whose
+ *    first row the engine took for a header (a rule under it, as in a table ruled between all
+ *    rows) is not linked; telling such a row from a real header needs more than the text.
  * Pure; any thread. */
 bool table_continues(const struct table *prev, const struct table_place *prev_place,
                      const struct table *next, const struct table_place *next_place,

@@ -503,6 +503,9 @@ static void long_row(int i, char *texts[3])
     texts[2] = g_strdup_printf("%03d.50", (i * 13) % 1000);
 }
 
+/* The rules the long table is drawn with. */
+static enum pdfgen_rules long_rules = PDFGEN_RULES_GRID;
+
 /* Draws rows [from, to) of the long table at y (with `header` as its bold header row, if any)
  * and returns its bottom. With draw=false only measures. */
 static double long_part(struct pdfgen_doc *doc, double y, const char *const *header, int from,
@@ -519,6 +522,7 @@ static double long_part(struct pdfgen_doc *doc, double y, const char *const *hea
     pdfgen_table_style_init(&style);
     style.font.size = 10;
     style.header_rows = h;
+    style.rules = long_rules;
     struct rect box;
     assert_int_equal(pdfgen_table(doc, 90, y, &t, &style, draw, NULL, &box), 0);
     for (int i = 0; i < rows * 3; i++)
@@ -684,6 +688,34 @@ static void test_e2e__table_over_page_breaks(void **state)
     assert_string_equal(data, csv->str);
     g_free(data);
     g_free(file);
+
+    /* the same table drawn with other rules: linked the same way, merged the same.
+     * (Not PDFGEN_RULES_HROWS: the text layer takes the rule under the first row of page 3's
+     * part for a header rule, and a part with a header of its own starts a new table.) */
+    static const enum pdfgen_rules styles[] = {PDFGEN_RULES_BOOKTABS, PDFGEN_RULES_NONE};
+    for (size_t k = 0; k < sizeof styles / sizeof styles[0]; k++) {
+        long_rules = styles[k];
+        char *name = g_strdup_printf("long-style%zu.pdf", k);
+        char *sdb = g_strdup_printf("%s/long-style%zu.db", dir, k);
+        char *spdf = path_in(name);
+        int n = 0;
+        make_long_table_pdf(spdf, false, &n);
+        assert_int_equal(n, n_rows);
+        assert_int_equal(quire(NULL, NULL, "convert", "--db", sdb, spdf, NULL), 0);
+        assert_int_equal(db_int(sdb, "SELECT count(*) FROM tables"), 3);
+        assert_int_equal(db_int(sdb, "SELECT count(*) FROM tables t JOIN tables p"
+                                     " ON p.id = t.continues_id AND p.page = t.page - 1"), 2);
+        char *first_id = g_strdup_printf("%lld", db_int(sdb, "SELECT min(id) FROM tables"));
+        assert_int_equal(quire(&out, NULL, "show", "--db", sdb, "--merged", "--format", "csv",
+                               first_id, NULL), 0);
+        assert_string_equal(out, csv->str);
+        g_free(out);
+        g_free(first_id);
+        g_free(spdf);
+        g_free(sdb);
+        g_free(name);
+    }
+    long_rules = PDFGEN_RULES_GRID;
 
     /* a different table at the top of the next page is not linked */
     char *pdf2 = path_in("two.pdf");
