@@ -24,7 +24,8 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
 int cli_parse(const char *command, const char *params, const char *summary, GOptionEntry *entries,
               int *argc, char ***argv, struct config *cfg);
 
-/* --engine and --model, taken by the commands that process documents (convert, batch, watch):
+/* --engine and --model, taken by the commands that process documents (convert, batch, watch,
+ * reprocess):
  * put CLI_ENGINE_ENTRIES(&args) in the command's entries, then call cli_engine_apply() after
  * cli_parse() succeeded. */
 struct cli_engine_args {
@@ -52,5 +53,6 @@ int cmd_show(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
+int cmd_reprocess(int argc, char **argv);
 
 #endif

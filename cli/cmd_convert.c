@@ -1,6 +1,12 @@
 /*
  * cmd_convert.c - `quire convert FILE.pdf...`: process the files now (again, if they were
  * processed before), store the results and print the tables, in the order the files were given.
+ *
+ * SIGINT/SIGTERM as in batch: the first signal lets the documents in progress finish (and print)
+ * and starts no more; the second aborts them at the next page boundary (their documents go back
+ * to queued, for the next `batch --resume`). Every file not processed is reported "cancelled"
+ * in its place (in JSON, an object with "error": "cancelled"), so each file given still gets its
+ * line, and the exit status is 1.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +14,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "run.h"
 
 struct convert {
     uv_loop_t loop;
@@ -21,14 +28,16 @@ struct convert {
     int failed;
     const char *password;
     struct page_set pages;
+    struct run_signals signals;
+    bool stopping;
 };
 
 static void feed(struct convert *c);
 
-static void on_done(struct doc_job *job, void *user)
+/* Prints the finished documents that are next in the given order; after the last one, closes
+ * the signal handles so the loop can end. */
+static void print_ready(struct convert *c)
 {
-    struct convert *c = user;
-    c->done[(intptr_t)job->user] = job;
     while (c->next_print < c->n_files && c->done[c->next_print]) {
         struct doc_job *j = c->done[c->next_print];
         if (j->outcome == JOB_FAILED) {
@@ -44,7 +53,51 @@ static void on_done(struct doc_job *job, void *user)
         doc_job_free(j);
         c->done[c->next_print++] = NULL;
     }
+    if (c->next_print == c->n_files)
+        run_signals_close(&c->signals);
+}
+
+static void on_done(struct doc_job *job, void *user)
+{
+    struct convert *c = user;
+    c->done[(intptr_t)job->user] = job;
+    print_ready(c);
     feed(c);
+}
+
+/* The files not submitted yet are not processed: each gets a cancelled job in its place. */
+static void cancel_rest(struct convert *c)
+{
+    while (c->next_submit < c->n_files) {
+        int i = c->next_submit++;
+        struct doc_job *job = doc_job_new(c->files[i]);
+        if (!job) {
+            fprintf(stderr, "quire convert: out of memory\n");
+            c->failed++;
+            c->n_files = i;
+            break;
+        }
+        job->user = (void *)(intptr_t)i;
+        job->outcome = JOB_CANCELLED;
+        c->done[i] = job;
+    }
+    print_ready(c);
+}
+
+static void on_stop(void *user)
+{
+    struct convert *c = user;
+    c->stopping = true;
+    pipeline_stop(c->pipeline);   /* jobs waiting in the pool come back cancelled */
+    cancel_rest(c);
+}
+
+static void on_abort(void *user)
+{
+    struct convert *c = user;
+    c->stopping = true;
+    pipeline_abort(c->pipeline);
+    cancel_rest(c);
 }
 
 static int copy_pages(struct page_set *dst, const struct page_set *src)
@@ -61,13 +114,14 @@ static int copy_pages(struct page_set *dst, const struct page_set *src)
 
 static void feed(struct convert *c)
 {
-    while (c->next_submit < c->n_files && !pipeline_full(c->pipeline)) {
+    while (!c->stopping && c->next_submit < c->n_files && !pipeline_full(c->pipeline)) {
         int i = c->next_submit++;
         struct doc_job *job = doc_job_new(c->files[i]);
         if (!job) {
             fprintf(stderr, "quire convert: out of memory\n");
             c->failed++;
             c->n_files = i; /* stop here: the files before are printed as they finish */
+            print_ready(c);
             return;
         }
         job->user = (void *)(intptr_t)i;
@@ -144,6 +198,7 @@ int cmd_convert(int argc, char **argv)
         rc = CLI_EXIT_USAGE;
         goto out_loop;
     }
+    run_signals_start(&c.signals, &c.loop, on_stop, on_abort, &c);
     feed(&c);
     uv_run(&c.loop, UV_RUN_DEFAULT);
     rc = c.failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;

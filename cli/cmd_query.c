@@ -26,9 +26,11 @@
 #include "../store/store.h"
 #include "json.h"
 
-/* The table as one JSON line (g_free): its metadata, and rows/spans from the JSON renderer.
+/* The table as one JSON line (g_free): its metadata, and rows/spans from the JSON renderer;
+ * with n_parts > 1 (a table merged from the parts it runs over), "parts" lists them.
  * NULL with a message on stderr when the table cannot be rendered. */
-static char *table_json_line(const char *command, const struct store_table_info *t)
+static char *table_json_line(const char *command, const struct store_table_info *t,
+                             struct store_table_info *const *parts, size_t n_parts)
 {
     JsonBuilder *b = json_builder_new();
     json_builder_begin_object(b);
@@ -50,6 +52,26 @@ static char *table_json_line(const char *command, const struct store_table_info 
     json_add_string(b, "latex", t->latex);
     json_add_string(b, "html", t->html);
     json_add_string(b, "otsl", t->otsl);
+    json_builder_set_member_name(b, "continues_id");
+    if (t->continues_id)
+        json_builder_add_int_value(b, t->continues_id);
+    else
+        json_builder_add_null_value(b);
+    json_add_int(b, "repeated_header_rows", t->repeated_header_rows);
+    if (n_parts > 1) {
+        json_builder_set_member_name(b, "parts");
+        json_builder_begin_array(b);
+        for (size_t i = 0; i < n_parts; i++) {
+            json_builder_begin_object(b);
+            json_add_int(b, "id", parts[i]->id);
+            json_add_int(b, "page", parts[i]->page);
+            json_add_bbox(b, parts[i]->bbox);
+            json_add_int(b, "n_rows", parts[i]->n_rows);
+            json_add_int(b, "repeated_header_rows", i ? parts[i]->repeated_header_rows : 0);
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+    }
     json_builder_end_object(b);
     char *line = err ? NULL : json_line(b);
     g_object_unref(b);
@@ -98,7 +120,7 @@ static char *table_text(const char *command, const struct store_table_info *t,
     case TABLE_FORMAT_MARKDOWN: stored = t->markdown; break;
     case TABLE_FORMAT_LATEX: stored = t->latex; break;
     case TABLE_FORMAT_HTML: stored = t->html; break;
-    case TABLE_FORMAT_JSON: return table_json_line(command, t);
+    case TABLE_FORMAT_JSON: return table_json_line(command, t, NULL, 0);
     case TABLE_FORMAT_CSV: break;
     }
     char *made = NULL;
@@ -136,6 +158,123 @@ static void print_table_heading(const struct store_table_info *t, enum table_for
     case TABLE_FORMAT_JSON:
         break;      /* the object carries id, path and page */
     }
+}
+
+/* --- --merged: a table with the parts it runs over -------------------------------------------- */
+
+/* The parts of one table, in order; with more than one, `merged` is them joined (table_merge,
+ * repeated header rows dropped) and `info` describes it (its strings are owned here). */
+struct chain {
+    struct store_table_info **parts;
+    size_t n;
+    struct table *merged;
+    struct store_table_info info;
+};
+
+static void chain_release(struct chain *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        store_table_info_free(c->parts[i]);
+    free(c->parts);
+    table_free(c->merged);
+    free(c->info.otsl);
+    free(c->info.markdown);
+    free(c->info.latex);
+    free(c->info.html);
+    memset(c, 0, sizeof *c);
+}
+
+/* The merged table's metadata: the first part's, with the merged grid and its renderings. */
+static int describe_merged(struct chain *c, const struct render_options *ro)
+{
+    struct store_table_info *first = c->parts[0];
+    c->info = *first;
+    c->info.table = c->merged;
+    c->info.n_rows = c->merged->n_rows;
+    c->info.header_rows = c->merged->header_rows;
+    c->info.continues_id = 0;
+    c->info.repeated_header_rows = 0;
+    for (size_t i = 1; i < c->n; i++)
+        c->info.confidence = fmin(c->info.confidence, c->parts[i]->confidence);
+    c->info.otsl = table_to_otsl(c->merged);
+    c->info.markdown = table_render(c->merged, TABLE_FORMAT_MARKDOWN, ro);
+    c->info.latex = table_render(c->merged, TABLE_FORMAT_LATEX, ro);
+    c->info.html = table_render(c->merged, TABLE_FORMAT_HTML, ro);
+    return c->info.otsl && c->info.markdown && c->info.latex && c->info.html ? 0 : QUIRE_ENOMEM;
+}
+
+/* Loads the chain of table `id` (store_table_chain) and merges it. Returns 0, or prints why and
+ * returns the store's error code. */
+static int load_chain(const char *command, struct store *s, int64_t id,
+                      const struct render_options *ro, struct chain *c)
+{
+    memset(c, 0, sizeof *c);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int err = store_table_chain(s, id, &ids, &n);
+    if (!err && !(c->parts = q_calloc(n, sizeof *c->parts)))
+        err = QUIRE_ENOMEM;
+    for (size_t i = 0; !err && i < n; i++) {
+        err = store_table_get(s, ids[i], &c->parts[i]);
+        if (!err)
+            c->n = i + 1;
+    }
+    free(ids);
+    if (!err && c->n > 1) {
+        const struct table **tables = q_calloc(c->n, sizeof *tables);
+        int *skip = q_calloc(c->n, sizeof *skip);
+        err = tables && skip ? 0 : QUIRE_ENOMEM;
+        for (size_t i = 0; !err && i < c->n; i++) {
+            tables[i] = c->parts[i]->table;
+            skip[i] = c->parts[i]->repeated_header_rows;
+        }
+        if (!err)
+            err = table_merge(tables, skip, c->n, &c->merged);
+        if (!err)
+            err = describe_merged(c, ro);
+        free(tables);
+        free(skip);
+        if (err)
+            fprintf(stderr, "quire %s: table %" PRId64 ": cannot merge its parts: %s\n",
+                    command, id, err_str(err));
+    } else if (err) {
+        fprintf(stderr, "quire %s: %s\n", command,
+                err == QUIRE_ENOMEM ? err_str(err) : store_errmsg(s));
+    }
+    if (err)
+        chain_release(c);
+    return err;
+}
+
+/* The table of a chain (the merged one when it has several parts) as table_text gives it. */
+static char *chain_text(const char *command, const struct chain *c, enum table_format f,
+                        const struct render_options *ro)
+{
+    if (c->n == 1)
+        return table_text(command, c->parts[0], f);
+    if (f == TABLE_FORMAT_JSON)
+        return table_json_line(command, &c->info, c->parts, c->n);
+    const char *stored = f == TABLE_FORMAT_MARKDOWN ? c->info.markdown
+                         : f == TABLE_FORMAT_LATEX  ? c->info.latex
+                         : f == TABLE_FORMAT_HTML   ? c->info.html
+                                                    : NULL;
+    char *made = stored ? NULL : table_render(c->merged, f, ro);
+    if (!stored && !made) {
+        fprintf(stderr, "quire %s: out of memory rendering a merged table\n", command);
+        return NULL;
+    }
+    const char *body = stored ? stored : made;
+    size_t n = strlen(body);
+    char *text = g_strdup_printf("%s%s", body, n && body[n - 1] == '\n' ? "" : "\n");
+    free(made);
+    return text;
+}
+
+static void render_options_from(const struct config *cfg, struct render_options *ro)
+{
+    render_options_init(ro);
+    ro->markdown_spans = cfg->markdown_repeat_spans ? SPAN_REPEAT : SPAN_EMPTY;
+    ro->latex_booktabs = cfg->latex_booktabs;
 }
 
 /* Options shared by query and export: the filters and the format. */
@@ -272,13 +411,20 @@ out:
 int cmd_show(int argc, char **argv)
 {
     char *format = NULL;
+    gboolean merged = FALSE;
     GOptionEntry entries[] = {
         {"format", 'f', 0, G_OPTION_ARG_STRING, &format,
          "Output format: md (default), latex, html, csv or json", "FMT"},
+        {"merged", 'm', 0, G_OPTION_ARG_NONE, &merged,
+         "A table that runs over several pages as one table: all its parts, the header once",
+         NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     struct config cfg;
-    int rc = cli_parse("show", "TABLE_ID", "Print one stored table (ids come from quire query).",
+    int rc = cli_parse("show", "TABLE_ID",
+                       "Print one stored table (ids come from quire query); with --merged, the "
+                       "whole table it is a part of.\nExit status: 0 shown, 1 no such table, 2 "
+                       "usage error.",
                        entries, &argc, &argv, &cfg);
     if (rc) {
         g_free(format);
@@ -298,6 +444,22 @@ int cmd_show(int argc, char **argv)
     }
     if (!parse_format("show", format, &f) || !open_database("show", &cfg, false, &s))
         goto out;
+    if (merged) {
+        struct render_options ro;
+        render_options_from(&cfg, &ro);
+        struct chain c;
+        rc = CLI_EXIT_FAILED;
+        if (load_chain("show", s, id, &ro, &c) == 0) {
+            char *body = chain_text("show", &c, f, &ro);
+            if (body) {
+                fputs(body, stdout);
+                rc = CLI_EXIT_OK;
+            }
+            g_free(body);
+            chain_release(&c);
+        }
+        goto out;
+    }
     int err = store_table_get(s, id, &t);
     if (err) {
         fprintf(stderr, "quire show: %s\n", store_errmsg(s));
@@ -331,8 +493,11 @@ static const char *format_extension(enum table_format f)
     return "txt";
 }
 
-/* DIR/<document stem>-p<page>-t<id>.<ext> (g_free); the stem keeps [A-Za-z0-9._-]. */
-static char *export_path(const char *dir, const struct store_table_info *t, enum table_format f)
+/* DIR/<document stem>-p<page>-t<id>.<ext> (g_free), or for a table merged over pages
+ * DIR/<stem>-p<first>-<last>-t<id of its first part>.<ext> (last_page > t->page); the stem
+ * keeps [A-Za-z0-9._-]. */
+static char *export_path(const char *dir, const struct store_table_info *t, int last_page,
+                         enum table_format f)
 {
     char *base = g_path_get_basename(t->path && *t->path ? t->path : "table");
     char *dot = strrchr(base, '.');
@@ -342,7 +507,12 @@ static char *export_path(const char *dir, const struct store_table_info *t, enum
         if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
             *p = '_';
     }
-    char *name = g_strdup_printf("%s-p%d-t%" PRId64 ".%s", base, t->page, t->id,
+    char pages[32];
+    if (last_page > t->page)
+        snprintf(pages, sizeof pages, "%d-%d", t->page, last_page);
+    else
+        snprintf(pages, sizeof pages, "%d", t->page);
+    char *name = g_strdup_printf("%s-p%s-t%" PRId64 ".%s", base, pages, t->id,
                                  format_extension(f));
     char *path = g_build_filename(dir, name, NULL);
     g_free(base);
@@ -350,12 +520,13 @@ static char *export_path(const char *dir, const struct store_table_info *t, enum
     return path;
 }
 
-static bool export_one(const char *dir, const struct store_table_info *t, enum table_format f)
+/* Writes body (taken over and g_free'd; NULL = the table's own text) to the table's file. */
+static bool export_one(const char *dir, const struct store_table_info *t, int last_page,
+                       char *body, enum table_format f)
 {
-    char *body = table_text("export", t, f);
-    if (!body)
+    if (!body && !(body = table_text("export", t, f)))
         return false;
-    char *path = export_path(dir, t, f);
+    char *path = export_path(dir, t, last_page, f);
     GError *gerr = NULL;
     bool ok = g_file_set_contents(path, body, -1, &gerr);
     if (!ok) {
@@ -367,12 +538,40 @@ static bool export_one(const char *dir, const struct store_table_info *t, enum t
     return ok;
 }
 
+/* --merged: the chain of table `id` as one file, unless its first part was written already
+ * (`done` holds those ids). Counts a written file in *written. */
+static bool export_chain(const char *dir, struct store *s, int64_t id, enum table_format f,
+                         const struct render_options *ro, GHashTable *done, int *written)
+{
+    struct chain c;
+    if (load_chain("export", s, id, ro, &c))
+        return false;
+    bool ok = true;
+    int64_t head = c.parts[0]->id;
+    if (!g_hash_table_contains(done, &head)) {
+        int64_t *key = g_new(int64_t, 1);
+        *key = head;
+        g_hash_table_add(done, key);
+        char *body = chain_text("export", &c, f, ro);
+        const struct store_table_info *info = c.n > 1 ? &c.info : c.parts[0];
+        ok = body && export_one(dir, info, c.parts[c.n - 1]->page, body, f);
+        *written += ok;
+    }
+    chain_release(&c);
+    return ok;
+}
+
 int cmd_export(int argc, char **argv)
 {
     struct query_options o = {0};
+    gboolean merged = FALSE;
     GOptionEntry entries[] = {
         {"out", 'o', 0, G_OPTION_ARG_FILENAME, &o.out_dir,
          "Directory to write into (created if missing); required", "DIR"},
+        {"merged", 'm', 0, G_OPTION_ARG_NONE, &merged,
+         "A table that runs over several pages as one file "
+         "(<document>-p<first>-<last>-t<id of the first part>.<ext>) when any part matches",
+         NULL},
         {"format", 'f', 0, G_OPTION_ARG_STRING, &o.format,
          "File format: md (default), latex, html, csv or json", "FMT"},
         QUERY_FILTER_ENTRIES(o),
@@ -405,15 +604,22 @@ int cmd_export(int argc, char **argv)
         rc = CLI_EXIT_FAILED;
         goto out;
     }
+    struct render_options ro;
+    render_options_from(&cfg, &ro);
+    GHashTable *done = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     struct store_table_info *t;
     int err, written = 0, failed = 0;
     while ((err = store_query_next(c, &t)) == 0 && t) {
-        if (export_one(o.out_dir, t, f))
+        bool ok;
+        if (merged) {
+            ok = export_chain(o.out_dir, s, t->id, f, &ro, done, &written);
+        } else if ((ok = export_one(o.out_dir, t, t->page, NULL, f))) {
             written++;
-        else
-            failed++;
+        }
+        failed += !ok;
         store_table_info_free(t);
     }
+    g_hash_table_destroy(done);
     if (err)
         fprintf(stderr, "quire export: %s\n", store_errmsg(s));
     printf("wrote %d table%s to %s\n", written, written == 1 ? "" : "s", o.out_dir);

@@ -21,13 +21,14 @@ static const struct {
     {"export", cmd_export, "write stored tables to files"},
     {"status", cmd_status, "counts, queue and failures"},
     {"retry", cmd_retry, "queue failed documents again"},
+    {"reprocess", cmd_reprocess, "run stored documents again with the current engine/model"},
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: quire <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`quire <command> --help` describes a command's options.\n");
 }
 

@@ -32,8 +32,15 @@ static char *document_json(const struct doc_job *job, const struct render_option
         err = json_add_table_grid(b, tr->table);
         json_add_int(b, "header_rows", tr->table->header_rows);
         json_add_string(b, "engine", tr->engine);
+        json_add_string(b, "model_id", tr->model_id);
         json_builder_set_member_name(b, "confidence");
         json_builder_add_double_value(b, round(tr->confidence * 1000) / 1000);
+        json_builder_set_member_name(b, "continues_id");
+        if (tr->continues && job->result.tables[tr->continues - 1].id)
+            json_builder_add_int_value(b, job->result.tables[tr->continues - 1].id);
+        else
+            json_builder_add_null_value(b);
+        json_add_int(b, "repeated_header_rows", tr->continues ? tr->repeated_header_rows : 0);
         char *md = table_render(tr->table, TABLE_FORMAT_MARKDOWN, ro);
         char *latex = table_render(tr->table, TABLE_FORMAT_LATEX, ro);
         if (!md || !latex)

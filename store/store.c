@@ -102,6 +102,21 @@ static const char *const migrations[] = {
     "  INSERT INTO cells_fts(cells_fts, rowid, text) VALUES ('delete', old.id, old.text);"
     "  INSERT INTO cells_fts(rowid, text) VALUES (new.id, new.text);"
     "END;",
+    /* 2: tables that continue on the next page; the engine and model of a document's run */
+    "ALTER TABLE tables ADD COLUMN continues_id INTEGER"
+    "  REFERENCES tables(id) ON DELETE SET NULL;"
+    "ALTER TABLE tables ADD COLUMN repeated_header_rows INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX tables_by_continues ON tables(continues_id) WHERE continues_id IS NOT NULL;"
+    "ALTER TABLE documents ADD COLUMN engine TEXT;"
+    "ALTER TABLE documents ADD COLUMN model_id TEXT;"
+    /* older runs recorded these per table only: the best guess from the tables (a document
+     * without tables stays unknown, NULL) */
+    "UPDATE documents SET"
+    "  model_id = (SELECT max(t.model_id) FROM tables t WHERE t.document_id = documents.id),"
+    "  engine = (SELECT CASE WHEN max(t.model_id) IS NULL THEN 'text'"
+    "                        WHEN max(t.engine <> 'vlm') = 1 THEN 'auto' ELSE 'vlm' END"
+    "            FROM tables t WHERE t.document_id = documents.id HAVING count(*) > 0)"
+    " WHERE status = 'done';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -150,13 +165,17 @@ static const char *const stmt_sql[STMT_COUNT] = {
                          " VALUES (?1, ?2, ?3, ?4, ?5)",
     [STMT_TABLE_INSERT] = "INSERT INTO tables (document_id, page, x0, y0, x1, y1, n_rows, n_cols,"
                           " header_rows, engine, model_id, confidence, otsl, markdown, latex,"
-                          " html, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                          " ?11, ?12, ?13, ?14, ?15, ?16, " NOW ")",
+                          " html, continues_id, repeated_header_rows, created_at)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                          " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, " NOW ")",
     [STMT_CELL_INSERT] = "INSERT INTO cells (table_id, row, col, rowspan, colspan, kind,"
                          " is_header, text, x0, y0, x1, y1)"
                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [STMT_DOC_DONE] = "UPDATE documents SET status = 'done', error = NULL, pages = ?2,"
-                      " finished_at = " NOW ", seconds = ?3 WHERE id = ?1",
+                      " finished_at = " NOW ", seconds = ?3, engine = ?4, model_id = ?5"
+                      " WHERE id = ?1",
+    [STMT_TABLE_BEFORE] = "SELECT continues_id FROM tables WHERE id = ?1",
+    [STMT_TABLE_AFTER] = "SELECT id FROM tables WHERE continues_id = ?1 ORDER BY id LIMIT 1",
     [STMT_CELLS_OF_TABLE] = "SELECT row, col, rowspan, colspan, kind, text, x0, y0, x1, y1"
                             " FROM cells WHERE table_id = ?1 ORDER BY row, col",
     [STMT_STATUS_COUNTS] = "SELECT status, count(*) FROM documents GROUP BY status",

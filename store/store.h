@@ -79,6 +79,36 @@ int store_retry_failed(struct store *s, int *n);
 struct _GPtrArray;
 int store_queued_paths(struct store *s, struct _GPtrArray *out);
 
+/* Which stored documents `quire reprocess` runs again. Only documents whose status is done are
+ * chosen; every filter given must hold. */
+struct store_document_filter {
+    bool stale_only;         /* only documents whose latest run used another engine or model than
+                              * `engine`/`model_id` (or an unknown one: documents.engine NULL) */
+    const char *engine;      /* the engine run now ("text", "vlm", "auto"), for stale_only */
+    const char *model_id;    /* the model run now, NULL for the text engine, for stale_only */
+    const char *made_by;     /* latest run's engine or model id equal to this; NULL = any */
+    const char *doc_pattern; /* a path as store_query's doc_pattern; NULL = any */
+    const char *before;      /* finished before this UTC date/time (store_query's `since` form);
+                              * NULL = any */
+};
+
+/* A chosen document: its id, content hash, one path (the most recently seen one matching the
+ * filter's doc_pattern) and what its latest run recorded. Strings owned by the array. */
+struct store_document_ref {
+    int64_t id;
+    char sha256[65];
+    char *path;              /* NULL when the document has no path left */
+    char *engine, *model_id; /* NULL when unknown / none */
+    int64_t tables;          /* tables stored for it now */
+};
+
+/* The documents matching f, oldest id first: 0 with *out (free with store_document_refs_free)
+ * and *n, QUIRE_EINVAL for a malformed `before` (message in store_errmsg), or a database error.
+ * NEEDSWORK: the whole selection is held in memory (about 200 bytes a document). */
+int store_documents_select(struct store *s, const struct store_document_filter *f,
+                           struct store_document_ref **out, size_t *n);
+void store_document_refs_free(struct store_document_ref *refs, size_t n);  /* NULL is a no-op */
+
 /* --- results ------------------------------------------------------------------------------- */
 struct page_result {
     int page;                 /* 1-based */
@@ -93,6 +123,10 @@ struct table_result {
     const char *model_id;     /* NULL for the text-layer engine */
     double confidence;        /* 0..1 */
     struct table *table;      /* borrowed */
+    /* A table that continues one on the page before (table_continues): 1 + the index in the
+     * result's tables of the part it continues (an earlier one), 0 = it continues nothing. */
+    size_t continues;
+    int repeated_header_rows; /* leading rows repeating the header of the table it continues */
     int64_t id;               /* out: the table's id, set by store_document_put_results */
 };
 
@@ -103,11 +137,14 @@ struct doc_result {
     struct table_result *tables;
     size_t n_tables;
     double seconds;           /* processing time */
+    const char *engine;       /* the engine of this run ("text", "vlm", "auto"); NULL = unknown */
+    const char *model_id;     /* the model of this run, NULL for the text engine */
 };
 
-/* Replaces the document's results with r in one transaction and marks it done. The renderings
- * (OTSL, Markdown, LaTeX, HTML) are stored alongside the cells, made with `opts`. Sets each
- * r->tables[i].id. */
+/* Replaces the document's results with r in one transaction and marks it done, recording
+ * r->engine and r->model_id as the run's. The renderings (OTSL, Markdown, LaTeX, HTML) are stored
+ * alongside the cells, made with `opts`. A table's `continues` becomes its continues_id (the id
+ * of that earlier table). Sets each r->tables[i].id. */
 int store_document_put_results(struct store *s, int64_t doc_id, struct doc_result *r,
                                const struct render_options *opts);
 
@@ -144,6 +181,8 @@ struct store_table_info {
     double confidence;
     char *created_at;           /* "YYYY-MM-DDTHH:MM:SSZ" (UTC) */
     char *otsl, *markdown, *latex, *html;   /* the renderings stored with the table */
+    int64_t continues_id;       /* the table (on the page before) this one continues, 0 = none */
+    int repeated_header_rows;   /* its leading rows that repeat that table's header */
     struct table *table;        /* rebuilt from the cells */
 };
 void store_table_info_free(struct store_table_info *t);  /* NULL is a no-op */
@@ -161,6 +200,11 @@ void store_query_end(struct store_cursor *c);  /* NULL is a no-op */
 
 /* One table by id: 0 and *out (caller frees), or QUIRE_ENOENT when there is no such table. */
 int store_table_get(struct store *s, int64_t id, struct store_table_info **out);
+/* The ids of the chain of tables that `id` belongs to (its parts over several pages, linked by
+ * continues_id), first part first: 0 and *ids (caller frees; *n >= 1, just id when it continues
+ * nothing and nothing continues it), QUIRE_ENOENT when there is no such table, QUIRE_EDB for a
+ * chain that loops, or a database error. */
+int store_table_chain(struct store *s, int64_t id, int64_t **ids, size_t *n);
 
 /* A failed document, for `quire status`. */
 struct store_failure {

@@ -38,6 +38,8 @@ enum store_stmt {
     STMT_TABLE_INSERT,
     STMT_CELL_INSERT,
     STMT_DOC_DONE,
+    STMT_TABLE_BEFORE,
+    STMT_TABLE_AFTER,
     /* query side */
     STMT_CELLS_OF_TABLE,
     STMT_STATUS_COUNTS,
@@ -83,6 +85,13 @@ int store__bind_text(sqlite3_stmt *st, int idx, const char *text);
 /* A q_strdup of a text column, NULL when the column is NULL; *err = QUIRE_ENOMEM when the copy
  * failed. */
 char *store__column_strdup(sqlite3_stmt *st, int col, int *err);
+
+/* "YYYY-MM-DD" optionally followed by [T ]HH:MM[:SS] and a 'Z', copied into out in the stored
+ * form (T separator, no Z) so that comparing strings compares times. False when malformed. */
+bool store__normalize_date(const char *in, char out[32]);
+
+/* "p.path GLOB :doc" or "instr(p.path, :doc) > 0": how a doc pattern matches a path (p). */
+const char *store__path_match(const char *doc_pattern);
 
 /* Closes the document's open attempt (if any) with outcome "done", "failed" or "requeued". */
 int store__attempt_close(struct store *s, int64_t doc_id, const char *outcome, const char *error);

@@ -21,7 +21,8 @@
  * in front of them. */
 #define TABLE_COLUMNS                                                                             \
     "t.id, t.document_id, t.page, t.x0, t.y0, t.x1, t.y1, t.n_rows, t.n_cols, t.header_rows,"   \
-    " t.engine, t.model_id, t.confidence, t.created_at, t.otsl, t.markdown, t.latex, t.html"
+    " t.engine, t.model_id, t.confidence, t.created_at, t.otsl, t.markdown, t.latex, t.html,"    \
+    " t.continues_id, t.repeated_header_rows"
 
 struct store_cursor {
     struct store *s;
@@ -51,9 +52,12 @@ void store_table_info_free(struct store_table_info *t)
 
 static bool has_glob_chars(const char *p) { return strpbrk(p, "*?[") != NULL; }
 
-/* "YYYY-MM-DD" optionally followed by [T ]HH:MM[:SS] and a 'Z': copied into out in the stored
- * form (T separator, no Z) so a string comparison with created_at is a time comparison. */
-static bool normalize_since(const char *in, char out[32])
+const char *store__path_match(const char *doc_pattern)
+{
+    return has_glob_chars(doc_pattern) ? "p.path GLOB :doc" : "instr(p.path, :doc) > 0";
+}
+
+bool store__normalize_date(const char *in, char out[32])
 {
     static const char *const shapes[] = {"dddd-dd-dd", "dddd-dd-ddTdd:dd", "dddd-dd-ddTdd:dd:dd"};
     size_t len = strlen(in);
@@ -167,7 +171,7 @@ static int build_search(struct store *s, const struct store_query *q, sqlite3_st
     int n_words = 0;
     bool skipped = false;
     char since[32] = "";
-    if (q->since && !normalize_since(q->since, since))
+    if (q->since && !store__normalize_date(q->since, since))
         return store__error(s, QUIRE_EINVAL,
                             "malformed date '%s' (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS])",
                             q->since);
@@ -317,6 +321,8 @@ static int row_to_info(struct store *s, sqlite3_stmt *st, struct store_table_inf
     t->markdown = store__column_strdup(st, 16, &err);
     t->latex = store__column_strdup(st, 17, &err);
     t->html = store__column_strdup(st, 18, &err);
+    t->continues_id = sqlite3_column_int64(st, 19);     /* NULL reads as 0 */
+    t->repeated_header_rows = sqlite3_column_int(st, 20);
     if (!t->path && !err)
         t->path = q_strdup("");    /* a document whose paths were all removed */
     if (!t->path)
@@ -404,6 +410,68 @@ int store_table_get(struct store *s, int64_t id, struct store_table_info **out)
     else
         err = store__sqlite_error(s, rc);
     sqlite3_finalize(st);
+    return err;
+}
+
+/* One step along a chain: the id in the first column of `id`'s row of statement `which`
+ * (*next = 0 when there is none, or it is NULL). */
+static int chain_step(struct store *s, enum store_stmt which, int64_t id, int64_t *next)
+{
+    int err = 0;
+    sqlite3_stmt *st = store__stmt(s, which, &err);
+    if (!st)
+        return err;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    *next = 0;
+    if (rc == SQLITE_ROW)
+        *next = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        err = store__sqlite_error(s, rc);
+    else if (which == STMT_TABLE_BEFORE)
+        err = store__error(s, QUIRE_ENOENT, "no table with id %lld", (long long)id);
+    store__done(st);
+    return err;
+}
+
+/* A chain is at most one table per page of a document; this bounds a corrupt, looping one. */
+#define MAX_CHAIN 100000
+
+int store_table_chain(struct store *s, int64_t id, int64_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    int err = 0;
+    int64_t head = id, before = 0;
+    size_t steps = 0;
+    /* NEEDSWORK: not one read transaction (a caller may be stepping a query cursor on this
+     * connection, e.g. export --merged), so a document re-processed during the walk can end it
+     * early; the caller then fails to load a part, or shows the shorter chain. */
+    while (!(err = chain_step(s, STMT_TABLE_BEFORE, head, &before)) && before) {
+        if (++steps > MAX_CHAIN) {
+            err = store__error(s, QUIRE_EDB, "table %lld: its continues_id chain loops",
+                               (long long)id);
+            break;
+        }
+        head = before;
+    }
+    size_t cap = 0;
+    for (int64_t at = head; !err && at;) {
+        if (*n > MAX_CHAIN) {
+            err = store__error(s, QUIRE_EDB, "table %lld: its continues_id chain loops",
+                               (long long)id);
+        } else if (q_grow((void **)ids, sizeof **ids, &cap, *n + 1)) {
+            err = store__error(s, QUIRE_ENOMEM, "out of memory reading a chain of tables");
+        } else {
+            (*ids)[(*n)++] = at;
+            err = chain_step(s, STMT_TABLE_AFTER, at, &at);
+        }
+    }
+    if (err) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
     return err;
 }
 

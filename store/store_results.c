@@ -113,12 +113,17 @@ static int render_all(struct store *s, const struct table *t, const struct rende
     return 0;
 }
 
-static int put_table(struct store *s, int64_t doc_id, struct table_result *tr,
+static int put_table(struct store *s, int64_t doc_id, struct doc_result *res,
                      const struct render_options *opts, size_t index)
 {
+    struct table_result *tr = &res->tables[index];
     const struct table *t = tr->table;
     if (!t)
         return store__error(s, QUIRE_EINVAL, "table %zu of the result has no table", index);
+    if (tr->continues > index || tr->repeated_header_rows < 0 ||
+        tr->repeated_header_rows > t->n_rows)
+        return store__error(s, QUIRE_EINVAL, "table %zu: bad continuation (part %zu, %d rows)",
+                            index, tr->continues, tr->repeated_header_rows);
     char *why = NULL;
     if (table_validate(t, &why)) {
         int err = store__error(s, QUIRE_EINVAL, "table %zu is invalid: %s", index,
@@ -149,6 +154,9 @@ static int put_table(struct store *s, int64_t doc_id, struct table_result *tr,
     store__bind_text(st, 14, r.markdown);
     store__bind_text(st, 15, r.latex);
     store__bind_text(st, 16, r.html);
+    if (tr->continues)      /* an earlier table of this result: already stored */
+        sqlite3_bind_int64(st, 17, res->tables[tr->continues - 1].id);
+    sqlite3_bind_int(st, 18, tr->continues ? tr->repeated_header_rows : 0);
     if ((err = store__exec(s, st)))
         goto out;
     int64_t table_id = sqlite3_last_insert_rowid(s->db);
@@ -184,7 +192,7 @@ int store_document_put_results(struct store *s, int64_t doc_id, struct doc_resul
             goto out_rollback;
     }
     for (size_t i = 0; i < r->n_tables; i++) {
-        if ((err = put_table(s, doc_id, &r->tables[i], opts, i)))
+        if ((err = put_table(s, doc_id, r, opts, i)))
             goto out_rollback;
     }
     sqlite3_stmt *st = store__stmt(s, STMT_DOC_DONE, &err);
@@ -193,6 +201,8 @@ int store_document_put_results(struct store *s, int64_t doc_id, struct doc_resul
     sqlite3_bind_int64(st, 1, doc_id);
     sqlite3_bind_int(st, 2, r->n_pages_total);
     sqlite3_bind_double(st, 3, r->seconds);
+    store__bind_text(st, 4, r->engine);
+    store__bind_text(st, 5, r->model_id);
     if ((err = store__exec(s, st)) || (err = store__attempt_close(s, doc_id, "done", NULL)) ||
         (err = store__commit(s)))
         goto out_rollback;

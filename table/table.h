@@ -78,6 +78,51 @@ int table_validate(const struct table *t, char **msg);
  * (OTSL does not carry them). O(rows x cols x cells): meant for tests and round-trip checks. */
 bool table_equal(const struct table *a, const struct table *b);
 
+/* --- tables that continue on the next page ------------------------------------------------ */
+/* Where a table sits on its page, as much as table_continues() needs. Coordinates are points,
+ * top-left origin. "Text" is any word of the page outside the table that overlaps the table's
+ * x-range (a page number or running head off to the side still counts: it is measured, then
+ * judged by where it lies). */
+struct table_place {
+    double page_width, page_height;
+    struct rect bbox;      /* the table's box */
+    double text_above;     /* y1 of the lowest such word above the table; < 0 when none */
+    double text_below;     /* y0 of the highest such word below the table; < 0 when none */
+};
+
+/* Whether `next`, the first (topmost) table of a page, continues `prev`, the last (lowest) table
+ * of the page before. `head` is the first part of prev's chain (prev itself when prev continues
+ * nothing): a repeated header is compared with it. The rule, every part of which must hold:
+ *  - prev ends in the bottom quarter of its page with nothing below it but a footer (text
+ *    in the bottom 12% of the page); next starts in the top quarter of its page with nothing
+ *    above it but a running head (text in the top 12%). NEEDSWORK: a caption such as
+ *    "Table 3 (continued)" above the second part keeps the two apart.
+ *  - Both have the same number of columns, at least two.
+ *  - The columns line up: where every column of both tables has cell boxes (cells spanning one
+ *    column, has_bbox), column c of one overlaps column c of the other by at least half the
+ *    narrower of the two; otherwise the tables' left and right edges are within
+ *    max(6 pt, 2% of the page width) of each other.
+ *  - Headers: when the leading rows of next repeat head's header rows (head's first row when
+ *    head has none) text for text, next continues prev and *repeated_header_rows (may be NULL)
+ *    is set to their number; otherwise next must have no header rows of its own (a new header
+ *    starts a new table) and *repeated_header_rows is 0. NEEDSWORK: so a continuation whose
+ *    first row the engine took for a header (a rule under it, as in a table ruled between all
+ *    rows) is not linked; telling such a row from a real header needs more than the text.
+ * Pure; any thread. */
+bool table_continues(const struct table *prev, const struct table_place *prev_place,
+                     const struct table *next, const struct table_place *next_place,
+                     const struct table *head, int *repeated_header_rows);
+
+/* Joins the parts of a table that runs over several pages into one new table (*out, caller
+ * frees): the rows of parts[0], then those of each later part without its first skip_rows[i]
+ * rows (the header it repeats; skip_rows[0] is ignored and skip_rows may be NULL for none). The
+ * header rows are parts[0]'s; cells keep their kind and text, not their boxes (which belong to
+ * different pages). A cell reaching into the skipped rows from above keeps only its rows below
+ * them. Returns 0, QUIRE_EINVAL (no parts, or parts with different column counts) or
+ * QUIRE_ENOMEM. */
+int table_merge(const struct table *const *parts, const int *skip_rows, size_t n_parts,
+                struct table **out);
+
 /* --- OTSL --------------------------------------------------------------------------------- */
 /* Parses OTSL text into a new table (*out). With repair=false any grammar violation is an error;
  * with repair=true decodable near-misses are fixed (ragged rows padded with <ecel>, a misplaced

@@ -211,7 +211,7 @@ static void test_store__migrate_fresh_and_reopen(void **state)
     struct fixture *f = *state;
     struct store *s = open_store(f);
     store_close(s);
-    assert_int_equal(sql_int(f, "PRAGMA user_version"), 1);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
     char buf[64];
     assert_string_equal(sql_text(f, "PRAGMA journal_mode", buf, sizeof buf), "wal");
     assert_int_equal(sql_int(f, "SELECT count(*) FROM sqlite_schema WHERE name IN ('documents',"
@@ -224,8 +224,46 @@ static void test_store__migrate_fresh_and_reopen(void **state)
     store_close(s);
     s = open_store(f);
     store_close(s);
-    assert_int_equal(sql_int(f, "PRAGMA user_version"), 1);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM documents"), 1);
+}
+
+/* A version-1 database (its documents and tables as version 1 made them) migrates to version 2:
+ * tables get no links, and documents get the engine and model guessed from their tables. */
+static void test_store__migrate_from_version_1(void **state)
+{
+    struct fixture *f = *state;
+    sql_exec(f,
+             "CREATE TABLE documents (id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,"
+             " size INTEGER NOT NULL, pages INTEGER, status TEXT NOT NULL DEFAULT 'queued',"
+             " error TEXT, attempts INTEGER NOT NULL DEFAULT 0, added_at TEXT NOT NULL,"
+             " started_at TEXT, finished_at TEXT, seconds REAL);"
+             "CREATE TABLE tables (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+             " document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
+             " page INTEGER NOT NULL, x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL,"
+             " y1 REAL NOT NULL, n_rows INTEGER NOT NULL, n_cols INTEGER NOT NULL,"
+             " header_rows INTEGER NOT NULL, engine TEXT NOT NULL, model_id TEXT,"
+             " confidence REAL NOT NULL, otsl TEXT NOT NULL, markdown TEXT NOT NULL,"
+             " latex TEXT NOT NULL, html TEXT NOT NULL, created_at TEXT NOT NULL);"
+             "INSERT INTO documents (id, sha256, size, status, added_at) VALUES"
+             " (1, 'a', 1, 'done', 'x'), (2, 'b', 1, 'done', 'x'), (3, 'c', 1, 'done', 'x'),"
+             " (4, 'd', 1, 'done', 'x'), (5, 'e', 1, 'failed', 'x');"
+             "INSERT INTO tables (document_id, page, x0, y0, x1, y1, n_rows, n_cols, header_rows,"
+             " engine, model_id, confidence, otsl, markdown, latex, html, created_at) VALUES"
+             " (1, 1, 0, 0, 1, 1, 1, 1, 0, 'text', NULL, 1, '', '', '', '', 'x'),"
+             " (2, 1, 0, 0, 1, 1, 1, 1, 0, 'auto', 'm1', 1, '', '', '', '', 'x'),"
+             " (2, 2, 0, 0, 1, 1, 1, 1, 0, 'text', NULL, 1, '', '', '', '', 'x'),"
+             " (3, 1, 0, 0, 1, 1, 1, 1, 0, 'vlm', 'm2', 1, '', '', '', '', 'x');"
+             "PRAGMA user_version = 1;");
+    store_close(open_store(f));
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
+    char buf[64];
+    assert_string_equal(sql_text(f, "SELECT group_concat(id || ':' || coalesce(engine, '-') ||"
+                                    " ':' || coalesce(model_id, '-'), ' ') FROM documents",
+                                 buf, sizeof buf),
+                        "1:text:- 2:auto:m1 3:vlm:m2 4:-:- 5:-:-");
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM tables WHERE continues_id IS NULL"
+                                " AND repeated_header_rows = 0"), 4);
 }
 
 static void test_store__version_too_new(void **state)
@@ -466,6 +504,75 @@ static void test_store__put_results_stores_and_replaces(void **state)
     sql_exec(f, "INSERT INTO cells_fts(cells_fts) VALUES ('integrity-check')");
 }
 
+/* Tables that continue one another: continues_id, repeated_header_rows, the chain, and the
+ * engine and model of the run recorded on the document. */
+static void test_store__continued_tables_and_chain(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_store(f);
+    int64_t doc = add_doc(s, "/in/long.pdf", "sha-long");
+    int64_t other = add_doc(s, "/in/other.pdf", "sha-other");
+    assert_int_equal(store_document_start(s, doc), 0);
+    struct page_result pages[3] = {{1, 595, 842, true}, {2, 595, 842, true}, {3, 595, 842, true}};
+    struct table_result tables[4] = {
+        {.page = 1, .engine = "text", .table = make_table("one")},
+        {.page = 2, .engine = "text", .table = make_table("two"), .continues = 1,
+         .repeated_header_rows = 1},
+        {.page = 3, .engine = "text", .table = make_table("three"), .continues = 2},
+        {.page = 3, .engine = "text", .table = make_table("alone")},
+    };
+    struct doc_result r = {.n_pages_total = 3, .pages = pages, .n_pages = 3, .tables = tables,
+                           .n_tables = 4, .engine = "auto", .model_id = "m-1"};
+    assert_int_equal(store_document_put_results(s, doc, &r, NULL), 0);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(store_table_chain(s, tables[k].id, &ids, &n), 0);
+        assert_int_equal(n, 3);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(ids[i], tables[i].id);
+        free(ids);
+    }
+    assert_int_equal(store_table_chain(s, tables[3].id, &ids, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], tables[3].id);
+    free(ids);
+    assert_int_equal(store_table_chain(s, 999999, &ids, &n), QUIRE_ENOENT);
+    assert_null(ids);
+    struct store_table_info *t = NULL;
+    assert_int_equal(store_table_get(s, tables[1].id, &t), 0);
+    assert_int_equal(t->continues_id, tables[0].id);
+    assert_int_equal(t->repeated_header_rows, 1);
+    store_table_info_free(t);
+    assert_int_equal(store_table_get(s, tables[0].id, &t), 0);
+    assert_int_equal(t->continues_id, 0);
+    store_table_info_free(t);
+
+    /* a link that points forward (or at itself) is refused, and nothing is written */
+    assert_int_equal(store_document_start(s, other), 0);
+    struct table_result bad[2] = {
+        {.page = 1, .engine = "text", .table = make_table("x"), .continues = 1},
+        {.page = 2, .engine = "text", .table = make_table("y")},
+    };
+    struct doc_result rb = {.n_pages_total = 2, .pages = pages, .n_pages = 2, .tables = bad,
+                            .n_tables = 2};
+    assert_int_equal(store_document_put_results(s, other, &rb, NULL), QUIRE_EINVAL);
+    store_close(s);
+    for (int i = 0; i < 4; i++)
+        table_free(tables[i].table);
+    table_free(bad[0].table);
+    table_free(bad[1].table);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM tables WHERE continues_id IS NOT NULL"), 2);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM tables WHERE repeated_header_rows = 1"), 1);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM documents WHERE engine = 'auto'"
+                                " AND model_id = 'm-1'"), 1);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM tables t JOIN documents d"
+                                " ON d.id = t.document_id WHERE d.sha256 = 'sha-other'"), 0);
+    /* deleting a part unlinks the part after it (ON DELETE SET NULL) */
+    sql_exec(f, "PRAGMA foreign_keys = ON; DELETE FROM tables WHERE page = 1");
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM tables WHERE continues_id IS NOT NULL"), 1);
+}
+
 static void test_store__table_get_rebuilds_table(void **state)
 {
     struct fixture *f = *state;
@@ -664,7 +771,8 @@ static void test_store__put_results_failure_keeps_previous(void **state)
             {.page = 2, .bbox = {1, 2, 3, 4}, .engine = "vlm", .model_id = "m",
              .table = make_table(next[1])},
         };
-        struct doc_result r = {3, pages, 2, tables, 2, 0.5};
+        struct doc_result r = {.n_pages_total = 3, .pages = pages, .n_pages = 2,
+                               .tables = tables, .n_tables = 2, .seconds = 0.5};
         q_alloc_fail_after(n);
         err = store_document_put_results(s, doc, &r, NULL);
         q_alloc_fail_after(0);
@@ -891,7 +999,7 @@ static void test_store__concurrent_writers(void **state)
         pthread_join(threads[i], NULL);
         assert_int_equal(w[i].err, 0);
     }
-    assert_int_equal(sql_int(f, "PRAGMA user_version"), 1);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM documents WHERE status = 'done'"), N * 20);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM tables"), N * 20);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM cells_fts WHERE cells_fts MATCH 'parallel'"),
@@ -902,6 +1010,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_store__migrate_fresh_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__migrate_from_version_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__version_too_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__open_readonly_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__add_dedupes_by_sha256, setup, teardown),
@@ -911,6 +1020,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store__put_results_stores_and_replaces, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store__table_get_rebuilds_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__continued_tables_and_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__search_text_and_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__search_user_text_is_safe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__put_results_failure_keeps_previous, setup,

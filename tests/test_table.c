@@ -1091,6 +1091,167 @@ out:
     return ok;
 }
 
+/* --- continuation over a page break --------------------------------------------------------- */
+
+/* A 3-column part: `header` (may be NULL) as its one header row, then n data rows "<tag>r<i>c<c>";
+ * cell boxes in columns at x 72-200, 200-400, 400-520 (shifted by dx) when boxed. */
+static struct table *make_part(const char *const *header, const char *tag, int n, bool boxed,
+                               double dx)
+{
+    int h = header ? 1 : 0;
+    struct table *t = table_new(h + n, 3);
+    assert_non_null(t);
+    static const double edges[] = {72, 200, 400, 520};
+    for (int r = 0; r < h + n; r++) {
+        for (int c = 0; c < 3; c++) {
+            char text[32];
+            if (r < h)
+                snprintf(text, sizeof text, "%s", header[c]);
+            else
+                snprintf(text, sizeof text, "%sr%dc%d", tag, r - h, c);
+            put(t, r, c, 1, 1, r < h ? CELL_COLUMN_HEADER : CELL_DATA, text);
+            if (boxed) {
+                struct table_cell *cell = table_cell_at_mut(t, r, c);
+                cell->has_bbox = true;
+                /* word boxes: narrower than the column, as the text layer gives them */
+                cell->bbox = (struct rect){edges[c] + 4 + dx + (r % 2) * 3, 100 + 14 * r,
+                                           edges[c + 1] - 20 + dx - (r % 3) * 5, 110 + 14 * r};
+            }
+        }
+    }
+    t->header_rows = h;
+    return t;
+}
+
+/* An A4 page place: the table from y0 to y1, text above/below as given (< 0: none). */
+static struct table_place place(double y0, double y1, double above, double below)
+{
+    return (struct table_place){.page_width = 595, .page_height = 842,
+                                .bbox = {72, y0, 520, y1}, .text_above = above,
+                                .text_below = below};
+}
+
+static void test_table__continues_with_and_without_repeated_header(void **state)
+{
+    static const char *const head[] = {"Region", "Units", "Revenue"};
+    struct table *a = make_part(head, "a", 20, true, 0);
+    struct table *b = make_part(head, "b", 10, true, 1.5);   /* header repeated */
+    struct table *c = make_part(NULL, "c", 10, true, -2);    /* no header */
+    struct table_place pa = place(200, 780, 150, 800), pb = place(60, 400, 40, 420);
+    int repeated = -1;
+    /* a page number below a (in the footer band), a running head above b */
+    assert_true(table_continues(a, &pa, b, &pb, a, &repeated));
+    assert_int_equal(repeated, 1);
+    assert_true(table_continues(a, &pa, c, &pb, NULL, &repeated));
+    assert_int_equal(repeated, 0);
+    /* a third part compares its header with the chain's head, not with c */
+    assert_true(table_continues(c, &pa, b, &pb, a, &repeated));
+    assert_int_equal(repeated, 1);
+    /* without a detected header, a repeated first row is still recognised */
+    a->header_rows = 0;
+    b->header_rows = 0;
+    assert_true(table_continues(a, &pa, b, &pb, a, &repeated));
+    assert_int_equal(repeated, 1);
+    /* without cell boxes the table edges decide */
+    struct table *a2 = make_part(head, "a", 5, false, 0), *c2 = make_part(NULL, "c", 5, false, 0);
+    assert_true(table_continues(a2, &pa, c2, &pb, NULL, &repeated));
+    struct table_place shifted = pb;
+    shifted.bbox.x0 += 30;
+    assert_false(table_continues(a2, &pa, c2, &shifted, NULL, &repeated));
+    table_free(a);
+    table_free(b);
+    table_free(c);
+    table_free(a2);
+    table_free(c2);
+}
+
+static void test_table__continues_rejects(void **state)
+{
+    static const char *const head[] = {"Region", "Units", "Revenue"};
+    static const char *const other[] = {"Name", "Age", "City"};
+    struct table *a = make_part(head, "a", 20, true, 0);
+    struct table *b = make_part(NULL, "b", 10, true, 0);
+    struct table *own = make_part(other, "o", 10, true, 0);
+    struct table_place pa = place(200, 780, 150, -1), pb = place(60, 400, -1, 420);
+    assert_true(table_continues(a, &pa, b, &pb, NULL, NULL));
+    /* a header of its own: a new table */
+    assert_false(table_continues(a, &pa, own, &pb, NULL, NULL));
+    /* body text below the first part, or above the second */
+    struct table_place text_below = place(200, 700, 150, 720), text_above = place(150, 400, 130, -1);
+    assert_false(table_continues(a, &text_below, b, &pb, NULL, NULL));
+    assert_false(table_continues(a, &pa, b, &text_above, NULL, NULL));
+    /* the first part ends mid-page; the second starts mid-page */
+    struct table_place short_a = place(100, 500, 80, -1), low_b = place(300, 600, -1, -1);
+    assert_false(table_continues(a, &short_a, b, &pb, NULL, NULL));
+    assert_false(table_continues(a, &pa, b, &low_b, NULL, NULL));
+    /* columns that do not line up */
+    struct table *moved = make_part(NULL, "m", 10, true, 90);
+    assert_false(table_continues(a, &pa, moved, &pb, NULL, NULL));
+    /* another column count */
+    struct table *two = table_new(3, 2);
+    put(two, 0, 0, 1, 1, CELL_DATA, "x");
+    assert_false(table_continues(a, &pa, two, &pb, NULL, NULL));
+    table_free(a);
+    table_free(b);
+    table_free(own);
+    table_free(moved);
+    table_free(two);
+}
+
+static void test_table__merge_parts(void **state)
+{
+    static const char *const head[] = {"Region", "Units", "Revenue"};
+    struct table *a = make_part(head, "a", 2, true, 0);
+    struct table *b = make_part(head, "b", 1, true, 0);
+    struct table *c = make_part(NULL, "c", 1, false, 0);
+    /* a span in c, and one reaching into b's skipped header row */
+    table_free(c);
+    c = table_new(2, 3);
+    put(c, 0, 0, 1, 2, CELL_DATA, "wide");
+    put(c, 0, 2, 1, 1, CELL_DATA, "z");
+    put(c, 1, 0, 1, 1, CELL_DATA, "last");
+    const struct table *parts[] = {a, b, c};
+    int skip[] = {7, 1, 0};   /* skip[0] is ignored */
+    struct table *m = NULL;
+    assert_int_equal(table_merge(parts, skip, 3, &m), 0);
+    char *csv = table_render(m, TABLE_FORMAT_CSV, NULL);
+    assert_string_equal(csv, "Region,Units,Revenue\r\nar0c0,ar0c1,ar0c2\r\nar1c0,ar1c1,ar1c2\r\n"
+                             "br0c0,br0c1,br0c2\r\nwide,,z\r\nlast,,\r\n");
+    free(csv);
+    assert_int_equal(m->header_rows, 1);
+    assert_false(table_cell_at(m, 1, 0)->has_bbox);
+    assert_int_equal(table_validate(m, NULL), 0);
+    table_free(m);
+
+    /* a cell of the second part reaching from the repeated header into the body is clipped */
+    struct table *d = table_new(3, 3);
+    put(d, 0, 0, 2, 1, CELL_DATA, "tall");
+    put(d, 0, 1, 1, 1, CELL_DATA, "p");
+    put(d, 1, 1, 1, 1, CELL_DATA, "q");
+    put(d, 2, 0, 1, 1, CELL_DATA, "r");
+    const struct table *parts2[] = {a, d};
+    int skip2[] = {0, 1};
+    assert_int_equal(table_merge(parts2, skip2, 2, &m), 0);
+    assert_int_equal(m->n_rows, 3 + 2);
+    assert_string_equal(table_text_at(m, 3, 0), "tall");
+    assert_string_equal(table_text_at(m, 3, 1), "q");
+    assert_int_equal(table_cell_at(m, 3, 0)->rowspan, 1);
+    assert_int_equal(table_validate(m, NULL), 0);
+    table_free(m);
+
+    /* column counts must agree; no parts is an error */
+    struct table *two = table_new(1, 2);
+    const struct table *bad[] = {a, two};
+    assert_int_equal(table_merge(bad, NULL, 2, &m), QUIRE_EINVAL);
+    assert_null(m);
+    assert_int_equal(table_merge(parts, NULL, 0, &m), QUIRE_EINVAL);
+    table_free(two);
+    table_free(a);
+    table_free(b);
+    table_free(c);
+    table_free(d);
+}
+
 static void test_table__allocation_failures_are_handled(void **state)
 {
     int failures = 0;
@@ -1147,6 +1308,9 @@ int main(void)
         cmocka_unit_test(test_table__json_escaping),
         cmocka_unit_test(test_table__json_spans),
         cmocka_unit_test(test_table__json_empty_one_unicode_multiline),
+        cmocka_unit_test(test_table__continues_with_and_without_repeated_header),
+        cmocka_unit_test(test_table__continues_rejects),
+        cmocka_unit_test(test_table__merge_parts),
         cmocka_unit_test(test_table__allocation_failures_are_handled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

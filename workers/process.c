@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -222,6 +223,63 @@ static int process_page(struct doc_job *job, struct document *doc, const struct 
     return err;
 }
 
+/* Where a table sits on its page, for table_continues(): the words of the page outside the
+ * table that overlap its x-range, nearest above and below it. */
+static struct table_place measure_place(const struct page *page, struct rect box)
+{
+    struct table_place p = {.page_width = page->width, .page_height = page->height, .bbox = box,
+                            .text_above = -1, .text_below = -1};
+    for (size_t i = 0; i < page->n_words; i++) {
+        const struct word *w = &page->words[i];
+        if (!w->text || !w->text[0] || w->bbox.x1 <= box.x0 || w->bbox.x0 >= box.x1)
+            continue;
+        double cy = (w->bbox.y0 + w->bbox.y1) / 2;
+        if (cy < box.y0)
+            p.text_above = fmax(p.text_above, w->bbox.y1);
+        else if (cy > box.y1 && (p.text_below < 0 || w->bbox.y0 < p.text_below))
+            p.text_below = w->bbox.y0;
+    }
+    return p;
+}
+
+/* After every page is read: the topmost table of each page continues the lowest table of the
+ * page before when table_continues() says so (pages come in order, and so do their tables).
+ * A chain over several pages compares repeated headers with its first part. */
+static void link_continued_tables(struct doc_job *job, const struct table_place *places)
+{
+    struct doc_result *r = &job->result;
+    size_t prev_last = SIZE_MAX;
+    int prev_page = 0;
+    for (size_t i = 0; i < r->n_tables;) {
+        int page = r->tables[i].page;
+        size_t first = i, last = i, j = i;
+        for (; j < r->n_tables && r->tables[j].page == page; j++) {
+            if (places[j].bbox.y0 < places[first].bbox.y0)
+                first = j;
+            if (places[j].bbox.y1 >= places[last].bbox.y1)
+                last = j;
+        }
+        if (prev_last != SIZE_MAX && prev_page == page - 1) {
+            size_t head = prev_last;
+            while (r->tables[head].continues)
+                head = r->tables[head].continues - 1;
+            int repeated = 0;
+            struct table_result *prev = &r->tables[prev_last], *next = &r->tables[first];
+            if (table_continues(prev->table, &places[prev_last], next->table, &places[first],
+                                r->tables[head].table, &repeated)) {
+                next->continues = prev_last + 1;
+                next->repeated_header_rows = repeated;
+                log_msg(LOG_DEBUG, "%s: the first table of page %d continues the last of page %d"
+                        " (%d header row%s repeated)", job->path, page, prev_page, repeated,
+                        repeated == 1 ? "" : "s");
+            }
+        }
+        prev_last = last;
+        prev_page = page;
+        i = j;
+    }
+}
+
 /* Opens the PDF and runs every selected page. On failure the job says why. */
 static int process_pages(struct doc_job *job, const struct config *cfg,
                          struct model_engine *engine, const volatile int *abort_flag,
@@ -244,7 +302,8 @@ static int process_pages(struct doc_job *job, const struct config *cfg,
         return QUIRE_ELIMIT;
     }
     struct page_options po = {.dpi = cfg->dpi, .max_pixels = cfg->max_pixels, .words = true};
-    size_t pages_cap = 0, tables_cap = 0;
+    size_t pages_cap = 0, tables_cap = 0, places_cap = 0;
+    struct table_place *places = NULL;   /* one per table of job->result */
     for (int i = 0; i < n && !err; i++) {
         if (job->pages.n_ranges && !page_set_contains(&job->pages, i + 1))
             continue;
@@ -272,11 +331,20 @@ static int process_pages(struct doc_job *job, const struct config *cfg,
             r->pages[r->n_pages++] = (struct page_result){
                 .page = i + 1, .width = page->width, .height = page->height,
                 .has_text_layer = page->has_text_layer};
+            size_t before = r->n_tables;
             err = process_page(job, doc, page, cfg, engine, &tables_cap);
+            if (!err && r->n_tables > before &&
+                q_grow((void **)&places, sizeof *places, &places_cap, r->n_tables))
+                err = QUIRE_ENOMEM;
+            for (size_t k = before; !err && k < r->n_tables; k++)
+                places[k] = measure_place(page, r->tables[k].bbox);
         }
         page_free(page);
     }
     document_close(doc);
+    if (!err)
+        link_continued_tables(job, places);
+    free(places);
     if (err && job->outcome != JOB_FAILED && err != QUIRE_ECANCELLED)
         set_failure(job, err, NULL);
     return err;
@@ -340,6 +408,12 @@ void pipeline_process(struct doc_job *job, struct store *store, const struct con
         set_failure(job, err, q_asprintf("%s: cannot read: %s", job->path, err_str(err)));
         return;
     }
+    if (job->expect_sha256[0] && strcmp(job->sha256, job->expect_sha256) != 0) {
+        set_failure(job, QUIRE_EINVAL, q_asprintf("%s: the file changed since its document was "
+                                                  "stored; the stored results are kept",
+                                                  job->path));
+        return;
+    }
     bool is_new = false;
     err = store_document_add(store, job->path, job->sha256, size, st.st_mtime, &job->doc_id,
                              &status, &is_new);
@@ -371,6 +445,9 @@ void pipeline_process(struct doc_job *job, struct store *store, const struct con
         return;
     }
     job->result.seconds = job->seconds;
+    bool model_run = engine && strcmp(cfg->engine, "text") != 0;
+    job->result.engine = model_run ? cfg->engine : "text";   /* both outlive the job's store */
+    job->result.model_id = model_run ? model_engine_id(engine) : NULL;
     struct render_options ro;
     render_options_init(&ro);
     ro.markdown_spans = cfg->markdown_repeat_spans ? SPAN_REPEAT : SPAN_EMPTY;

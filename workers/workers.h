@@ -31,6 +31,11 @@
  * document decodes its tables one after another on one core; splitting a document's regions
  * over workers would keep both cores busy on it.
  *
+ * Tables over page breaks: once every page of a document is read, the topmost table of each page
+ * is linked to the lowest table of the page before when table_continues() (table/table.h) says
+ * the one continues the other (table_result.continues, stored as tables.continues_id); the words
+ * above and below each table are measured while its page is loaded.
+ *
  * Shutdown: pipeline_stop() cancels jobs still waiting in the pool (their documents stay queued in
  * the database); running jobs finish. pipeline_abort() also asks running jobs to give up at the
  * next page boundary; their documents go back to queued.
@@ -69,6 +74,8 @@ struct doc_job {
     char *password;            /* NULL = none */
     struct page_set pages;     /* empty = every page */
     bool force;                /* process even when the content is already stored */
+    char expect_sha256[65];    /* "" = any; else the file must still have this content (quire
+                                * reprocess), or the job fails without touching the store */
     void *user;                /* for the submitter */
 
     /* out (valid in the done callback) */
