@@ -100,10 +100,22 @@ AVX2 static inline __m256 exp8(__m256 x)
     return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
+/* y[0..3] (+)= the horizontal sums of a0..a3, all four at once. */
+AVX2 static inline void store4(float *y, __m256 a0, __m256 a1, __m256 a2, __m256 a3,
+                               bool accumulate)
+{
+    __m256 s01 = _mm256_hadd_ps(a0, a1), s23 = _mm256_hadd_ps(a2, a3);
+    __m256 s = _mm256_hadd_ps(s01, s23); /* (0 1 2 3 | 0 1 2 3) of each 128-bit half */
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    if (accumulate)
+        sum = _mm_add_ps(sum, _mm_loadu_ps(y));
+    _mm_storeu_ps(y, sum);
+}
+
 /* y (out) = W (out, in) x (in) (+ y when accumulate) for each of n (x, y) pairs (x row r at
  * x + r * in, y row r at y + r * out): four weight rows at a time, so that x is read once per
- * four rows and the four weight streams are read from memory once for all n inputs (the
- * later inputs find them in the cache). Each output is computed exactly as with n = 1: the
+ * four rows and the four weight streams are read from memory once for all n inputs (two
+ * inputs per pass; the later passes find the rows in the cache). Each output is computed exactly as with n = 1: the
  * same lanes, the same order of additions, the same reduction for a given weight row. */
 AVX2 static void gemv_avx2(float *y, const float *w, const float *x, int n, int out, int in,
                            bool accumulate)
@@ -113,7 +125,44 @@ AVX2 static void gemv_avx2(float *y, const float *w, const float *x, int n, int 
     int o = 0;
     for (; o + 4 <= out; o += 4) {
         const float *w0 = w + (size_t)o * len, *w1 = w0 + len, *w2 = w1 + len, *w3 = w2 + len;
-        for (int r = 0; r < n; r++) {
+        int r = 0;
+        for (; r + 2 <= n; r += 2) { /* two inputs per pass over the four weight rows */
+            const float *xa = x + (size_t)r * len, *xb = xa + len;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            size_t i = 0;
+            for (; i < full; i += 8) {
+                __m256 xv = _mm256_loadu_ps(xa + i), yv = _mm256_loadu_ps(xb + i);
+                __m256 v0 = _mm256_loadu_ps(w0 + i), v1 = _mm256_loadu_ps(w1 + i);
+                a0 = _mm256_fmadd_ps(v0, xv, a0);
+                b0 = _mm256_fmadd_ps(v0, yv, b0);
+                a1 = _mm256_fmadd_ps(v1, xv, a1);
+                b1 = _mm256_fmadd_ps(v1, yv, b1);
+                v0 = _mm256_loadu_ps(w2 + i);
+                v1 = _mm256_loadu_ps(w3 + i);
+                a2 = _mm256_fmadd_ps(v0, xv, a2);
+                b2 = _mm256_fmadd_ps(v0, yv, b2);
+                a3 = _mm256_fmadd_ps(v1, xv, a3);
+                b3 = _mm256_fmadd_ps(v1, yv, b3);
+            }
+            if (i < len) {
+                __m256 xv = _mm256_maskload_ps(xa + i, mask), yv = _mm256_maskload_ps(xb + i, mask);
+                __m256 v0 = _mm256_maskload_ps(w0 + i, mask), v1 = _mm256_maskload_ps(w1 + i, mask);
+                a0 = _mm256_fmadd_ps(v0, xv, a0);
+                b0 = _mm256_fmadd_ps(v0, yv, b0);
+                a1 = _mm256_fmadd_ps(v1, xv, a1);
+                b1 = _mm256_fmadd_ps(v1, yv, b1);
+                v0 = _mm256_maskload_ps(w2 + i, mask);
+                v1 = _mm256_maskload_ps(w3 + i, mask);
+                a2 = _mm256_fmadd_ps(v0, xv, a2);
+                b2 = _mm256_fmadd_ps(v0, yv, b2);
+                a3 = _mm256_fmadd_ps(v1, xv, a3);
+                b3 = _mm256_fmadd_ps(v1, yv, b3);
+            }
+            store4(y + (size_t)r * out + o, a0, a1, a2, a3, accumulate);
+            store4(y + (size_t)(r + 1) * out + o, b0, b1, b2, b3, accumulate);
+        }
+        for (; r < n; r++) {
             const float *xr = x + (size_t)r * len;
             float *yr = y + (size_t)r * out;
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -132,13 +181,7 @@ AVX2 static void gemv_avx2(float *y, const float *w, const float *x, int n, int 
                 a2 = _mm256_fmadd_ps(_mm256_maskload_ps(w2 + i, mask), xv, a2);
                 a3 = _mm256_fmadd_ps(_mm256_maskload_ps(w3 + i, mask), xv, a3);
             }
-            /* the four horizontal sums at once */
-            __m256 s01 = _mm256_hadd_ps(a0, a1), s23 = _mm256_hadd_ps(a2, a3);
-            __m256 s = _mm256_hadd_ps(s01, s23); /* (0 1 2 3 | 0 1 2 3) of each 128-bit half */
-            __m128 sum = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-            if (accumulate)
-                sum = _mm_add_ps(sum, _mm_loadu_ps(yr + o));
-            _mm_storeu_ps(yr + o, sum);
+            store4(yr + o, a0, a1, a2, a3, accumulate);
         }
     }
     for (; o < out; o++) {
