@@ -193,6 +193,13 @@ static int32_t pick(const float *logits, int n, const struct llm_generate_option
     return best;
 }
 
+/* The most tokens sequence q may generate. */
+static int budget_of(const struct llm_sequence *q, const struct llm_generate_options *o)
+{
+    return q->max_new_tokens > 0 && q->max_new_tokens < o->max_new_tokens ? q->max_new_tokens
+                                                                          : o->max_new_tokens;
+}
+
 /* Checks one sequence's inputs against the model, the state and the options. */
 static int check_sequence(const struct llm_model *m, const struct llm_state *s,
                           const struct llm_sequence *q, const struct llm_generate_options *o)
@@ -200,7 +207,7 @@ static int check_sequence(const struct llm_model *m, const struct llm_state *s,
     const struct llm_config *c = &m->config;
     if (q->n_prompt < 1 || !q->prompt || q->n_images < 0 || q->n_images > s->max_images ||
         (q->n_images > 0 && !q->pixels) || (o->max_new_tokens > 0 && !q->out) ||
-        q->n_prompt + o->max_new_tokens - 1 > s->max_tokens)
+        q->max_new_tokens < 0 || q->n_prompt + budget_of(q, o) - 1 > s->max_tokens)
         return QUIRE_EINVAL;
     int n_image_tokens = 0;
     for (int i = 0; i < q->n_prompt; i++) {
@@ -228,7 +235,8 @@ static bool emit(const struct llm_model *m, struct llm_state *s, struct llm_sequ
 {
     int vocab = m->config.text.vocab_size;
     struct llm__sequence_state *st = &s->seq[b];
-    int32_t tok = pick(logits, vocab, o, &s->otsl[b], o->max_new_tokens - q->n_out);
+    int budget = budget_of(q, o);
+    int32_t tok = pick(logits, vocab, o, &s->otsl[b], budget - q->n_out);
     if (tok < 0)
         return false; /* the OTSL constraint allows nothing (the budget is too small) */
     q->out[q->n_out++] = tok;
@@ -239,7 +247,7 @@ static bool emit(const struct llm_model *m, struct llm_state *s, struct llm_sequ
         stop = llm__otsl_done(&s->otsl[b], o->n_stop_ids > 0);
     }
     st->next = tok;
-    return !stop && q->n_out < o->max_new_tokens;
+    return !stop && q->n_out < budget;
 }
 
 int llm_generate_batch(const struct llm_model *m, struct llm_state *s, struct llm_sequence *seqs,

@@ -135,12 +135,13 @@ int llm_generate(const struct llm_model *model, struct llm_state *state, const i
                  float *mean_logprob);
 
 /* One sequence of a batch: inputs as for llm_generate (prompt, pixels: caller-owned, read
- * only), `out` caller-owned with room for max_new_tokens; n_out and mean_logprob are set. */
+ * only), `out` caller-owned with room for its max_new_tokens; n_out and mean_logprob are set. */
 struct llm_sequence {
     const int32_t *prompt;
     int n_prompt;
     const float *pixels;
     int n_images;
+    int max_new_tokens; /* > 0: this sequence's own limit, if below the options' (0: theirs) */
     int32_t *out;
     int n_out;          /* set: ids written to out */
     float mean_logprob; /* set: as llm_generate's */

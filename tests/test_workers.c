@@ -597,6 +597,167 @@ static void test_workers__model_loaded_once(void **state)
     g_free(model);
 }
 
+/* A gray test crop: white, a frame, and blocks whose places differ from crop to crop. */
+static uint8_t *test_crop(int w, int h, int seed)
+{
+    uint8_t *g = malloc((size_t)w * (size_t)h);
+    assert_non_null(g);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            bool frame = x == 0 || y == 0 || x == w - 1 || y == h - 1;
+            bool block = ((x / 6 + y / 4 + seed) % 5) == 0 && y > 2 && x > 3;
+            g[(size_t)y * w + x] = frame ? 0 : block ? (uint8_t)(40 + 30 * seed) : 255;
+        }
+    return g;
+}
+
+/* A region whose text runs at 90, 180 or 270 degrees is turned upright before the model sees
+ * it: the model's input for the sideways crop is the one for the upright crop. The sideways
+ * crops are made from the upright one by the page geometry (text at 90 runs downwards with its
+ * tops to the right, at 270 upwards with its tops to the left), inside a wider page raster. */
+static void test_workers__rotated_crop_upright(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl-rotate");
+    set_engine("vlm", model);
+    int err = 0;
+    struct model_engine *e = model_engine_load(&cfg, &err, NULL);
+    assert_non_null(e);
+    int uw = 45, uh = 20; /* upright: wider than tall, like a line of text */
+    uint8_t *up = test_crop(uw, uh, 1);
+    up[0] = 7; /* the start of the first line: top left when upright */
+    static const int rotations[] = {0, 90, 180, 270};
+    int want_w, want_h;
+    uint8_t *want = model_engine_input_image(e, up, uw, uh, (size_t)uw, 1, 0, &want_w, &want_h);
+    assert_non_null(want);
+    for (size_t k = 0; k < sizeof rotations / sizeof *rotations; k++) {
+        int rot = rotations[k];
+        bool turn = rot == 90 || rot == 270;
+        int rw = turn ? uh : uw, rh = turn ? uw : uh;
+        size_t stride = (size_t)rw + 13; /* a crop of a wider page raster */
+        uint8_t *page = calloc(stride * (size_t)rh, 1);
+        assert_non_null(page);
+        for (int y = 0; y < rh; y++)
+            for (int x = 0; x < rw; x++) {
+                int ux, uy;
+                if (rot == 90) { /* reads downwards; the tops of the letters face right */
+                    ux = y;
+                    uy = rw - 1 - x;
+                } else if (rot == 270) { /* reads upwards; tops face left */
+                    ux = rh - 1 - y;
+                    uy = x;
+                } else if (rot == 180) {
+                    ux = uw - 1 - x;
+                    uy = uh - 1 - y;
+                } else {
+                    ux = x;
+                    uy = y;
+                }
+                page[(size_t)y * stride + x] = up[(size_t)uy * uw + ux];
+            }
+        size_t corner = rot == 90 ? (size_t)rw - 1 : rot == 270 ? (size_t)(rh - 1) * stride
+                      : rot == 180 ? (size_t)(rh - 1) * stride + (size_t)rw - 1 : 0;
+        assert_int_equal(page[corner], 7); /* where the first line starts on the page */
+        int ow, oh;
+        uint8_t *turned = model_engine_upright(page, rw, rh, stride, rot, &ow, &oh);
+        assert_non_null(turned);
+        assert_int_equal(ow, uw);
+        assert_int_equal(oh, uh);
+        assert_memory_equal(turned, up, (size_t)uw * uh);
+        free(turned);
+        int pw, ph;
+        uint8_t *got = model_engine_input_image(e, page, rw, rh, stride, 1, rot, &pw, &ph);
+        assert_non_null(got);
+        assert_int_equal(pw, want_w);
+        assert_int_equal(ph, want_h);
+        assert_memory_equal(got, want, (size_t)pw * ph);
+        free(got);
+        /* and the prepared input decodes like the upright crop */
+        struct model_read a, b;
+        assert_int_equal(model_engine_prepare(e, page, rw, rh, stride, 1, rot, &a), 0);
+        assert_int_equal(model_engine_prepare(e, up, uw, uh, (size_t)uw, 1, 0, &b), 0);
+        assert_int_equal(model_engine_read_batch(e, &a, 1, NULL, 0), 0);
+        assert_int_equal(model_engine_read_batch(e, &b, 1, NULL, 0), 0);
+        assert_int_equal(a.err, b.err);
+        assert_true(a.confidence == b.confidence);
+        if (!a.err)
+            assert_true(table_equal(a.table, b.table));
+        model_read_release(&a);
+        model_read_release(&b);
+        free(page);
+    }
+    free(want);
+    free(up);
+    model_engine_free(e);
+    set_engine("text", NULL);
+    g_free(model);
+}
+
+/* Several regions read as batches give each the table (and confidence) it gets alone; a batch
+ * with the abort flag set or the deadline passed stops with QUIRE_ECANCELLED / QUIRE_ETIMEOUT
+ * and leaves no result, and the state goes back to the pool. */
+static void test_workers__batch_reads_match_single(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl-batch");
+    set_engine("vlm", model);
+    int err = 0;
+    struct model_engine *e = model_engine_load(&cfg, &err, NULL);
+    assert_non_null(e);
+    assert_int_equal(model_engine_max_batch(e), 4);
+    enum { N = 6 };
+    static const int sizes[N][2] = {{60, 40}, {90, 30}, {40, 70}, {120, 80}, {50, 50}, {33, 21}};
+    uint8_t *crops[N];
+    struct table *alone[N];
+    double conf[N];
+    int errs[N];
+    for (int i = 0; i < N; i++) {
+        crops[i] = test_crop(sizes[i][0], sizes[i][1], i);
+        char *msg = NULL;
+        errs[i] = model_engine_read_table(e, crops[i], sizes[i][0], sizes[i][1],
+                                          (size_t)sizes[i][0], 1, &alone[i], &conf[i], &msg);
+        free(msg);
+    }
+    struct model_read reads[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(model_engine_prepare(e, crops[i], sizes[i][0], sizes[i][1],
+                                              (size_t)sizes[i][0], 1, 0, &reads[i]), 0);
+    struct model_engine_stats before, after;
+    model_engine_get_stats(e, &before);
+    assert_int_equal(model_engine_read_batch(e, reads, N, NULL, now_seconds() + 3600), 0);
+    model_engine_get_stats(e, &after);
+    assert_int_equal(after.decodes - before.decodes, N);
+    assert_int_equal(after.batches - before.batches, 2); /* 4 + 2 */
+    assert_int_equal(after.batch_max, 4);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(reads[i].err, errs[i]);
+        assert_true(reads[i].confidence == conf[i]);
+        if (!errs[i])
+            assert_true(table_equal(reads[i].table, alone[i]));
+        model_read_release(&reads[i]);
+    }
+    /* interrupted */
+    volatile int abort_flag = 1;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(model_engine_prepare(e, crops[i], sizes[i][0], sizes[i][1],
+                                              (size_t)sizes[i][0], 1, 0, &reads[i]), 0);
+    assert_int_equal(model_engine_read_batch(e, reads, 3, &abort_flag, 0), QUIRE_ECANCELLED);
+    abort_flag = 0;
+    assert_int_equal(model_engine_read_batch(e, reads, 3, &abort_flag, now_seconds() - 1),
+                     QUIRE_ETIMEOUT);
+    for (int i = 0; i < 3; i++) {
+        assert_null(reads[i].table);
+        model_read_release(&reads[i]);
+    }
+    model_engine_get_stats(e, &before);
+    assert_int_equal(before.decodes, after.decodes);
+    for (int i = 0; i < N; i++) {
+        table_free(alone[i]);
+        free(crops[i]);
+    }
+    model_engine_free(e); /* asserts that no state is still in use */
+    set_engine("text", NULL);
+    g_free(model);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -614,6 +775,8 @@ int main(void)
         cmocka_unit_test(test_workers__auto_confidence),
         cmocka_unit_test(test_workers__snap_text),
         cmocka_unit_test(test_workers__model_loaded_once),
+        cmocka_unit_test(test_workers__rotated_crop_upright),
+        cmocka_unit_test(test_workers__batch_reads_match_single),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,9 +19,11 @@
  *
  * The model engine ([tables] engine = vlm or auto): the model is loaded once, on the loop thread,
  * by pipeline_new(), and shared read-only by every worker (its weights are mmapped). Each decode
- * takes an llm_state (activations, KV cache) from a pool guarded by a mutex and gives it back, so
- * a state is used by one thread at a time and at most `workers` states ever exist; they are
- * created on first need and freed by pipeline_free(). Cores: OpenBLAS (the pthreads build, whose
+ * takes an llm_state (activations, KV caches) from a pool guarded by a mutex and gives it back,
+ * so a state is used by one thread at a time and at most `workers` states ever exist; they are
+ * created on first need and freed by pipeline_free(). The table regions of a page are decoded
+ * as one batch on one state (up to model_engine_max_batch() regions; a state holds that many KV
+ * caches, its size bounded in model_engine.c), all by the worker thread that runs the page. Cores: OpenBLAS (the pthreads build, whose
  * thread count is one process-wide setting) runs [model] threads threads per decoding worker;
  * with the model engine, workers = 0 means cores / threads workers (at least one), so workers x
  * threads = the cores. The default threads = 1 keeps each decode single-threaded and takes the
@@ -33,7 +35,9 @@
  *
  * Shutdown: pipeline_stop() cancels jobs still waiting in the pool (their documents stay queued in
  * the database); running jobs finish. pipeline_abort() also asks running jobs to give up at the
- * next page boundary; their documents go back to queued.
+ * next page boundary, or within one token of a model decode; their documents go back to queued.
+ * [limits] max_seconds is checked at the same places (a decode stops with QUIRE_ETIMEOUT and the
+ * document fails as it does between pages).
  *
  * All functions are for the loop thread only, except where said otherwise.
  */
@@ -165,10 +169,57 @@ int model_engine_read_table(struct model_engine *e, const uint8_t *gray, int wid
                             size_t stride, double scale, struct table **out, double *confidence,
                             char **msg);
 
+/* Batches: the regions of a page are decoded together (llm_generate_batch), up to
+ * model_engine_max_batch() at a time. A region is first prepared (cropped, turned upright,
+ * tiled, preprocessed, its prompt tokenized: everything copied out of the page raster), then
+ * the prepared regions are read as batches; each read keeps its own result. */
+struct model_input; /* a prepared region (private to model_engine.c) */
+struct model_read {
+    struct model_input *input; /* set by model_engine_prepare; NULL when it failed */
+    struct table *table;       /* result: a table with >= 1 row and column, or NULL */
+    double confidence;         /* result, as for model_engine_read_table */
+    int err;                   /* 0, or why there is no table (as model_engine_read_table) */
+    char *msg;                 /* NULL or a message for err */
+};
+/* Prepares one region for model_engine_read_batch: the crop as for model_engine_read_table,
+ * first turned upright when `rotation` (the direction of its text: 90, 180 or 270, see
+ * vision/vision.h; 0 or anything else: as it is) asks for it. Fills *r (release it with
+ * model_read_release). Returns 0, or the error also stored in r->err (QUIRE_EINVAL, QUIRE_ELIMIT
+ * with r->msg, QUIRE_ENOMEM). Any worker thread. */
+int model_engine_prepare(struct model_engine *e, const uint8_t *gray, int width, int height,
+                         size_t stride, double scale, int rotation, struct model_read *r);
+/* Decodes every prepared read of reads[0..n) (input set, err 0), up to model_engine_max_batch()
+ * at a time on one pooled state, and sets its table, confidence, err and msg. abort_flag (may
+ * be NULL) and deadline (a now_seconds() time; 0 = none) are checked once per token. Returns 0,
+ * or QUIRE_ECANCELLED / QUIRE_ETIMEOUT (abort_flag set / deadline passed: the decode stopped
+ * within a token; reads not finished have no result) or QUIRE_ENOMEM. Any worker thread,
+ * concurrently. */
+int model_engine_read_batch(struct model_engine *e, struct model_read *reads, size_t n,
+                            const volatile int *abort_flag, double deadline);
+/* Frees what *r holds (input, table, msg) and zeroes it. */
+void model_read_release(struct model_read *r);
+/* Regions per batch: up to 4, fewer when a state for that many would exceed its memory bound.
+ * Any thread. */
+int model_engine_max_batch(const struct model_engine *e);
+
+/* Exposed for tests: the 8-bit gray image the model's preprocessing gets for a crop (turned
+ * upright, scaled, padded white to whole tiles), *pw x *ph, a new array (caller frees), or NULL
+ * when out of memory. */
+uint8_t *model_engine_input_image(const struct model_engine *e, const uint8_t *gray, int w,
+                                  int h, size_t stride, double scale, int rotation, int *pw,
+                                  int *ph);
+/* Exposed for tests: the crop turned so that text of direction `rotation` (90, 180, 270) reads
+ * left to right (vision/rotate.c's frames), *ow x *oh, a new array (caller frees) or NULL. */
+uint8_t *model_engine_upright(const uint8_t *gray, int w, int h, size_t stride, int rotation,
+                              int *ow, int *oh);
+
 struct model_engine_stats {
     int states_created;     /* llm_states made so far (one per concurrently decoding thread) */
     int states_in_use_max;  /* the most states in use at once */
-    long decodes;           /* decodes finished */
+    long decodes;           /* regions decoded */
+    long batches;           /* batches decoded (llm_generate_batch calls that finished) */
+    int batch_max;          /* the most regions in one batch so far */
+    int max_batch;          /* model_engine_max_batch() */
 };
 /* Any thread. */
 void model_engine_get_stats(struct model_engine *e, struct model_engine_stats *st);
