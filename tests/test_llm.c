@@ -1503,6 +1503,28 @@ static void test_llm__batch_matches_alone(void **unused)
         }
     }
     llm__ops_set_simd(had_simd);
+    /* each sequence with its own budget (which the OTSL constraint plans with) */
+    struct llm_state *alone = llm_state_new(m, 128, 1, &err);
+    struct llm_state *batch = llm_state_new_batch(m, 128, 1, 4, &err);
+    int32_t got[4][40], want[40];
+    struct llm_sequence q[4];
+    struct llm_generate_options oo = {.max_new_tokens = 40, .stop_ids = &stops[2],
+                                      .n_stop_ids = 1, .otsl = f.otsl};
+    for (int b = 0; b < 4; b++)
+        q[b] = (struct llm_sequence){.prompt = prompt, .n_prompt = n, .pixels = images[b],
+                                     .n_images = 1, .max_new_tokens = 9 + 7 * b, .out = got[b]};
+    assert_int_equal(llm_generate_batch(m, batch, q, 4, &oo), 0);
+    for (int b = 0; b < 4; b++) {
+        struct llm_generate_options ob = oo;
+        ob.max_new_tokens = 9 + 7 * b;
+        assert_int_equal(llm_generate(m, alone, prompt, n, images[b], 1, &ob, want, &n_out, &lp),
+                         0);
+        assert_int_equal(q[b].n_out, n_out);
+        assert_true(n_out <= 9 + 7 * b);
+        assert_memory_equal(got[b], want, sizeof(int32_t) * (size_t)n_out);
+    }
+    llm_state_free(alone);
+    llm_state_free(batch);
     /* bad batches */
     s = llm_state_new_batch(m, 64, 1, 2, &err);
     struct llm_sequence seqs[3] = {{.prompt = prompt, .n_prompt = n, .pixels = pixels,

@@ -758,6 +758,47 @@ static void test_workers__batch_reads_match_single(void **state)
     g_free(model);
 }
 
+/* A page with three tables: the model reads them as one batch, and each is stored. */
+static void test_workers__page_regions_batched(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl-page");
+    char *path = g_build_filename(dir, "three.pdf", NULL);
+    int err = 0;
+    struct pdfgen_doc *doc = pdfgen_doc_new(path, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT, &err);
+    assert_non_null(doc);
+    struct pdfgen_table_style style;
+    pdfgen_table_style_init(&style);
+    style.font.size = 11;
+    for (int k = 0; k < 3; k++) {
+        const char *cells[] = {"Region", "Units", "Revenue", k == 0 ? "North" : k == 1 ? "East"
+                               : "West", "1,200", "3.5%", "South", "980", "(2.1%)"};
+        struct pdfgen_table t = {.rows = 3, .cols = 3, .cells = cells};
+        assert_int_equal(pdfgen_table(doc, 72, 100 + 220 * k, &t, &style, true, NULL, NULL), 0);
+    }
+    assert_int_equal(pdfgen_doc_close(doc), 0);
+    pdfgen_doc_free(doc);
+    set_engine("vlm", model);
+    struct model_engine *e = model_engine_load(&cfg, &err, NULL);
+    assert_non_null(e);
+    struct doc_job *job = run_engine(path, e);
+    assert_int_equal(job->result.n_tables, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(job->result.tables[i].engine, "vlm");
+        assert_int_equal(table_validate(job->result.tables[i].table, NULL), 0);
+    }
+    struct model_engine_stats st;
+    model_engine_get_stats(e, &st);
+    assert_int_equal(st.decodes, 3);
+    assert_int_equal(st.batches, 1);
+    assert_int_equal(st.batch_max, 3);
+    assert_int_equal(st.states_created, 1);
+    doc_job_free(job);
+    model_engine_free(e);
+    set_engine("text", NULL);
+    g_free(path);
+    g_free(model);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -777,6 +818,7 @@ int main(void)
         cmocka_unit_test(test_workers__model_loaded_once),
         cmocka_unit_test(test_workers__rotated_crop_upright),
         cmocka_unit_test(test_workers__batch_reads_match_single),
+        cmocka_unit_test(test_workers__page_regions_batched),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
