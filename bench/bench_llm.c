@@ -48,7 +48,9 @@
  *                         B tokens (tokens/s counts all B), and a batch of B tables (each its
  *                         own preprocess, encode and prompt, then 200 tokens in lockstep)
  *                         divided by B; batchB_speedup = seconds_per_table_batch1 /
- *                         seconds_per_table_batchB, decode_batchB_speedup the same for decode
+ *                         seconds_per_table_batchB, decode_batchB_speedup the same for
+ *                         decode; the *_cpu* twins come from CPU times (steadier when the
+ *                         machine is loaded)
  *   decode_matmul_ms_batchB_rows, decode_matmul_ms_batchB_sgemm
  *                         one decode step's weight products (every layer's q/k/v/o and MLP,
  *                         lm_head) for B rows through llm__linear_rows (what the engine uses:
@@ -463,7 +465,7 @@ static int bench_batches(const struct llm_model *m, const struct llm_image_optio
 {
     enum { MAXB = 4 };
     static const int sizes[] = {1, 2, 3, 4};
-    double decode1 = 0, per_table1 = 0;
+    double decode1 = 0, per_table1 = 0, decode1_cpu = 0, per_table1_cpu = 0;
     float *xbuf = calloc((size_t)MAXB * 4 * T_HIDDEN, sizeof(float));
     float *ybuf = calloc((size_t)MAXB * VOCAB * 4, sizeof(float));
     static int32_t outs[MAXB][NEW_TOKENS];
@@ -535,15 +537,22 @@ static int bench_batches(const struct llm_model *m, const struct llm_image_optio
         for (int i = 0; i < b; i++)
             free(px[i]);
         double tps = NEW_TOKENS * b / decode.wall, per_table = table.wall / b;
+        double tps_cpu = NEW_TOKENS * b / decode.cpu, per_table_cpu = table.cpu / b;
         if (b == 1) {
             decode1 = tps;
             per_table1 = per_table;
+            decode1_cpu = tps_cpu;
+            per_table1_cpu = per_table_cpu;
         }
         printf("decode_tokens_per_s_batch%d: %.0f\n", b, tps);
+        printf("decode_tokens_per_cpu_s_batch%d: %.0f\n", b, tps_cpu);
         printf("seconds_per_table_batch%d: %.3f\n", b, per_table);
+        printf("cpu_seconds_per_table_batch%d: %.3f\n", b, per_table_cpu);
         if (b > 1) {
             printf("decode_batch%d_speedup: %.2f\n", b, tps / decode1);
             printf("batch%d_speedup: %.2f\n", b, per_table1 / per_table);
+            printf("decode_batch%d_speedup_cpu: %.2f\n", b, tps_cpu / decode1_cpu);
+            printf("batch%d_speedup_cpu: %.2f\n", b, per_table1_cpu / per_table_cpu);
         }
         printf("decode_matmul_ms_batch%d_rows: %.3f\n", b, rows_t.wall / 20 * 1e3);
         printf("decode_matmul_ms_batch%d_sgemm: %.3f\n", b, sgemm_t.wall / 20 * 1e3);
