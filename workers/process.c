@@ -212,10 +212,19 @@ static int model_tables(struct page_ctx *ctx, size_t first, size_t n, bool auto_
         double scale = 1;
         memset(&reads[k], 0, sizeof reads[k]);
         int e = region_crop(ctx, region, &gray, &w, &h, &stride, &scale);
+        int rotation = region->rotation;
+        if (!e && rotation == 0 && !ctx->page->has_text_layer) {
+            /* a scan: vision/ had no words to tell the direction by; the pixels may */
+            rotation = model_orientation(gray, w, h, stride);
+            if (rotation)
+                log_msg(LOG_DEBUG, "%s: page %d: region %zu: its text runs at %d degrees "
+                        "(from the pixels); turned upright", ctx->job->path,
+                        ctx->page->index + 1, first + k, rotation);
+        }
         if (e)
             reads[k].err = e;
         else
-            e = model_engine_prepare(ctx->engine, gray, w, h, stride, scale, region->rotation,
+            e = model_engine_prepare(ctx->engine, gray, w, h, stride, scale, rotation,
                                      &reads[k]);
         if (e == QUIRE_ENOMEM)
             err = e;

@@ -128,7 +128,9 @@ struct model_engine *pipeline_model_engine(const struct pipeline *p);
 /*
  * Per table region (workers/process.c): the region is cropped from the page rendered at a DPI
  * that gives its text an x-height of ~10 px (1440 / font size in pt; 10-pt text, 144 dpi, when
- * the page has no text layer), as train/README.md prepares the model's training crops; the model
+ * the page has no text layer), as train/README.md prepares the model's training crops, and
+ * turned upright when its text runs sideways or upside down (the direction vision/ read from the
+ * text layer, or on a page without one model_orientation() reads from the pixels); the model
  * writes OTSL, constrained to valid OTSL when the tokenizer has the OTSL tags, and
  * table_from_otsl(repair = true) parses it.
  *  - engine = vlm: the model's table (engine "vlm"); a region whose output is no table is
@@ -212,6 +214,11 @@ uint8_t *model_engine_input_image(const struct model_engine *e, const uint8_t *g
  * left to right (vision/rotate.c's frames), *ow x *oh, a new array (caller frees) or NULL. */
 uint8_t *model_engine_upright(const uint8_t *gray, int w, int h, size_t stride, int rotation,
                               int *ow, int *oh);
+
+/* Which way the text of an 8-bit gray crop runs, from its pixels (for pages without a text
+ * layer, whose regions vision/ marks 0): 0, 90, 180 or 270 as in vision/vision.h, and 0 when
+ * unsure (workers/orient.c). Any thread. */
+int model_orientation(const uint8_t *gray, int w, int h, size_t stride);
 
 struct model_engine_stats {
     int states_created;     /* llm_states made so far (one per concurrently decoding thread) */
