@@ -924,6 +924,56 @@ static void test_workers__orientation_from_pixels(void **state)
     assert_int_equal(model_orientation(blank, 4, 3, 40), 0);
 }
 
+static volatile int decode_abort_flag;
+static void abort_before_decode(void) { decode_abort_flag = 1; }
+static void sleep_before_decode(void) { g_usleep(1200 * 1000); }
+
+/* An abort or max_seconds that comes while the model decodes stops the decode (within a token)
+ * and is recorded as between pages: the document cancelled and queued again, or failed with a
+ * max_seconds message. */
+static void test_workers__decode_interrupted(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl-abort");
+    char *path = make_table_pdf("decode-abort.pdf", "Abort");
+    set_engine("vlm", model);
+    int err = 0;
+    struct model_engine *e = model_engine_load(&cfg, &err, NULL);
+    assert_non_null(e);
+    decode_abort_flag = 0;
+    model_engine__before_decode = abort_before_decode;
+    struct doc_job *job = doc_job_new(path);
+    job->force = true;
+    pipeline_process(job, store, &cfg, e, &decode_abort_flag);
+    assert_int_equal(job->outcome, JOB_CANCELLED);
+    assert_int_equal(job->result.n_tables, 0);
+    doc_job_free(job);
+    struct store_status sst;
+    assert_int_equal(store_status_get(store, &sst), 0);
+    assert_true(sst.documents[DOC_QUEUED] >= 1);
+    store_status_release(&sst);
+
+    model_engine__before_decode = sleep_before_decode;
+    double saved = cfg.max_seconds;
+    cfg.max_seconds = 1.0; /* passes while the decode waits */
+    job = doc_job_new(path);
+    job->force = true;
+    pipeline_process(job, store, &cfg, e, NULL);
+    cfg.max_seconds = saved;
+    model_engine__before_decode = NULL;
+    assert_int_equal(job->outcome, JOB_FAILED);
+    assert_int_equal(job->err, QUIRE_ETIMEOUT);
+    assert_non_null(strstr(job->message, "max_seconds"));
+    assert_non_null(strstr(job->message, "while reading the tables of page 1"));
+    doc_job_free(job);
+    struct model_engine_stats st;
+    model_engine_get_stats(e, &st);
+    assert_int_equal(st.decodes, 0); /* neither decode finished */
+    model_engine_free(e);
+    set_engine("text", NULL);
+    g_free(path);
+    g_free(model);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -945,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_workers__batch_reads_match_single),
         cmocka_unit_test(test_workers__page_regions_batched),
         cmocka_unit_test(test_workers__orientation_from_pixels),
+        cmocka_unit_test(test_workers__decode_interrupted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

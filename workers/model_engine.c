@@ -72,6 +72,8 @@ struct model_engine {
 
 static atomic_long models_loaded;
 
+void (*model_engine__before_decode)(void);
+
 long model_engine_loads(void) { return atomic_load(&models_loaded); }
 
 static bool is_model_dir(const char *dir)
@@ -526,6 +528,8 @@ static int read_group(struct model_engine *e, struct model_read *reads, const in
     struct llm_generate_options go = {.max_new_tokens = MAX_NEW_TOKENS, .stop_ids = e->stop,
                                       .n_stop_ids = e->n_stop, .otsl = e->otsl,
                                       .abort_flag = abort_flag, .deadline = deadline};
+    if (model_engine__before_decode)
+        model_engine__before_decode();
     err = llm_generate_batch(e->model, s, seqs, n, &go);
     give_back_state(e, s, err ? 0 : n);
     if (err == QUIRE_ECANCELLED || err == QUIRE_ETIMEOUT)

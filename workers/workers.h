@@ -215,6 +215,11 @@ uint8_t *model_engine_input_image(const struct model_engine *e, const uint8_t *g
 uint8_t *model_engine_upright(const uint8_t *gray, int w, int h, size_t stride, int rotation,
                               int *ow, int *oh);
 
+/* Tests only (fault injection): when not NULL, called by the decoding thread just before each
+ * batch is decoded (to set an abort flag or let a deadline pass mid-document). Set it while no
+ * decode runs. */
+extern void (*model_engine__before_decode)(void);
+
 /* Which way the text of an 8-bit gray crop runs, from its pixels (for pages without a text
  * layer, whose regions vision/ marks 0): 0, 90, 180 or 270 as in vision/vision.h, and 0 when
  * unsure (workers/orient.c). Any thread. */
