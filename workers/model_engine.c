@@ -23,9 +23,10 @@
  * decode step reads the weights once for all of them). A state holds max_batch KV caches, so
  * max_batch is the largest batch (<= MAX_BATCH) whose per-sequence buffers stay within
  * MAX_STATE_BYTES; every pooled state is made for that batch size, and the pool logic (at most
- * one state per decoding thread) is unchanged. bench/bench_llm measures the gain (batchN_speedup):
- * on the 2-core development machine with the 12M model, 2 to 4 tables per batch take 1.2 to 1.6
- * times less time each than one at a time.
+ * one state per decoding thread) is unchanged. bench/bench_llm measures the gain (batchN_speedup,
+ * decode_batchN_speedup): on the 2-core development machine with the 12M model, decoding runs
+ * 1.5 to 1.9 times more tokens per CPU second in batches of 2 to 4, and a whole table (encoder
+ * and prompt are not batched) takes 1.1 to 1.4 times less CPU.
  */
 #include "workers.h"
 
@@ -46,7 +47,11 @@
 #define MAX_STATE_TOKENS 4096 /* prompt + generated tokens a state holds (bounds its memory) */
 #define MAX_NEW_TOKENS 2048   /* a 10 x 6 table is ~400 tokens */
 #define INSTRUCTION "Convert table to OTSL."
-#define MAX_BATCH 4           /* regions decoded together (bench/bench_llm: batchN_speedup) */
+/* Regions decoded together. bench/bench_llm on the 2-core machine (12M model, under a load of
+ * 7 to 9 from other work): cpu_seconds_per_table 0.54 alone, 0.46 / 0.40 / 0.49 in batches
+ * of 2 / 3 / 4. NEEDSWORK: 3 measured best there, 4 second; measure again on a quiet machine
+ * (and with the trained model, whose weights are larger) before settling on it. */
+#define MAX_BATCH 4
 #define MAX_STATE_BYTES (1024L << 20) /* a batch state's KV caches, logits and OTSL rows */
 
 struct model_engine {
