@@ -115,8 +115,9 @@ AVX2 static inline void store4(float *y, __m256 a0, __m256 a1, __m256 a2, __m256
 /* y (out) = W (out, in) x (in) (+ y when accumulate) for each of n (x, y) pairs (x row r at
  * x + r * in, y row r at y + r * out): four weight rows at a time, so that x is read once per
  * four rows and the four weight streams are read from memory once for all n inputs (two
- * inputs per pass; the later passes find the rows in the cache). Each output is computed exactly as with n = 1: the
- * same lanes, the same order of additions, the same reduction for a given weight row. */
+ * inputs per pass; the later passes find the rows in the cache). Each output is computed
+ * exactly as with n = 1: the same lanes, the same order of additions, the same reduction for a
+ * given weight row. */
 AVX2 static void gemv_avx2(float *y, const float *w, const float *x, int n, int out, int in,
                            bool accumulate)
 {

@@ -850,8 +850,8 @@ static uint8_t *rendered_table(const struct pdfgen_table *t, const struct pdfgen
     uint8_t *crop = malloc((size_t)*w * *h);
     assert_non_null(crop);
     for (int y = 0; y < *h; y++)
-        memcpy(crop + (size_t)y * *w, page->raster.gray + (size_t)(y0 + y) * page->raster.width + x0,
-               (size_t)*w);
+        memcpy(crop + (size_t)y * *w,
+               page->raster.gray + (size_t)(y0 + y) * page->raster.width + x0, (size_t)*w);
     page_free(page);
     document_close(d);
     unlink(path);

@@ -56,7 +56,7 @@ static void mark_rules(uint8_t *m, int w, int h, bool rows)
  * (at most max) or -1 when out of memory. Marks visited pixels SEEN. */
 static int find_glyphs(uint8_t *m, int w, int h, struct glyph *g, int max)
 {
-    int *stack = malloc(sizeof *stack * (size_t)w * (size_t)h);
+    int *stack = q_malloc(sizeof *stack * (size_t)w * (size_t)h);
     if (!stack)
         return -1;
     int n = 0;
@@ -157,9 +157,9 @@ int model_orientation(const uint8_t *gray, int w, int h, size_t stride)
 {
     if (w < 8 || h < 8)
         return 0;
-    uint8_t *m = malloc((size_t)w * (size_t)h);
-    struct glyph *g = malloc(sizeof *g * MAX_GLYPHS);
-    int *profile = calloc((size_t)(w > h ? w : h), sizeof *profile);
+    uint8_t *m = q_malloc((size_t)w * (size_t)h);
+    struct glyph *g = q_malloc(sizeof *g * MAX_GLYPHS);
+    int *profile = q_calloc((size_t)(w > h ? w : h), sizeof *profile);
     int result = 0;
     if (!m || !g || !profile)
         goto out;

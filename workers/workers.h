@@ -23,8 +23,9 @@
  * so a state is used by one thread at a time and at most `workers` states ever exist; they are
  * created on first need and freed by pipeline_free(). The table regions of a page are decoded
  * as one batch on one state (up to model_engine_max_batch() regions; a state holds that many KV
- * caches, its size bounded in model_engine.c), all by the worker thread that runs the page. Cores: OpenBLAS (the pthreads build, whose
- * thread count is one process-wide setting) runs [model] threads threads per decoding worker;
+ * caches, its size bounded in model_engine.c), all by the worker thread that runs the page.
+ * Cores: OpenBLAS (the pthreads build, whose thread count is one process-wide setting) runs
+ * [model] threads threads per decoding worker;
  * with the model engine, workers = 0 means cores / threads workers (at least one), so workers x
  * threads = the cores. The default threads = 1 keeps each decode single-threaded and takes the
  * parallelism from documents, as the text engine does: on a 2-core machine two documents decode
