@@ -25,14 +25,13 @@
  * as one batch on one state (up to model_engine_max_batch() regions; a state holds that many KV
  * caches, its size bounded in model_engine.c), all by the worker thread that runs the page.
  * Cores: OpenBLAS (the pthreads build, whose thread count is one process-wide setting) runs
- * [model] threads threads per decoding worker;
- * with the model engine, workers = 0 means cores / threads workers (at least one), so workers x
- * threads = the cores. The default threads = 1 keeps each decode single-threaded and takes the
+ * [model] threads threads per decoding worker; with the model engine, workers = 0 means
+ * cores / threads workers (at least one), so workers x threads = the cores. The default threads = 1 keeps each decode single-threaded and takes the
  * parallelism from documents, as the text engine does: on a 2-core machine two documents decode
  * at once, each on one core, and nothing is oversubscribed. Setting both workers and threads so
  * that their product exceeds the cores is allowed (a warning is logged). NEEDSWORK: a single big
- * document decodes its tables one after another on one core; splitting a document's regions
- * over workers would keep both cores busy on it.
+ * document decodes its pages one after another on one core (each page's tables as one batch);
+ * splitting a document's pages over workers would keep both cores busy on it.
  *
  * Shutdown: pipeline_stop() cancels jobs still waiting in the pool (their documents stay queued in
  * the database); running jobs finish. pipeline_abort() also asks running jobs to give up at the
