@@ -862,7 +862,7 @@ static uint8_t *rendered_table(const struct pdfgen_table *t, const struct pdfgen
 /* The crop's own pixels tell which way its text runs: tables of words and of numbers, with
  * and without rules, shaded or not, at DPIs around the ~10 px x-height process.c renders
  * regions at, each turned 0/90/180/270. Never a wrong direction; unsure (0, the crop left as
- * it is) only for the table of numbers (which says so for every turn: a known gap). */
+ * it is) only for the table of numbers. */
 static void test_workers__orientation_from_pixels(void **state)
 {
     const char *words[] = {"Region", "Units", "Revenue", "North", "1,200", "3.5%",

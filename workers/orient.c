@@ -11,7 +11,8 @@
  *     neighbours are horizontal, in sideways text vertical.
  *  2. Sense. Along the lines found (bands of the glyph profile across the lines), Latin script
  *     has more ink above its x-height band (ascenders, capitals, digits) than below its baseline
- *     (descenders). The side with more ink is up.
+ *     (descenders). The side with more ink is up. Lines of digits have neither; there the small
+ *     marks (decimal points, commas) that sit on the baseline tell down from up.
  * Either step may be unsure (too few glyphs, no clear majority); then the answer is 0 (leave
  * the crop as it is), so a wrong guess is less likely than a missed one.
  */
@@ -153,6 +154,41 @@ static long before_minus_after(const int *p, int n, long *total)
     return diff;
 }
 
+/* The second cue, for lines without ascenders (digits): small marks (periods, decimal points,
+ * commas) sit on the baseline. Over the glyphs no bigger than a third of their line: those in
+ * the last 40% of their line across it (after) minus those in the first 40% (before); in
+ * *total both together (p: the glyph profile across the lines, len bins). */
+static int marks_after_minus_before(const struct glyph *g, int n, const int *p, int len,
+                                    bool sideways, int *total)
+{
+    int diff = 0;
+    *total = 0;
+    for (int i = 0; i < n; i++) {
+        int a0 = sideways ? g[i].x0 : g[i].y0, a1 = sideways ? g[i].x1 : g[i].y1;
+        int b0 = sideways ? g[i].y0 : g[i].x0, b1 = sideways ? g[i].y1 : g[i].x1;
+        int c = (a0 + a1) / 2;
+        if (c < 0 || c >= len || p[c] == 0)
+            continue;
+        int start = c, end = c;
+        while (start > 0 && p[start - 1] > 0)
+            start--;
+        while (end + 1 < len && p[end + 1] > 0)
+            end++;
+        int line = end - start + 1;
+        if (line < 6 || 3 * (a1 - a0 + 1) > line || 3 * (b1 - b0 + 1) > line)
+            continue;
+        double f = (double)(a0 + a1 + 1 - 2 * start) / (2.0 * line);
+        if (f > 0.6) {
+            diff++;
+            ++*total;
+        } else if (f < 0.4) {
+            diff--;
+            ++*total;
+        }
+    }
+    return diff;
+}
+
 int model_orientation(const uint8_t *gray, int w, int h, size_t stride)
 {
     if (w < 8 || h < 8)
@@ -187,13 +223,20 @@ int model_orientation(const uint8_t *gray, int w, int h, size_t stride)
             if (m[(size_t)y * w + x] == SEEN)
                 profile[sideways ? x : y]++;
     long total, diff = before_minus_after(profile, len, &total);
-    if (total < 4 * MIN_GLYPHS || labs(diff) * 5 < total)
-        goto out; /* the sense is unclear: leave the crop alone */
-    /* upright: more ink above (before) the core; 90: tops face right (after); 270: left */
+    bool up_before; /* the tops of the letters face the start of the axis across the lines */
+    if (total >= 4 * MIN_GLYPHS && labs(diff) * 5 >= total) {
+        up_before = diff > 0; /* more ink above the x-height band than below the baseline */
+    } else {
+        int marks, after = marks_after_minus_before(g, n, profile, len, sideways, &marks);
+        if (marks < MIN_GLYPHS / 2 || abs(after) * 3 < marks * 2)
+            goto out; /* the sense is unclear: leave the crop alone */
+        up_before = after > 0; /* the marks sit low */
+    }
+    /* upright: tops up (before); 90: tops face right (after); 270: tops face left */
     if (sideways)
-        result = diff > 0 ? 270 : 90;
+        result = up_before ? 270 : 90;
     else
-        result = diff > 0 ? 0 : 180;
+        result = up_before ? 0 : 180;
 out:
     free(profile);
     free(g);
