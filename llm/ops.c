@@ -114,8 +114,8 @@ AVX2 static inline void store4(float *y, __m256 a0, __m256 a1, __m256 a2, __m256
 
 /* y (out) = W (out, in) x (in) (+ y when accumulate) for each of n (x, y) pairs (x row r at
  * x + r * in, y row r at y + r * out): four weight rows at a time, so that x is read once per
- * four rows and the four weight streams are read from memory once for all n inputs (two
- * inputs per pass; the later passes find the rows in the cache). Each output is computed
+ * four rows and the four weight streams are read from memory once for all n inputs (the
+ * first two in one pass; the later passes find the rows in the cache). Each output is computed
  * exactly as with n = 1: the same lanes, the same order of additions, the same reduction for a
  * given weight row. */
 AVX2 static void gemv_avx2(float *y, const float *w, const float *x, int n, int out, int in,
@@ -127,7 +127,10 @@ AVX2 static void gemv_avx2(float *y, const float *w, const float *x, int n, int 
     for (; o + 4 <= out; o += 4) {
         const float *w0 = w + (size_t)o * len, *w1 = w0 + len, *w2 = w1 + len, *w3 = w2 + len;
         int r = 0;
-        for (; r + 2 <= n; r += 2) { /* two inputs per pass over the four weight rows */
+        /* the first two inputs in one pass over the four weight rows, the others one by one
+         * from the cache: a second two-input pass measured slower than two one-input passes
+         * (bench_llm's decode_matmul_ms_batch4_rows; cause not found) */
+        for (; r + 2 <= n && r == 0; r += 2) {
             const float *xa = x + (size_t)r * len, *xb = xa + len;
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
