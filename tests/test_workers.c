@@ -702,7 +702,7 @@ static void test_workers__batch_reads_match_single(void **state)
     int err = 0;
     struct model_engine *e = model_engine_load(&cfg, &err, NULL);
     assert_non_null(e);
-    assert_int_equal(model_engine_max_batch(e), 4);
+    assert_int_equal(model_engine_max_batch(e), 3);
     enum { N = 6 };
     static const int sizes[N][2] = {{60, 40}, {90, 30}, {40, 70}, {120, 80}, {50, 50}, {33, 21}};
     uint8_t *crops[N];
@@ -725,8 +725,8 @@ static void test_workers__batch_reads_match_single(void **state)
     assert_int_equal(model_engine_read_batch(e, reads, N, NULL, now_seconds() + 3600), 0);
     model_engine_get_stats(e, &after);
     assert_int_equal(after.decodes - before.decodes, N);
-    assert_int_equal(after.batches - before.batches, 2); /* 4 + 2 */
-    assert_int_equal(after.batch_max, 4);
+    assert_int_equal(after.batches - before.batches, 2); /* 3 + 3 */
+    assert_int_equal(after.batch_max, 3);
     for (int i = 0; i < N; i++) {
         assert_int_equal(reads[i].err, errs[i]);
         assert_true(reads[i].confidence == conf[i]);

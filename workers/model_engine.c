@@ -21,12 +21,12 @@
  * which copies, so the page raster may change afterwards) and decoded together by
  * model_engine_read_batch(), up to e->max_batch at a time on one state (llm_generate_batch: each
  * decode step reads the weights once for all of them). A state holds max_batch KV caches, so
- * max_batch is the largest batch (<= MAX_BATCH) whose per-sequence buffers stay within
+ * max_batch is the largest batch (<= MAX_BATCH = 3) whose per-sequence buffers stay within
  * MAX_STATE_BYTES; every pooled state is made for that batch size, and the pool logic (at most
  * one state per decoding thread) is unchanged. bench/bench_llm measures the gain (batchN_speedup,
  * decode_batchN_speedup): on the 2-core development machine with the 12M model, decoding runs
- * 1.5 to 1.9 times more tokens per CPU second in batches of 2 to 4, and a whole table (encoder
- * and prompt are not batched) takes 1.1 to 1.4 times less CPU.
+ * 1.3 to 1.9 times more tokens per CPU second in batches of 2 to 4, and a whole table (encoder
+ * and prompt are not batched) takes 1.02 to 1.37 times less CPU.
  */
 #include "workers.h"
 
@@ -47,11 +47,13 @@
 #define MAX_STATE_TOKENS 4096 /* prompt + generated tokens a state holds (bounds its memory) */
 #define MAX_NEW_TOKENS 2048   /* a 10 x 6 table is ~400 tokens */
 #define INSTRUCTION "Convert table to OTSL."
-/* Regions decoded together. bench/bench_llm on the 2-core machine (12M model, under a load of
- * 7 to 9 from other work): cpu_seconds_per_table 0.54 alone, 0.46 / 0.40 / 0.49 in batches
- * of 2 / 3 / 4. NEEDSWORK: 3 measured best there, 4 second; measure again on a quiet machine
- * (and with the trained model, whose weights are larger) before settling on it. */
-#define MAX_BATCH 4
+/* Regions decoded together. bench/bench_llm on the 2-core machine (12M model; 3 runs under a
+ * load of 4 to 9 from other work), CPU per table alone -> in batches of 2 / 3 / 4:
+ * 0.54 -> 0.46 / 0.40 / 0.49 s, 0.61 -> 0.51 / 0.46 / 0.56 s, 0.47 -> 0.44 / 0.41 / 0.46 s;
+ * decode tokens per CPU second 1.3-1.6x / 1.7-1.9x / 1.3-1.6x. 3 was best in every run.
+ * NEEDSWORK: measure again with the trained model, whose larger weights make decoding more
+ * bound by memory (which favours bigger batches). */
+#define MAX_BATCH 3
 #define MAX_STATE_BYTES (1024L << 20) /* a batch state's KV caches, logits and OTSL rows */
 
 struct model_engine {

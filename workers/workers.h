@@ -200,7 +200,7 @@ int model_engine_read_batch(struct model_engine *e, struct model_read *reads, si
                             const volatile int *abort_flag, double deadline);
 /* Frees what *r holds (input, table, msg) and zeroes it. */
 void model_read_release(struct model_read *r);
-/* Regions per batch: up to 4, fewer when a state for that many would exceed its memory bound.
+/* Regions per batch: up to 3, fewer when a state for that many would exceed its memory bound.
  * Any thread. */
 int model_engine_max_batch(const struct model_engine *e);
 
