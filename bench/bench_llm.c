@@ -43,6 +43,18 @@
  *                         with a KV cache) in /usr/bin/python3 ($QUIRE_BENCH_PYTHON), if it
  *                         has torch; skipped with a note on stderr otherwise;
  *                         torch_tokens_match: how many of the 200 greedy ids agree with C's
+ *   decode_tokens_per_s_batchB, seconds_per_table_batchB (B = 1, 2, 3, 4)
+ *                         B sequences decoded together (llm_generate_batch): decode steps of
+ *                         B tokens (tokens/s counts all B), and a batch of B tables (each its
+ *                         own preprocess, encode and prompt, then 200 tokens in lockstep)
+ *                         divided by B; batchB_speedup = seconds_per_table_batch1 /
+ *                         seconds_per_table_batchB, decode_batchB_speedup the same for
+ *                         decode; the *_cpu* twins come from CPU times (steadier when the
+ *                         machine is loaded)
+ *   decode_matmul_ms_batchB_rows, decode_matmul_ms_batchB_sgemm
+ *                         one decode step's weight products (every layer's q/k/v/o and MLP,
+ *                         lm_head) for B rows through llm__linear_rows (what the engine uses:
+ *                         bit for bit the one-row result) and through cblas_sgemm with M = B
  *   peak_rss_mb           this process's peak resident set (the C engine and this bench)
  * --no-torch skips the PyTorch side; --keep leaves the model directory (named on stderr).
  * Times are the best of a few runs. Run from the repository root (the torch script's path is
@@ -423,6 +435,134 @@ static struct timing run_torch(const char *dir, int threads, const int32_t *c_to
 
 /* --- main ------------------------------------------------------------------------------------ */
 
+/* One decode step's weight products for b rows: llm__linear_rows, or sgemm (M = b). */
+static void step_matmuls(const struct llm_model *m, float *x, float *y, int b, bool sgemm)
+{
+    const struct llm_text_config *c = &m->config.text;
+    int q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+    for (int l = 0; l < c->n_layers; l++) {
+        const struct llm_text_layer_weights *w = &m->text.layers[l];
+        const float *ws[] = {w->wq, w->wk, w->wv, w->wo, w->w_gate, w->w_up, w->w_down};
+        int ins[] = {c->dim, c->dim, c->dim, q_dim, c->dim, c->dim, c->hidden_dim};
+        int outs[] = {q_dim, kv_dim, kv_dim, c->dim, c->hidden_dim, c->hidden_dim, c->dim};
+        for (int i = 0; i < 7; i++)
+            if (sgemm)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, outs[i], ins[i], 1.0f, x,
+                            ins[i], ws[i], ins[i], 0.0f, y, outs[i]);
+            else
+                llm__linear_rows(y, x, ws[i], b, ins[i], outs[i], false);
+    }
+    if (sgemm)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, c->vocab_size, c->dim, 1.0f, x,
+                    c->dim, m->text.lm_head, c->dim, 0.0f, y, c->vocab_size);
+    else
+        llm__linear_rows(y, x, m->text.lm_head, b, c->dim, c->vocab_size, false);
+}
+
+/* The batch figures (see the top of the file). */
+static int bench_batches(const struct llm_model *m, const struct llm_image_options *io,
+                         const uint8_t *rgb, const int32_t *prompt, int n_prompt)
+{
+    enum { MAXB = 4 };
+    static const int sizes[] = {1, 2, 3, 4};
+    double decode1 = 0, per_table1 = 0, decode1_cpu = 0, per_table1_cpu = 0;
+    float *xbuf = calloc((size_t)MAXB * 4 * T_HIDDEN, sizeof(float));
+    float *ybuf = calloc((size_t)MAXB * VOCAB * 4, sizeof(float));
+    static int32_t outs[MAXB][NEW_TOKENS];
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        int b = sizes[k], err;
+        struct llm_state *s = llm_state_new_batch(m, 512, 1, b, &err);
+        if (!s || !xbuf || !ybuf) {
+            fprintf(stderr, "bench_llm: batch state: %s\n", err_str(err));
+            return 1;
+        }
+        /* decode steps */
+        float *pixels = NULL;
+        int n_images, rows, cols;
+        if (llm_image_preprocess(m, io, rgb, IMAGE, IMAGE, IMAGE * 3, 3, &pixels, &n_images, &rows,
+                                 &cols))
+            return 1;
+        llm__encode_images(m, s, pixels, 1);
+        struct timing decode = TIMING_NONE, table = TIMING_NONE, rows_t = TIMING_NONE,
+                      sgemm_t = TIMING_NONE;
+        int seqs[MAXB], pos[MAXB];
+        int32_t toks[MAXB];
+        for (int rep = 0; rep < REPS; rep++) {
+            for (int i = 0; i < b; i++) {
+                int row = 0;
+                llm__decoder_prefill(m, s, i, prompt, n_prompt, 0, s->image_features, &row);
+            }
+            struct timing t = timing_start();
+            for (int n = 0; n < NEW_TOKENS; n++) {
+                for (int i = 0; i < b; i++) {
+                    seqs[i] = i;
+                    pos[i] = n_prompt + n;
+                    toks[i] = (int32_t)((n * 37 + i * 11) % VOCAB);
+                }
+                llm__decoder_step(m, s, toks, seqs, pos, b);
+            }
+            timing_best(&decode, t);
+            t = timing_start();
+            for (int n = 0; n < 20; n++)
+                step_matmuls(m, xbuf, ybuf, b, false);
+            timing_best(&rows_t, t);
+            t = timing_start();
+            for (int n = 0; n < 20; n++)
+                step_matmuls(m, xbuf, ybuf, b, true);
+            timing_best(&sgemm_t, t);
+        }
+        free(pixels);
+        /* whole tables */
+        struct llm_generate_options o = {.max_new_tokens = NEW_TOKENS};
+        float *px[MAXB] = {0};
+        for (int rep = 0; rep < REPS; rep++) {
+            struct llm_sequence q[MAXB];
+            struct timing t = timing_start();
+            for (int i = 0; i < b; i++) {
+                free(px[i]);
+                px[i] = NULL;
+                err = llm_image_preprocess(m, io, rgb, IMAGE, IMAGE, IMAGE * 3, 3, &px[i],
+                                           &n_images, &rows, &cols);
+                q[i] = (struct llm_sequence){.prompt = prompt, .n_prompt = n_prompt,
+                                             .pixels = px[i], .n_images = 1, .out = outs[i]};
+            }
+            if (!err)
+                err = llm_generate_batch(m, s, q, b, &o);
+            timing_best(&table, t);
+            if (err || q[b - 1].n_out != NEW_TOKENS) {
+                fprintf(stderr, "bench_llm: generate batch %d: %s\n", b, err_str(err));
+                return 1;
+            }
+        }
+        for (int i = 0; i < b; i++)
+            free(px[i]);
+        double tps = NEW_TOKENS * b / decode.wall, per_table = table.wall / b;
+        double tps_cpu = NEW_TOKENS * b / decode.cpu, per_table_cpu = table.cpu / b;
+        if (b == 1) {
+            decode1 = tps;
+            per_table1 = per_table;
+            decode1_cpu = tps_cpu;
+            per_table1_cpu = per_table_cpu;
+        }
+        printf("decode_tokens_per_s_batch%d: %.0f\n", b, tps);
+        printf("decode_tokens_per_cpu_s_batch%d: %.0f\n", b, tps_cpu);
+        printf("seconds_per_table_batch%d: %.3f\n", b, per_table);
+        printf("cpu_seconds_per_table_batch%d: %.3f\n", b, per_table_cpu);
+        if (b > 1) {
+            printf("decode_batch%d_speedup: %.2f\n", b, tps / decode1);
+            printf("batch%d_speedup: %.2f\n", b, per_table1 / per_table);
+            printf("decode_batch%d_speedup_cpu: %.2f\n", b, tps_cpu / decode1_cpu);
+            printf("batch%d_speedup_cpu: %.2f\n", b, per_table1_cpu / per_table_cpu);
+        }
+        printf("decode_matmul_ms_batch%d_rows: %.3f\n", b, rows_t.wall / 20 * 1e3);
+        printf("decode_matmul_ms_batch%d_sgemm: %.3f\n", b, sgemm_t.wall / 20 * 1e3);
+        llm_state_free(s);
+    }
+    free(xbuf);
+    free(ybuf);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int threads = 1;
@@ -548,6 +688,8 @@ int main(int argc, char **argv)
     printf("generated_tokens: %d\n", n_out);
     printf("seconds_per_table: %.3f\n", table.wall);
     printf("cpu_seconds_per_table: %.3f\n", table.cpu);
+    if (bench_batches(m, &io, rgb, prompt, n_prompt))
+        return 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss = ru.ru_maxrss / 1024.0;

@@ -56,5 +56,5 @@ awk -v p="$LONG_PAGES" -v t="$long_tables" -v w="$long_wall" -v r="$long_rss_kb"
     printf "long_pdf_pages: %d\nlong_pdf_tables: %d\nlong_pdf_seconds: %.2f\n", p, t, w
     printf "long_pdf_pages_per_s: %.2f\nlong_pdf_peak_rss_mb: %.1f\n", p / w, r / 1024 }'
 if [ -f "$work/llm.txt" ]; then
-    grep -E '^[a-z_]+: ' "$work/llm.txt" || true
+    grep -E '^[a-z0-9_]+: ' "$work/llm.txt" || true
 fi

@@ -13,14 +13,22 @@
  * All matrix work goes through llm/ops.c (cblas sgemm for patches and prompt chunks, a
  * matrix-vector fast path for one-token decode). Activation buffers and the KV cache live in a
  * `struct llm_state`, allocated once by llm_state_new(); generation never allocates.
+ * Several sequences (e.g. the table regions of one page) can be decoded as a batch: a state
+ * made by llm_state_new_batch() holds one KV cache per sequence, and llm_generate_batch()
+ * advances them in lockstep, so each decode step reads every weight matrix from memory once for
+ * all of them instead of once per sequence (decoding is bound by reading weights). The greedy
+ * tokens of a sequence are exactly those it gets decoded alone.
  *
  * Invariants: every offset, dtype and shape read from a model file is checked before use; a bad
  * file is an error (QUIRE_EMODEL, with a message naming the file and tensor), never a crash.
  *
  * Threads: a `struct llm_model` is read-only after llm_model_load() and may be shared by any
- * number of threads. Each thread owns its own `struct llm_state`; a state is used by one thread
- * at a time. The engine calls OpenBLAS but never sets its thread count: the caller (workers/)
- * decides how inference threads and OpenBLAS threads share the cores.
+ * number of threads. Each thread owns its own `struct llm_state` (a batch state included: its
+ * sequences are decoded by the one thread that calls llm_generate_batch); a state is used by
+ * one thread at a time. The only thing generation reads that another thread may write is the
+ * caller's abort flag (llm_generate_options.abort_flag), read once per token. The engine calls
+ * OpenBLAS but never sets its thread count: the caller (workers/) decides how inference threads
+ * and OpenBLAS threads share the cores.
  *
  * Errors: functions return 0 or a negative QUIRE_E* code (common/common.h); constructors return
  * NULL and set *err. Where `char **msg` is given, a message for the caller to free() is stored
@@ -70,6 +78,20 @@ void llm_model_get_info(const struct llm_model *model, struct llm_model_info *in
  * state then belongs to the caller's thread. */
 struct llm_state *llm_state_new(const struct llm_model *model, int max_tokens, int max_images,
                                 int *err);
+/* The most sequences one state decodes together. */
+#define LLM_MAX_BATCH 8
+
+/* llm_state_new for up to `max_batch` (1..LLM_MAX_BATCH) sequences decoded together by
+ * llm_generate_batch(), each of up to max_tokens tokens and max_images images: the KV caches,
+ * logits and OTSL state are per sequence (see llm_state_bytes), the other buffers shared.
+ * Same errors (QUIRE_EINVAL also for max_batch out of range). Any thread. */
+struct llm_state *llm_state_new_batch(const struct llm_model *model, int max_tokens,
+                                      int max_images, int max_batch, int *err);
+/* Roughly the bytes a state's per-sequence buffers take for max_batch sequences of max_tokens
+ * (KV caches, logits, OTSL rows); the shared buffers come on top. For sizing pools. */
+size_t llm_state_bytes(const struct llm_model *model, int max_tokens, int max_batch);
+/* The max_batch the state was made for (1 for llm_state_new). */
+int llm_state_max_batch(const struct llm_state *state);
 /* NULL is a no-op. */
 void llm_state_free(struct llm_state *state);
 
@@ -89,6 +111,13 @@ struct llm_generate_options {
      * table_from_otsl(repair = false). If no token is allowed (a smaller budget), generation
      * ends early. The log-probabilities are the model's own (before the constraint). */
     const struct llm_otsl *otsl;
+    /* Not NULL: checked before the prompt and before each decode step (once per token); when
+     * nonzero generation stops and returns QUIRE_ECANCELLED. May be set by another thread
+     * (a plain int store; it is only ever read here). */
+    const volatile int *abort_flag;
+    /* > 0: a now_seconds() time (common/common.h); checked with abort_flag; when passed,
+     * generation stops and returns QUIRE_ETIMEOUT. */
+    double deadline;
 };
 
 /* Greedy decoding. `prompt` (n_prompt ids) must hold exactly n_images * image_seq_len image
@@ -98,11 +127,38 @@ struct llm_generate_options {
  * of the emitted tokens (a stop token is emitted and counted) to *mean_logprob (0 when none).
  * Returns 0, QUIRE_EINVAL (image token count mismatch, ids out of range, prompt + max_new_tokens
  * over the state's max_tokens, more images than the state holds, an otsl made for another
- * vocabulary size). Does not allocate. The thread that owns `state`. */
+ * vocabulary size), QUIRE_ECANCELLED / QUIRE_ETIMEOUT (options->abort_flag / deadline; see
+ * llm_generate_batch). Does not allocate. The thread that owns `state` (uses its sequence 0). */
 int llm_generate(const struct llm_model *model, struct llm_state *state, const int32_t *prompt,
                  int n_prompt, const float *pixels, int n_images,
                  const struct llm_generate_options *options, int32_t *out, int *n_out,
                  float *mean_logprob);
+
+/* One sequence of a batch: inputs as for llm_generate (prompt, pixels: caller-owned, read
+ * only), `out` caller-owned with room for its max_new_tokens; n_out and mean_logprob are set. */
+struct llm_sequence {
+    const int32_t *prompt;
+    int n_prompt;
+    const float *pixels;
+    int n_images;
+    int max_new_tokens; /* > 0: this sequence's own limit, if below the options' (0: theirs) */
+    int32_t *out;
+    int n_out;          /* set: ids written to out */
+    float mean_logprob; /* set: as llm_generate's */
+};
+
+/* llm_generate for n_seqs (1..the state's max_batch) sequences with the same options: each
+ * prompt (and its images) is run alone, then all are decoded in lockstep, one token each per
+ * step, a sequence leaving the batch when it stops. Each sequence's tokens are exactly those
+ * llm_generate gives it alone. Returns 0; QUIRE_EINVAL (as llm_generate, for any sequence, or
+ * n_seqs out of range: then nothing is generated); QUIRE_ECANCELLED or QUIRE_ETIMEOUT when
+ * options->abort_flag or ->deadline stopped it (at most one more token per sequence after the
+ * flag was seen set; the tokens generated so far are kept in out / n_out). Does not allocate.
+ * The thread that owns `state`. llm_generate is this with one sequence, and returns the same
+ * codes. */
+int llm_generate_batch(const struct llm_model *model, struct llm_state *state,
+                       struct llm_sequence *seqs, int n_seqs,
+                       const struct llm_generate_options *options);
 
 /* The OTSL constraint for a model with `vocab_size` ids (llm_model_info.vocab_size) and its
  * tokenizer: which ids are the OTSL tags ("<otsl>", "</otsl>", "<nl>", "<fcel>", "<ecel>",

@@ -250,20 +250,35 @@ struct llm_text_state {
     float *attn_out;    /* (chunk, n_heads * head_dim) */
     float *hb, *hb2;    /* (chunk, hidden_dim) */
     float *att;         /* (max(chunk, n_heads / n_kv_heads), max_tokens) */
-    float *key_cache;   /* (n_layers, max_tokens, n_kv_heads * head_dim) */
-    float *value_cache; /* (n_layers, max_tokens, n_kv_heads * head_dim) */
+    float *kv_rows;     /* (max_batch, 2 * n_kv_heads * head_dim): a step's new keys, values */
+    float *key_cache;   /* (max_batch, n_layers, max_tokens, n_kv_heads * head_dim) */
+    float *value_cache; /* (max_batch, n_layers, max_tokens, n_kv_heads * head_dim) */
     float *rope_cos, *rope_sin; /* (max_tokens, head_dim / 2) */
-    float *logits;      /* (vocab_size) of the last position fed */
+    float *logits;      /* (max_batch, vocab_size): a prompt's last position (row 0), or one
+                         * row per sequence of a decode step */
+};
+
+/* Where one sequence of a batched generation stands (llm_generate_batch). */
+struct llm__sequence_state {
+    int pos;       /* tokens in its KV cache */
+    int32_t next;  /* the token to feed at the next step */
+    double sum;    /* log-probabilities of the emitted tokens */
 };
 
 struct llm_state {
     const struct llm_model *model;
-    int max_tokens;
-    int max_images;
+    int max_tokens;   /* per sequence */
+    int max_images;   /* per sequence */
+    int max_batch;    /* sequences decoded in lockstep (each with its own KV cache) */
     struct llm_vision_state vision;
     struct llm_text_state text;
-    float *image_features; /* (max_images * image_seq_len, text dim) */
-    struct llm__otsl_state otsl; /* for constrained generation; cells (max_tokens) each */
+    float *image_features; /* (max_images * image_seq_len, text dim) of one sequence */
+    struct llm__otsl_state *otsl; /* (max_batch) for constrained generation; cells
+                                   * (max_tokens) each */
+    struct llm__sequence_state *seq; /* (max_batch) */
+    int *active;      /* (max_batch) the sequences still decoding, in order */
+    int32_t *step_tokens; /* (max_batch) a step's inputs, row by row */
+    int *step_pos;    /* (max_batch) */
 };
 
 /* --- forward passes (vision.c, decoder.c) -------------------------------------------------- */
@@ -282,10 +297,23 @@ void llm__connector(const struct llm_model *m, struct llm_state *s, float *out);
 void llm__encode_images(const struct llm_model *m, struct llm_state *s, const float *pixels,
                         int n_images);
 
+/* llm__decoder_forward for sequence `seq` (< max_batch) of a batch state: its KV cache. */
+void llm__decoder_prefill(const struct llm_model *m, struct llm_state *s, int seq,
+                          const int32_t *tokens, int n, int pos, const float *image_features,
+                          int *image_row);
+/* One decode step for n sequences at once (n <= max_batch): row r feeds tokens[r] to sequence
+ * seqs[r] at position pos[r]; leaves row r's logits in s->text.logits row r. Every row's
+ * arithmetic is exactly that of a one-token llm__decoder_forward on that sequence alone (the
+ * matrix products go through llm__linear_rows), so greedy tokens do not depend on the batch.
+ * Preconditions (asserted): pos[r] < max_tokens, ids in range, distinct seqs. */
+void llm__decoder_step(const struct llm_model *m, struct llm_state *s, const int32_t *tokens,
+                       const int *seqs, const int *pos, int n);
+
 /* Feeds n tokens at positions pos..pos+n-1 (pos = tokens already in the KV cache); image
  * tokens take the next rows of `image_features` starting at *image_row (advanced). Leaves the
  * last position's logits in s->text.logits, and when all_logits is not NULL every position's
- * logits there (n, vocab). Preconditions (asserted): pos + n <= max_tokens, ids in range. */
+ * logits there (n, vocab). Uses sequence 0's KV cache.
+ * Preconditions (asserted): pos + n <= max_tokens, ids in range. */
 void llm__decoder_forward(const struct llm_model *m, struct llm_state *s, const int32_t *tokens,
                           int n, int pos, const float *image_features, int *image_row,
                           float *all_logits);

@@ -100,9 +100,25 @@ AVX2 static inline __m256 exp8(__m256 x)
     return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
-/* y (out) = W (out, in) x (in) (+ y when accumulate): four rows at a time, so that x is read
- * once per four rows and the four weight streams are read exactly once. */
-AVX2 static void gemv_avx2(float *y, const float *w, const float *x, int out, int in,
+/* y[0..3] (+)= the horizontal sums of a0..a3, all four at once. */
+AVX2 static inline void store4(float *y, __m256 a0, __m256 a1, __m256 a2, __m256 a3,
+                               bool accumulate)
+{
+    __m256 s01 = _mm256_hadd_ps(a0, a1), s23 = _mm256_hadd_ps(a2, a3);
+    __m256 s = _mm256_hadd_ps(s01, s23); /* (0 1 2 3 | 0 1 2 3) of each 128-bit half */
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    if (accumulate)
+        sum = _mm_add_ps(sum, _mm_loadu_ps(y));
+    _mm_storeu_ps(y, sum);
+}
+
+/* y (out) = W (out, in) x (in) (+ y when accumulate) for each of n (x, y) pairs (x row r at
+ * x + r * in, y row r at y + r * out): four weight rows at a time, so that x is read once per
+ * four rows and the four weight streams are read from memory once for all n inputs (the
+ * first two in one pass; the later passes find the rows in the cache). Each output is computed
+ * exactly as with n = 1: the same lanes, the same order of additions, the same reduction for a
+ * given weight row. */
+AVX2 static void gemv_avx2(float *y, const float *w, const float *x, int n, int out, int in,
                            bool accumulate)
 {
     size_t len = (size_t)in, full = len & ~(size_t)7;
@@ -110,40 +126,82 @@ AVX2 static void gemv_avx2(float *y, const float *w, const float *x, int out, in
     int o = 0;
     for (; o + 4 <= out; o += 4) {
         const float *w0 = w + (size_t)o * len, *w1 = w0 + len, *w2 = w1 + len, *w3 = w2 + len;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        size_t i = 0;
-        for (; i < full; i += 8) {
-            __m256 xv = _mm256_loadu_ps(x + i);
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), xv, a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), xv, a1);
-            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), xv, a2);
-            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), xv, a3);
+        int r = 0;
+        /* the first two inputs in one pass over the four weight rows, the others one by one
+         * from the cache: a second two-input pass measured slower than two one-input passes
+         * (bench_llm's decode_matmul_ms_batch4_rows; cause not found) */
+        for (; r + 2 <= n && r == 0; r += 2) {
+            const float *xa = x + (size_t)r * len, *xb = xa + len;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            size_t i = 0;
+            for (; i < full; i += 8) {
+                __m256 xv = _mm256_loadu_ps(xa + i), yv = _mm256_loadu_ps(xb + i);
+                __m256 v0 = _mm256_loadu_ps(w0 + i), v1 = _mm256_loadu_ps(w1 + i);
+                a0 = _mm256_fmadd_ps(v0, xv, a0);
+                b0 = _mm256_fmadd_ps(v0, yv, b0);
+                a1 = _mm256_fmadd_ps(v1, xv, a1);
+                b1 = _mm256_fmadd_ps(v1, yv, b1);
+                v0 = _mm256_loadu_ps(w2 + i);
+                v1 = _mm256_loadu_ps(w3 + i);
+                a2 = _mm256_fmadd_ps(v0, xv, a2);
+                b2 = _mm256_fmadd_ps(v0, yv, b2);
+                a3 = _mm256_fmadd_ps(v1, xv, a3);
+                b3 = _mm256_fmadd_ps(v1, yv, b3);
+            }
+            if (i < len) {
+                __m256 xv = _mm256_maskload_ps(xa + i, mask), yv = _mm256_maskload_ps(xb + i, mask);
+                __m256 v0 = _mm256_maskload_ps(w0 + i, mask), v1 = _mm256_maskload_ps(w1 + i, mask);
+                a0 = _mm256_fmadd_ps(v0, xv, a0);
+                b0 = _mm256_fmadd_ps(v0, yv, b0);
+                a1 = _mm256_fmadd_ps(v1, xv, a1);
+                b1 = _mm256_fmadd_ps(v1, yv, b1);
+                v0 = _mm256_maskload_ps(w2 + i, mask);
+                v1 = _mm256_maskload_ps(w3 + i, mask);
+                a2 = _mm256_fmadd_ps(v0, xv, a2);
+                b2 = _mm256_fmadd_ps(v0, yv, b2);
+                a3 = _mm256_fmadd_ps(v1, xv, a3);
+                b3 = _mm256_fmadd_ps(v1, yv, b3);
+            }
+            store4(y + (size_t)r * out + o, a0, a1, a2, a3, accumulate);
+            store4(y + (size_t)(r + 1) * out + o, b0, b1, b2, b3, accumulate);
         }
-        if (i < len) {
-            __m256 xv = _mm256_maskload_ps(x + i, mask);
-            a0 = _mm256_fmadd_ps(_mm256_maskload_ps(w0 + i, mask), xv, a0);
-            a1 = _mm256_fmadd_ps(_mm256_maskload_ps(w1 + i, mask), xv, a1);
-            a2 = _mm256_fmadd_ps(_mm256_maskload_ps(w2 + i, mask), xv, a2);
-            a3 = _mm256_fmadd_ps(_mm256_maskload_ps(w3 + i, mask), xv, a3);
+        for (; r < n; r++) {
+            const float *xr = x + (size_t)r * len;
+            float *yr = y + (size_t)r * out;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            size_t i = 0;
+            for (; i < full; i += 8) {
+                __m256 xv = _mm256_loadu_ps(xr + i);
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), xv, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), xv, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), xv, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), xv, a3);
+            }
+            if (i < len) {
+                __m256 xv = _mm256_maskload_ps(xr + i, mask);
+                a0 = _mm256_fmadd_ps(_mm256_maskload_ps(w0 + i, mask), xv, a0);
+                a1 = _mm256_fmadd_ps(_mm256_maskload_ps(w1 + i, mask), xv, a1);
+                a2 = _mm256_fmadd_ps(_mm256_maskload_ps(w2 + i, mask), xv, a2);
+                a3 = _mm256_fmadd_ps(_mm256_maskload_ps(w3 + i, mask), xv, a3);
+            }
+            store4(yr + o, a0, a1, a2, a3, accumulate);
         }
-        /* the four horizontal sums at once */
-        __m256 s01 = _mm256_hadd_ps(a0, a1), s23 = _mm256_hadd_ps(a2, a3);
-        __m256 s = _mm256_hadd_ps(s01, s23); /* (0 1 2 3 | 0 1 2 3) of each 128-bit half */
-        __m128 r = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-        if (accumulate)
-            r = _mm_add_ps(r, _mm_loadu_ps(y + o));
-        _mm_storeu_ps(y + o, r);
     }
     for (; o < out; o++) {
         const float *wr = w + (size_t)o * len;
-        __m256 a = _mm256_setzero_ps();
-        size_t i = 0;
-        for (; i < full; i += 8)
-            a = _mm256_fmadd_ps(_mm256_loadu_ps(wr + i), _mm256_loadu_ps(x + i), a);
-        if (i < len)
-            a = _mm256_fmadd_ps(_mm256_maskload_ps(wr + i, mask), _mm256_maskload_ps(x + i, mask),
-                                a);
-        y[o] = (accumulate ? y[o] : 0.0f) + hsum(a);
+        for (int r = 0; r < n; r++) {
+            const float *xr = x + (size_t)r * len;
+            float *yr = y + (size_t)r * out;
+            __m256 a = _mm256_setzero_ps();
+            size_t i = 0;
+            for (; i < full; i += 8)
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(wr + i), _mm256_loadu_ps(xr + i), a);
+            if (i < len)
+                a = _mm256_fmadd_ps(_mm256_maskload_ps(wr + i, mask),
+                                    _mm256_maskload_ps(xr + i, mask), a);
+            yr[o] = (accumulate ? yr[o] : 0.0f) + hsum(a);
+        }
     }
 }
 
@@ -277,7 +335,7 @@ static void linear(float *y, const float *x, const float *w, const float *b, int
     }
 #if HAVE_X86_SIMD
     if (n == 1 && use_avx2()) {
-        gemv_avx2(y, w, x, out, in, beta != 0.0f);
+        gemv_avx2(y, w, x, 1, out, in, beta != 0.0f);
         return;
     }
 #endif
@@ -299,6 +357,22 @@ void llm__linear_add(float *y, const float *x, const float *w, const float *b, i
                      int out)
 {
     linear(y, x, w, b, n, in, out, 1.0f);
+}
+
+void llm__linear_rows(float *y, const float *x, const float *w, int n, int in, int out,
+                      bool accumulate)
+{
+#if HAVE_X86_SIMD
+    if (use_avx2()) {
+        gemv_avx2(y, w, x, n, out, in, accumulate);
+        return;
+    }
+#endif
+    /* NEEDSWORK: without AVX2 each row is its own sgemv (the same sums as n == 1, but the
+     * weights are streamed n times). */
+    for (int r = 0; r < n; r++)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x + (size_t)r * in, 1,
+                    accumulate ? 1.0f : 0.0f, y + (size_t)r * out, 1);
 }
 
 /* --- norms and activations ----------------------------------------------------------------- */

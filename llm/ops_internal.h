@@ -25,6 +25,12 @@ void llm__linear(float *y, const float *x, const float *w, const float *b, int n
 /* The same, added to y: Y += X W^T (+ b) (a residual connection without a separate pass). */
 void llm__linear_add(float *y, const float *x, const float *w, const float *b, int n, int in,
                      int out);
+/* Y (n, out) = X (n, in) W^T (+= when accumulate), no bias, each row bit for bit what
+ * llm__linear / llm__linear_add give for that row alone (n == 1): for decoding several
+ * sequences in lockstep, where sgemm's different summation order could change a greedy
+ * token. The weights are streamed from memory once for all n rows. Y must not alias X. */
+void llm__linear_rows(float *y, const float *x, const float *w, int n, int in, int out,
+                      bool accumulate);
 /* y (n, dim) = LayerNorm(x) * w + b per row (biased variance). y may equal x. */
 void llm__layernorm(float *y, const float *x, const float *w, const float *b, int n, int dim,
                     float eps);

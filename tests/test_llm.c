@@ -1403,6 +1403,197 @@ static void test_llm__otsl_generate(void **unused)
     otsl_fixture_close(&f);
 }
 
+/* Four different images from the fixture's (they give different tokens). */
+static void batch_images(const float *pixels, float images[4][3 * 32 * 32])
+{
+    for (int b = 0; b < 4; b++)
+        for (int i = 0; i < 3 * 32 * 32; i++)
+            images[b][i] = pixels[i] * (1.0f - 0.3f * b) + 0.2f * (float)((i * (b + 3)) % 7) * b;
+}
+
+/* Decodes n_seqs perturbed copies of the fixture's image as one batch (in the order `order`)
+ * and each alone; the tokens must be the same, bit for bit. */
+static void batch_matches_alone(struct llm_model *m, const int32_t *prompt, int n,
+                                const float *pixels, const struct llm_generate_options *o,
+                                const int *order, int n_seqs)
+{
+    enum { MAXB = 4, MAXT = 96 };
+    int err, lengths[MAXB];
+    static float images[MAXB][3 * 32 * 32];
+    batch_images(pixels, images);
+    struct llm_state *alone = llm_state_new(m, 128, 1, &err);
+    struct llm_state *batch = llm_state_new_batch(m, 128, 1, MAXB, &err);
+    assert_non_null(alone);
+    assert_non_null(batch);
+    assert_int_equal(llm_state_max_batch(batch), MAXB);
+    int32_t want[MAXB][MAXT], got[MAXB][MAXT];
+    int n_want[MAXB];
+    float lp_want[MAXB];
+    for (int b = 0; b < n_seqs; b++)
+        assert_int_equal(llm_generate(m, alone, prompt, n, images[b], 1, o, want[b], &n_want[b],
+                                      &lp_want[b]), 0);
+    struct llm_sequence seqs[MAXB];
+    for (int r = 0; r < n_seqs; r++)
+        seqs[r] = (struct llm_sequence){.prompt = prompt, .n_prompt = n,
+                                        .pixels = images[order[r]], .n_images = 1,
+                                        .out = got[order[r]]};
+    q_alloc_fail_after(1); /* batched generation must not allocate either */
+    assert_int_equal(llm_generate_batch(m, batch, seqs, n_seqs, o), 0);
+    q_alloc_fail_after(0);
+    for (int r = 0; r < n_seqs; r++) {
+        int b = order[r];
+        lengths[r] = seqs[r].n_out;
+        assert_int_equal(seqs[r].n_out, n_want[b]);
+        assert_memory_equal(got[b], want[b], sizeof(int32_t) * (size_t)n_want[b]);
+        assert_float_equal(seqs[r].mean_logprob, lp_want[b], 1e-6);
+    }
+    fprintf(stderr, "batch of %d: lengths", n_seqs);
+    for (int r = 0; r < n_seqs; r++)
+        fprintf(stderr, " %d", lengths[r]);
+    fprintf(stderr, "\n");
+    llm_state_free(alone);
+    llm_state_free(batch);
+}
+
+/* A batch decodes each sequence exactly as it decodes alone: unconstrained and OTSL-constrained,
+ * with stop ids (sequences leave the batch at different steps), in any order, with and without
+ * the AVX2 kernels. */
+static void test_llm__batch_matches_alone(void **unused)
+{
+    struct otsl_fixture f;
+    otsl_fixture_open(&f);
+    struct llm_model *m = load_fixture();
+    struct expected e;
+    expected_open(&e);
+    int n;
+    int32_t *prompt = expected_ids(&e, "prompt_ids", &n);
+    const float *pixels = expected_tensor(&e, "pixel_values", 3 * 32 * 32);
+    bool had_simd = llm__ops_set_simd(true);
+    static const int orders[][4] = {{0, 1, 2, 3}, {3, 1, 0, 2}};
+    /* stop ids that end the sequences at different steps: tokens that images 1 and 2 emit */
+    static float images[4][3 * 32 * 32];
+    batch_images(pixels, images);
+    int err, n_out;
+    int32_t out[2][40], stops[3];
+    float lp;
+    struct llm_state *s = llm_state_new(m, 128, 1, &err);
+    struct llm_generate_options free_run = {.max_new_tokens = 40};
+    for (int b = 0; b < 2; b++)
+        assert_int_equal(llm_generate(m, s, prompt, n, images[b + 1], 1, &free_run, out[b],
+                                      &n_out, &lp), 0);
+    stops[0] = out[0][7];
+    stops[1] = out[1][15];
+    stops[2] = f.eou;
+    llm_state_free(s);
+    for (int simd = 0; simd < 2; simd++) {
+        llm__ops_set_simd(simd == 0);
+        for (int k = 0; k < 3; k++) {
+            struct llm_generate_options o = {.max_new_tokens = 40};
+            if (k == 1) {
+                o.stop_ids = stops;
+                o.n_stop_ids = 2;
+            } else if (k == 2) { /* the fixture's "<end_of_utterance>" ends the table */
+                o.stop_ids = &stops[2];
+                o.n_stop_ids = 1;
+                o.otsl = f.otsl;
+            }
+            batch_matches_alone(m, prompt, n, pixels, &o, orders[simd], 4);
+            batch_matches_alone(m, prompt, n, pixels, &o, orders[1], 3);
+            batch_matches_alone(m, prompt, n, pixels, &o, orders[0], 1);
+        }
+    }
+    llm__ops_set_simd(had_simd);
+    /* each sequence with its own budget (which the OTSL constraint plans with) */
+    struct llm_state *alone = llm_state_new(m, 128, 1, &err);
+    struct llm_state *batch = llm_state_new_batch(m, 128, 1, 4, &err);
+    int32_t got[4][40], want[40];
+    struct llm_sequence q[4];
+    struct llm_generate_options oo = {.max_new_tokens = 40, .stop_ids = &stops[2],
+                                      .n_stop_ids = 1, .otsl = f.otsl};
+    for (int b = 0; b < 4; b++)
+        q[b] = (struct llm_sequence){.prompt = prompt, .n_prompt = n, .pixels = images[b],
+                                     .n_images = 1, .max_new_tokens = 9 + 7 * b, .out = got[b]};
+    assert_int_equal(llm_generate_batch(m, batch, q, 4, &oo), 0);
+    for (int b = 0; b < 4; b++) {
+        struct llm_generate_options ob = oo;
+        ob.max_new_tokens = 9 + 7 * b;
+        assert_int_equal(llm_generate(m, alone, prompt, n, images[b], 1, &ob, want, &n_out, &lp),
+                         0);
+        assert_int_equal(q[b].n_out, n_out);
+        assert_true(n_out <= 9 + 7 * b);
+        assert_memory_equal(got[b], want, sizeof(int32_t) * (size_t)n_out);
+    }
+    llm_state_free(alone);
+    llm_state_free(batch);
+    /* bad batches */
+    s = llm_state_new_batch(m, 64, 1, 2, &err);
+    struct llm_sequence seqs[3] = {{.prompt = prompt, .n_prompt = n, .pixels = pixels,
+                                    .n_images = 1}};
+    int32_t bad_out[3][8];
+    for (int b = 0; b < 3; b++) {
+        seqs[b] = seqs[0];
+        seqs[b].out = bad_out[b];
+    }
+    struct llm_generate_options o = {.max_new_tokens = 8};
+    assert_int_equal(llm_generate_batch(m, s, seqs, 3, &o), QUIRE_EINVAL); /* over max_batch */
+    assert_int_equal(llm_generate_batch(m, s, seqs, 0, &o), QUIRE_EINVAL);
+    seqs[1].n_images = 0; /* image tokens without an image */
+    assert_int_equal(llm_generate_batch(m, s, seqs, 2, &o), QUIRE_EINVAL);
+    assert_int_equal(seqs[0].n_out, 0);
+    assert_null(llm_state_new_batch(m, 64, 1, 0, &err));
+    assert_int_equal(err, QUIRE_EINVAL);
+    assert_null(llm_state_new_batch(m, 64, 1, LLM_MAX_BATCH + 1, &err));
+    assert_int_equal(err, QUIRE_EINVAL);
+    assert_true(llm_state_bytes(m, 64, 2) == 2 * llm_state_bytes(m, 64, 1));
+    llm_state_free(s);
+    free(prompt);
+    expected_close(&e);
+    llm_model_free(m);
+    otsl_fixture_close(&f);
+}
+
+/* An abort flag already set, or a deadline already passed, stops generation before the next
+ * token, with its own error; the flag cleared, the same state decodes normally. */
+static void test_llm__generate_interrupted(void **unused)
+{
+    struct llm_model *m = load_fixture();
+    struct expected e;
+    expected_open(&e);
+    int err, n, n_want, n_out = -1;
+    int32_t *ids = expected_ids(&e, "prompt_ids", &n);
+    int32_t *want = expected_ids(&e, "greedy_ids", &n_want);
+    const float *pixels = expected_tensor(&e, "pixel_values", 3 * 32 * 32);
+    struct llm_state *s = llm_state_new_batch(m, 64, 1, 2, &err);
+    int32_t out[2][32];
+    float lp;
+    volatile int abort_flag = 1;
+    struct llm_generate_options o = {.max_new_tokens = n_want, .abort_flag = &abort_flag};
+    assert_int_equal(llm_generate(m, s, ids, n, pixels, 1, &o, out[0], &n_out, &lp),
+                     QUIRE_ECANCELLED);
+    assert_true(n_out <= 1);
+    struct llm_sequence seqs[2];
+    for (int b = 0; b < 2; b++)
+        seqs[b] = (struct llm_sequence){.prompt = ids, .n_prompt = n, .pixels = pixels,
+                                        .n_images = 1, .out = out[b]};
+    assert_int_equal(llm_generate_batch(m, s, seqs, 2, &o), QUIRE_ECANCELLED);
+    assert_true(seqs[0].n_out <= 1 && seqs[1].n_out <= 1);
+    abort_flag = 0;
+    o.deadline = now_seconds() - 1;
+    assert_int_equal(llm_generate_batch(m, s, seqs, 2, &o), QUIRE_ETIMEOUT);
+    assert_true(seqs[0].n_out <= 1 && seqs[1].n_out <= 1);
+    o.deadline = now_seconds() + 3600;
+    assert_int_equal(llm_generate_batch(m, s, seqs, 2, &o), 0);
+    for (int b = 0; b < 2; b++) {
+        assert_int_equal(seqs[b].n_out, n_want);
+        assert_memory_equal(out[b], want, sizeof(int32_t) * (size_t)n_want);
+    }
+    llm_state_free(s);
+    free(ids);
+    free(want);
+    expected_close(&e);
+    llm_model_free(m);
+}
+
 struct worker {
     const struct llm_model *m;
     const int32_t *prompt;
@@ -2085,6 +2276,8 @@ int main(void)
         cmocka_unit_test(test_llm__otsl_constraint_mask),
         cmocka_unit_test(test_llm__otsl_random_walks_parse),
         cmocka_unit_test(test_llm__otsl_generate),
+        cmocka_unit_test(test_llm__batch_matches_alone),
+        cmocka_unit_test(test_llm__generate_interrupted),
         cmocka_unit_test(test_llm__threads_share_one_model),
         cmocka_unit_test(test_llm__generate_rejects_bad_input),
         cmocka_unit_test(test_llm__tied_lm_head),

@@ -597,6 +597,383 @@ static void test_workers__model_loaded_once(void **state)
     g_free(model);
 }
 
+/* A gray test crop: white, a frame, and blocks whose places differ from crop to crop. */
+static uint8_t *test_crop(int w, int h, int seed)
+{
+    uint8_t *g = malloc((size_t)w * (size_t)h);
+    assert_non_null(g);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            bool frame = x == 0 || y == 0 || x == w - 1 || y == h - 1;
+            bool block = ((x / 6 + y / 4 + seed) % 5) == 0 && y > 2 && x > 3;
+            g[(size_t)y * w + x] = frame ? 0 : block ? (uint8_t)(40 + 30 * seed) : 255;
+        }
+    return g;
+}
+
+/* A region whose text runs at 90, 180 or 270 degrees is turned upright before the model sees
+ * it: the model's input for the sideways crop is the one for the upright crop. The sideways
+ * crops are made from the upright one by the page geometry (text at 90 runs downwards with its
+ * tops to the right, at 270 upwards with its tops to the left), inside a wider page raster. */
+static void test_workers__rotated_crop_upright(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl-rotate");
+    set_engine("vlm", model);
+    int err = 0;
+    struct model_engine *e = model_engine_load(&cfg, &err, NULL);
+    assert_non_null(e);
+    int uw = 45, uh = 20; /* upright: wider than tall, like a line of text */
+    uint8_t *up = test_crop(uw, uh, 1);
+    up[0] = 7; /* the start of the first line: top left when upright */
+    static const int rotations[] = {0, 90, 180, 270};
+    int want_w, want_h;
+    uint8_t *want = model_engine_input_image(e, up, uw, uh, (size_t)uw, 1, 0, &want_w, &want_h);
+    assert_non_null(want);
+    for (size_t k = 0; k < sizeof rotations / sizeof *rotations; k++) {
+        int rot = rotations[k];
+        bool turn = rot == 90 || rot == 270;
+        int rw = turn ? uh : uw, rh = turn ? uw : uh;
+        size_t stride = (size_t)rw + 13; /* a crop of a wider page raster */
+        uint8_t *page = calloc(stride * (size_t)rh, 1);
+        assert_non_null(page);
+        for (int y = 0; y < rh; y++)
+            for (int x = 0; x < rw; x++) {
+                int ux, uy;
+                if (rot == 90) { /* reads downwards; the tops of the letters face right */
+                    ux = y;
+                    uy = rw - 1 - x;
+                } else if (rot == 270) { /* reads upwards; tops face left */
+                    ux = rh - 1 - y;
+                    uy = x;
+                } else if (rot == 180) {
+                    ux = uw - 1 - x;
+                    uy = uh - 1 - y;
+                } else {
+                    ux = x;
+                    uy = y;
+                }
+                page[(size_t)y * stride + x] = up[(size_t)uy * uw + ux];
+            }
+        size_t corner = rot == 90 ? (size_t)rw - 1 : rot == 270 ? (size_t)(rh - 1) * stride
+                      : rot == 180 ? (size_t)(rh - 1) * stride + (size_t)rw - 1 : 0;
+        assert_int_equal(page[corner], 7); /* where the first line starts on the page */
+        int ow, oh;
+        uint8_t *turned = model_engine_upright(page, rw, rh, stride, rot, &ow, &oh);
+        assert_non_null(turned);
+        assert_int_equal(ow, uw);
+        assert_int_equal(oh, uh);
+        assert_memory_equal(turned, up, (size_t)uw * uh);
+        free(turned);
+        int pw, ph;
+        uint8_t *got = model_engine_input_image(e, page, rw, rh, stride, 1, rot, &pw, &ph);
+        assert_non_null(got);
+        assert_int_equal(pw, want_w);
+        assert_int_equal(ph, want_h);
+        assert_memory_equal(got, want, (size_t)pw * ph);
+        free(got);
+        /* and the prepared input decodes like the upright crop */
+        struct model_read a, b;
+        assert_int_equal(model_engine_prepare(e, page, rw, rh, stride, 1, rot, &a), 0);
+        assert_int_equal(model_engine_prepare(e, up, uw, uh, (size_t)uw, 1, 0, &b), 0);
+        assert_int_equal(model_engine_read_batch(e, &a, 1, NULL, 0), 0);
+        assert_int_equal(model_engine_read_batch(e, &b, 1, NULL, 0), 0);
+        assert_int_equal(a.err, b.err);
+        assert_true(a.confidence == b.confidence);
+        if (!a.err)
+            assert_true(table_equal(a.table, b.table));
+        model_read_release(&a);
+        model_read_release(&b);
+        free(page);
+    }
+    free(want);
+    free(up);
+    model_engine_free(e);
+    set_engine("text", NULL);
+    g_free(model);
+}
+
+/* Several regions read as batches give each the table (and confidence) it gets alone; a batch
+ * with the abort flag set or the deadline passed stops with QUIRE_ECANCELLED / QUIRE_ETIMEOUT
+ * and leaves no result, and the state goes back to the pool. */
+static void test_workers__batch_reads_match_single(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl-batch");
+    set_engine("vlm", model);
+    int err = 0;
+    struct model_engine *e = model_engine_load(&cfg, &err, NULL);
+    assert_non_null(e);
+    assert_int_equal(model_engine_max_batch(e), 3);
+    enum { N = 6 };
+    static const int sizes[N][2] = {{60, 40}, {90, 30}, {40, 70}, {120, 80}, {50, 50}, {33, 21}};
+    uint8_t *crops[N];
+    struct table *alone[N];
+    double conf[N];
+    int errs[N];
+    for (int i = 0; i < N; i++) {
+        crops[i] = test_crop(sizes[i][0], sizes[i][1], i);
+        char *msg = NULL;
+        errs[i] = model_engine_read_table(e, crops[i], sizes[i][0], sizes[i][1],
+                                          (size_t)sizes[i][0], 1, &alone[i], &conf[i], &msg);
+        free(msg);
+    }
+    struct model_read reads[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(model_engine_prepare(e, crops[i], sizes[i][0], sizes[i][1],
+                                              (size_t)sizes[i][0], 1, 0, &reads[i]), 0);
+    struct model_engine_stats before, after;
+    model_engine_get_stats(e, &before);
+    assert_int_equal(model_engine_read_batch(e, reads, N, NULL, now_seconds() + 3600), 0);
+    model_engine_get_stats(e, &after);
+    assert_int_equal(after.decodes - before.decodes, N);
+    assert_int_equal(after.batches - before.batches, 2); /* 3 + 3 */
+    assert_int_equal(after.batch_max, 3);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(reads[i].err, errs[i]);
+        assert_true(reads[i].confidence == conf[i]);
+        if (!errs[i])
+            assert_true(table_equal(reads[i].table, alone[i]));
+        model_read_release(&reads[i]);
+    }
+    /* interrupted */
+    volatile int abort_flag = 1;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(model_engine_prepare(e, crops[i], sizes[i][0], sizes[i][1],
+                                              (size_t)sizes[i][0], 1, 0, &reads[i]), 0);
+    assert_int_equal(model_engine_read_batch(e, reads, 3, &abort_flag, 0), QUIRE_ECANCELLED);
+    abort_flag = 0;
+    assert_int_equal(model_engine_read_batch(e, reads, 3, &abort_flag, now_seconds() - 1),
+                     QUIRE_ETIMEOUT);
+    for (int i = 0; i < 3; i++) {
+        assert_null(reads[i].table);
+        model_read_release(&reads[i]);
+    }
+    model_engine_get_stats(e, &before);
+    assert_int_equal(before.decodes, after.decodes);
+    for (int i = 0; i < N; i++) {
+        table_free(alone[i]);
+        free(crops[i]);
+    }
+    model_engine_free(e); /* asserts that no state is still in use */
+    set_engine("text", NULL);
+    g_free(model);
+}
+
+/* A page with three tables: the model reads them as one batch, and each is stored. */
+static void test_workers__page_regions_batched(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl-page");
+    char *path = g_build_filename(dir, "three.pdf", NULL);
+    int err = 0;
+    struct pdfgen_doc *doc = pdfgen_doc_new(path, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT, &err);
+    assert_non_null(doc);
+    struct pdfgen_table_style style;
+    pdfgen_table_style_init(&style);
+    style.font.size = 11;
+    for (int k = 0; k < 3; k++) {
+        const char *cells[] = {"Region", "Units", "Revenue", k == 0 ? "North" : k == 1 ? "East"
+                               : "West", "1,200", "3.5%", "South", "980", "(2.1%)"};
+        struct pdfgen_table t = {.rows = 3, .cols = 3, .cells = cells};
+        assert_int_equal(pdfgen_table(doc, 72, 100 + 220 * k, &t, &style, true, NULL, NULL), 0);
+    }
+    assert_int_equal(pdfgen_doc_close(doc), 0);
+    pdfgen_doc_free(doc);
+    set_engine("vlm", model);
+    struct model_engine *e = model_engine_load(&cfg, &err, NULL);
+    assert_non_null(e);
+    struct doc_job *job = run_engine(path, e);
+    assert_int_equal(job->result.n_tables, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(job->result.tables[i].engine, "vlm");
+        assert_int_equal(table_validate(job->result.tables[i].table, NULL), 0);
+    }
+    struct model_engine_stats st;
+    model_engine_get_stats(e, &st);
+    assert_int_equal(st.decodes, 3);
+    assert_int_equal(st.batches, 1);
+    assert_int_equal(st.batch_max, 3);
+    assert_int_equal(st.states_created, 1);
+    doc_job_free(job);
+    model_engine_free(e);
+    set_engine("text", NULL);
+    g_free(path);
+    g_free(model);
+}
+
+/* Turns an upright crop (w x h) into the crop a page would hold with its text at `rotation`
+ * (vision/rotate.c's frames); *rw x *rh, rows of *rw bytes. */
+static uint8_t *turn_crop(const uint8_t *up, int w, int h, int rotation, int *rw, int *rh)
+{
+    bool turn = rotation == 90 || rotation == 270;
+    *rw = turn ? h : w;
+    *rh = turn ? w : h;
+    uint8_t *out = malloc((size_t)w * h);
+    assert_non_null(out);
+    for (int y = 0; y < *rh; y++)
+        for (int x = 0; x < *rw; x++) {
+            int ux = x, uy = y;
+            if (rotation == 90) { /* reads downwards; the tops of the letters face right */
+                ux = y;
+                uy = *rw - 1 - x;
+            } else if (rotation == 270) { /* reads upwards; tops face left */
+                ux = *rh - 1 - y;
+                uy = x;
+            } else if (rotation == 180) {
+                ux = w - 1 - x;
+                uy = h - 1 - y;
+            }
+            out[(size_t)y * *rw + x] = up[(size_t)uy * w + ux];
+        }
+    return out;
+}
+
+/* A table drawn by pdfgen and rendered at `dpi`, cropped to its box: a new gray image. */
+static uint8_t *rendered_table(const struct pdfgen_table *t, const struct pdfgen_table_style *st,
+                               double dpi, int *w, int *h)
+{
+    char *path = g_build_filename(dir, "orient.pdf", NULL);
+    int err = 0;
+    struct pdfgen_doc *doc = pdfgen_doc_new(path, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT, &err);
+    assert_non_null(doc);
+    struct rect box;
+    assert_int_equal(pdfgen_table(doc, 60, 80, t, st, true, NULL, &box), 0);
+    assert_int_equal(pdfgen_doc_close(doc), 0);
+    pdfgen_doc_free(doc);
+    struct document *d = NULL;
+    assert_int_equal(document_open(path, NULL, &d, NULL), 0);
+    struct page_options po = {.dpi = dpi, .max_pixels = 100000000};
+    struct page *page = NULL;
+    assert_int_equal(document_load_page(d, 0, &po, &page, NULL), 0);
+    double s = dpi / 72;
+    int x0 = (int)(box.x0 * s) - 4, y0 = (int)(box.y0 * s) - 4;
+    *w = (int)(box.x1 * s) + 4 - x0;
+    *h = (int)(box.y1 * s) + 4 - y0;
+    uint8_t *crop = malloc((size_t)*w * *h);
+    assert_non_null(crop);
+    for (int y = 0; y < *h; y++)
+        memcpy(crop + (size_t)y * *w,
+               page->raster.gray + (size_t)(y0 + y) * page->raster.width + x0, (size_t)*w);
+    page_free(page);
+    document_close(d);
+    unlink(path);
+    g_free(path);
+    return crop;
+}
+
+/* The crop's own pixels tell which way its text runs: tables of words and of numbers, with
+ * and without rules, shaded or not, at DPIs around the ~10 px x-height process.c renders
+ * regions at, each turned 0/90/180/270. Never a wrong direction; unsure (0, the crop left as
+ * it is) only for the table of numbers. */
+static void test_workers__orientation_from_pixels(void **state)
+{
+    const char *words[] = {"Region", "Units", "Revenue", "North", "1,200", "3.5%",
+                           "South", "980", "(2.1%)", "East", "1,045", "12.0%",
+                           "Western Europe", "2,317", "(0.4%)"};
+    const char *numbers[] = {"Year", "Q1", "Q2", "Q3", "2019", "14.2", "15.8", "16.1",
+                             "2020", "12.9", "(3.4)", "17.7", "2021", "18.3", "19.0", "20.6",
+                             "2022", "21.4", "22.9", "23.3"};
+    const char *prose[] = {"Name", "Description", "Alpha", "a quick brown fox jumps",
+                           "Beta", "over the lazy dog again", "Gamma", "pack my box with liquor",
+                           "Delta", "sphinx of black quartz judge"};
+    struct pdfgen_table tables[] = {{.rows = 5, .cols = 3, .cells = words},
+                                    {.rows = 5, .cols = 4, .cells = numbers},
+                                    {.rows = 5, .cols = 2, .cells = prose}};
+    static const enum pdfgen_rules rules[] = {PDFGEN_RULES_GRID, PDFGEN_RULES_BOOKTABS,
+                                              PDFGEN_RULES_HROWS, PDFGEN_RULES_NONE};
+    static const double dpis[] = {100, 200};
+    static const double sizes[] = {8, 12};
+    static const int rotations[] = {0, 90, 180, 270};
+    int right = 0, wrong = 0, unsure = 0;
+    for (size_t t = 0; t < sizeof tables / sizeof *tables; t++)
+        for (size_t r = 0; r < sizeof rules / sizeof *rules; r++)
+            for (size_t d = 0; d < sizeof dpis / sizeof *dpis; d++)
+            for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+                struct pdfgen_table_style st;
+                pdfgen_table_style_init(&st);
+                st.rules = rules[r];
+                st.font.size = sizes[z];
+                st.zebra_gray = z == 1 ? 0.85 : -1;
+                int w, h;
+                uint8_t *up = rendered_table(&tables[t], &st, dpis[d], &w, &h);
+                for (size_t k = 0; k < 4; k++) {
+                    int rw, rh;
+                    uint8_t *crop = turn_crop(up, w, h, rotations[k], &rw, &rh);
+                    int got = model_orientation(crop, rw, rh, (size_t)rw);
+                    if (got == rotations[k])
+                        right++;
+                    else if (got == 0 && t == 1)
+                        unsure++; /* digits have no ascenders or descenders to tell up by */
+                    else
+                        wrong++;
+                    if (got != rotations[k] && !(got == 0 && t == 1))
+                        fprintf(stderr, "orientation: table %zu rules %zu dpi %.0f size %.0f: %d "
+                                "seen as %d\n", t, r, dpis[d], sizes[z], rotations[k], got);
+                    free(crop);
+                }
+                free(up);
+            }
+    fprintf(stderr, "orientation: %d right, %d unsure, %d wrong\n", right, unsure, wrong);
+    assert_int_equal(wrong, 0);
+    assert_true(right >= 16 * 9); /* 16 renderings: all upright, every word table turned */
+    /* too little to go on */
+    uint8_t blank[40 * 30];
+    memset(blank, 255, sizeof blank);
+    assert_int_equal(model_orientation(blank, 40, 30, 40), 0);
+    for (int i = 0; i < 30; i++)
+        blank[i * 40 + 5] = 0; /* one rule */
+    assert_int_equal(model_orientation(blank, 40, 30, 40), 0);
+    assert_int_equal(model_orientation(blank, 4, 3, 40), 0);
+}
+
+static volatile int decode_abort_flag;
+static void abort_before_decode(void) { decode_abort_flag = 1; }
+static void sleep_before_decode(void) { g_usleep(1200 * 1000); }
+
+/* An abort or max_seconds that comes while the model decodes stops the decode (within a token)
+ * and is recorded as between pages: the document cancelled and queued again, or failed with a
+ * max_seconds message. */
+static void test_workers__decode_interrupted(void **state)
+{
+    char *model = make_otsl_model("tiny-otsl-abort");
+    char *path = make_table_pdf("decode-abort.pdf", "Abort");
+    set_engine("vlm", model);
+    int err = 0;
+    struct model_engine *e = model_engine_load(&cfg, &err, NULL);
+    assert_non_null(e);
+    decode_abort_flag = 0;
+    model_engine__before_decode = abort_before_decode;
+    struct doc_job *job = doc_job_new(path);
+    job->force = true;
+    pipeline_process(job, store, &cfg, e, &decode_abort_flag);
+    assert_int_equal(job->outcome, JOB_CANCELLED);
+    assert_int_equal(job->result.n_tables, 0);
+    doc_job_free(job);
+    struct store_status sst;
+    assert_int_equal(store_status_get(store, &sst), 0);
+    assert_true(sst.documents[DOC_QUEUED] >= 1);
+    store_status_release(&sst);
+
+    model_engine__before_decode = sleep_before_decode;
+    double saved = cfg.max_seconds;
+    cfg.max_seconds = 1.0; /* passes while the decode waits */
+    job = doc_job_new(path);
+    job->force = true;
+    pipeline_process(job, store, &cfg, e, NULL);
+    cfg.max_seconds = saved;
+    model_engine__before_decode = NULL;
+    assert_int_equal(job->outcome, JOB_FAILED);
+    assert_int_equal(job->err, QUIRE_ETIMEOUT);
+    assert_non_null(strstr(job->message, "max_seconds"));
+    assert_non_null(strstr(job->message, "while reading the tables of page 1"));
+    doc_job_free(job);
+    struct model_engine_stats st;
+    model_engine_get_stats(e, &st);
+    assert_int_equal(st.decodes, 0); /* neither decode finished */
+    model_engine_free(e);
+    set_engine("text", NULL);
+    g_free(path);
+    g_free(model);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -614,6 +991,11 @@ int main(void)
         cmocka_unit_test(test_workers__auto_confidence),
         cmocka_unit_test(test_workers__snap_text),
         cmocka_unit_test(test_workers__model_loaded_once),
+        cmocka_unit_test(test_workers__rotated_crop_upright),
+        cmocka_unit_test(test_workers__batch_reads_match_single),
+        cmocka_unit_test(test_workers__page_regions_batched),
+        cmocka_unit_test(test_workers__orientation_from_pixels),
+        cmocka_unit_test(test_workers__decode_interrupted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

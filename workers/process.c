@@ -8,6 +8,7 @@
  */
 #include "workers.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -56,6 +57,8 @@ struct page_ctx {
     const struct page_layout *layout;
     struct page *hires;       /* the page rendered at hires->raster.dpi, or NULL */
     size_t *tables_cap;
+    const volatile int *abort_flag; /* may be NULL; checked per token of a decode */
+    double deadline;          /* now_seconds() time of max_seconds, checked likewise */
 };
 
 /* The DPI at which the region's text has an x-height of ~10 px (x-height ~ half the font size):
@@ -150,40 +153,32 @@ static int text_table(struct page_ctx *ctx, size_t i)
     return err;
 }
 
-/* The model's table for a region (engine vlm or auto), or the fall-back.
- * NEEDSWORK: a decode is not interrupted by pipeline_abort() or max_seconds, which are checked
- * between pages; with a trained model's ~400-token tables that is seconds per region. */
-static int model_table(struct page_ctx *ctx, size_t i, bool auto_mode)
+/* The model's table for region i (engine vlm or auto) from its read r (whose table this takes),
+ * or the fall-back. */
+static int model_table(struct page_ctx *ctx, size_t i, bool auto_mode, struct model_read *r)
 {
     const struct region *region = &ctx->layout->regions[i];
     const struct page *page = ctx->page;
-    const uint8_t *gray = NULL;
-    int w = 0, h = 0;
-    size_t stride = 0;
-    struct table *table = NULL;
-    double confidence = 0, scale = 1;
-    char *msg = NULL;
-    int e = region_crop(ctx, region, &gray, &w, &h, &stride, &scale);
-    if (!e)
-        e = model_engine_read_table(ctx->engine, gray, w, h, stride, scale, &table, &confidence,
-                                    &msg);
+    struct table *table = r->table;
+    double confidence = r->confidence;
+    int e = r->err;
+    r->table = NULL;
     if (e == QUIRE_ENOMEM)
         return e;
-    bool usable = !e && (!auto_mode || confidence >= ctx->cfg->min_confidence);
+    bool usable = !e && table && (!auto_mode || confidence >= ctx->cfg->min_confidence);
     if (!usable) {
         if (e)
             log_msg(auto_mode ? LOG_DEBUG : LOG_WARN, "%s: page %d: region %zu: the model gave "
-                    "no table: %s%s", ctx->job->path, page->index + 1, i, msg ? msg : err_str(e),
+                    "no table: %s%s", ctx->job->path, page->index + 1, i,
+                    r->msg ? r->msg : err_str(e),
                     auto_mode ? " (text-layer engine instead)" : " (region dropped)");
         else
             log_msg(LOG_DEBUG, "%s: page %d: region %zu: model confidence %.3f below %.3f "
                     "(text-layer engine instead)", ctx->job->path, page->index + 1, i,
                     confidence, ctx->cfg->min_confidence);
-        free(msg);
         table_free(table);
         return auto_mode ? text_table(ctx, i) : 0;
     }
-    free(msg);
     const char *engine = "vlm";
     int err = 0;
     if (auto_mode && page->has_text_layer) {
@@ -201,9 +196,58 @@ static int model_table(struct page_ctx *ctx, size_t i, bool auto_mode)
     return err;
 }
 
+/* The model's tables for regions first..first+n-1 (n <= model_engine_max_batch): each region is
+ * cropped and prepared (which copies it, as the next region's crop may re-render ctx->hires),
+ * then all are decoded as one batch, then their tables are added in region order. An abort or
+ * max_seconds during the decode ends the page with QUIRE_ECANCELLED / QUIRE_ETIMEOUT. */
+static int model_tables(struct page_ctx *ctx, size_t first, size_t n, bool auto_mode)
+{
+    struct model_read reads[8];
+    assert(n <= sizeof reads / sizeof reads[0]);
+    int err = 0;
+    for (size_t k = 0; k < n; k++) {
+        const struct region *region = &ctx->layout->regions[first + k];
+        const uint8_t *gray = NULL;
+        int w = 0, h = 0;
+        size_t stride = 0;
+        double scale = 1;
+        memset(&reads[k], 0, sizeof reads[k]);
+        int e = region_crop(ctx, region, &gray, &w, &h, &stride, &scale);
+        int rotation = region->rotation;
+        if (!e && rotation == 0 && !ctx->page->has_text_layer) {
+            /* a scan: vision/ had no words to tell the direction by; the pixels may */
+            rotation = model_orientation(gray, w, h, stride);
+            if (rotation)
+                log_msg(LOG_DEBUG, "%s: page %d: region %zu: its text runs at %d degrees "
+                        "(from the pixels); turned upright", ctx->job->path,
+                        ctx->page->index + 1, first + k, rotation);
+        }
+        if (e)
+            reads[k].err = e;
+        else
+            e = model_engine_prepare(ctx->engine, gray, w, h, stride, scale, rotation,
+                                     &reads[k]);
+        if (e == QUIRE_ENOMEM)
+            err = e;
+    }
+    if (!err)
+        err = model_engine_read_batch(ctx->engine, reads, n, ctx->abort_flag, ctx->deadline);
+    if (err == QUIRE_ETIMEOUT)
+        set_failure(ctx->job, err, q_asprintf("%s: still running after %.0f s (max_seconds) "
+                                              "while reading the tables of page %d",
+                                              ctx->job->path, ctx->cfg->max_seconds,
+                                              ctx->page->index + 1));
+    for (size_t k = 0; k < n && !err; k++)
+        err = model_table(ctx, first + k, auto_mode, &reads[k]);
+    for (size_t k = 0; k < n; k++)
+        model_read_release(&reads[k]);
+    return err;
+}
+
 /* Finds and extracts the tables of one loaded page. */
 static int process_page(struct doc_job *job, struct document *doc, const struct page *page,
-                        const struct config *cfg, struct model_engine *engine, size_t *tables_cap)
+                        const struct config *cfg, struct model_engine *engine, size_t *tables_cap,
+                        const volatile int *abort_flag, double deadline)
 {
     struct vision_options vo;
     vision_options_init(&vo);
@@ -213,11 +257,18 @@ static int process_page(struct doc_job *job, struct document *doc, const struct 
     if (err)
         return err;
     struct page_ctx ctx = {.job = job, .cfg = cfg, .engine = engine, .doc = doc, .page = page,
-                           .layout = layout, .tables_cap = tables_cap};
+                           .layout = layout, .tables_cap = tables_cap,
+                           .abort_flag = abort_flag, .deadline = deadline};
     bool use_model = engine && strcmp(cfg->engine, "text") != 0;
     bool auto_mode = !strcmp(cfg->engine, "auto");
-    for (size_t i = 0; i < layout->n_regions && !err; i++)
-        err = use_model ? model_table(&ctx, i, auto_mode) : text_table(&ctx, i);
+    size_t batch = use_model ? (size_t)model_engine_max_batch(engine) : 1;
+    for (size_t i = 0; i < layout->n_regions && !err; i += batch) {
+        size_t n = layout->n_regions - i < batch ? layout->n_regions - i : batch;
+        if (use_model)
+            err = model_tables(&ctx, i, n, auto_mode);
+        else
+            err = text_table(&ctx, i);
+    }
     page_free(ctx.hires);
     page_layout_free(layout);
     return err;
@@ -332,7 +383,8 @@ static int process_pages(struct doc_job *job, const struct config *cfg,
                 .page = i + 1, .width = page->width, .height = page->height,
                 .has_text_layer = page->has_text_layer};
             size_t before = r->n_tables;
-            err = process_page(job, doc, page, cfg, engine, &tables_cap);
+            err = process_page(job, doc, page, cfg, engine, &tables_cap, abort_flag,
+                               started + cfg->max_seconds);
             if (!err && r->n_tables > before &&
                 q_grow((void **)&places, sizeof *places, &places_cap, r->n_tables))
                 err = QUIRE_ENOMEM;

@@ -19,17 +19,19 @@
  *
  * The model engine ([tables] engine = vlm or auto): the model is loaded once, on the loop thread,
  * by pipeline_new(), and shared read-only by every worker (its weights are mmapped). Each decode
- * takes an llm_state (activations, KV cache) from a pool guarded by a mutex and gives it back, so
- * a state is used by one thread at a time and at most `workers` states ever exist; they are
- * created on first need and freed by pipeline_free(). Cores: OpenBLAS (the pthreads build, whose
- * thread count is one process-wide setting) runs [model] threads threads per decoding worker;
- * with the model engine, workers = 0 means cores / threads workers (at least one), so workers x
- * threads = the cores. The default threads = 1 keeps each decode single-threaded and takes the
+ * takes an llm_state (activations, KV caches) from a pool guarded by a mutex and gives it back,
+ * so a state is used by one thread at a time and at most `workers` states ever exist; they are
+ * created on first need and freed by pipeline_free(). The table regions of a page are decoded
+ * as one batch on one state (up to model_engine_max_batch() regions; a state holds that many KV
+ * caches, its size bounded in model_engine.c), all by the worker thread that runs the page.
+ * Cores: OpenBLAS (the pthreads build, whose thread count is one process-wide setting) runs
+ * [model] threads threads per decoding worker; with the model engine, workers = 0 means
+ * cores / threads workers (at least one), so workers x threads = the cores. The default threads = 1 keeps each decode single-threaded and takes the
  * parallelism from documents, as the text engine does: on a 2-core machine two documents decode
  * at once, each on one core, and nothing is oversubscribed. Setting both workers and threads so
  * that their product exceeds the cores is allowed (a warning is logged). NEEDSWORK: a single big
- * document decodes its tables one after another on one core; splitting a document's regions
- * over workers would keep both cores busy on it.
+ * document decodes its pages one after another on one core (each page's tables as one batch);
+ * splitting a document's pages over workers would keep both cores busy on it.
  *
  * Tables over page breaks: once every page of a document is read, the topmost table of each page
  * is linked to the lowest table of the page before when table_continues() (table/table.h) says
@@ -38,7 +40,9 @@
  *
  * Shutdown: pipeline_stop() cancels jobs still waiting in the pool (their documents stay queued in
  * the database); running jobs finish. pipeline_abort() also asks running jobs to give up at the
- * next page boundary; their documents go back to queued.
+ * next page boundary, or within one token of a model decode; their documents go back to queued.
+ * [limits] max_seconds is checked at the same places (a decode stops with QUIRE_ETIMEOUT and the
+ * document fails as it does between pages).
  *
  * All functions are for the loop thread only, except where said otherwise.
  */
@@ -131,7 +135,9 @@ struct model_engine *pipeline_model_engine(const struct pipeline *p);
 /*
  * Per table region (workers/process.c): the region is cropped from the page rendered at a DPI
  * that gives its text an x-height of ~10 px (1440 / font size in pt; 10-pt text, 144 dpi, when
- * the page has no text layer), as train/README.md prepares the model's training crops; the model
+ * the page has no text layer), as train/README.md prepares the model's training crops, and
+ * turned upright when its text runs sideways or upside down (the direction vision/ read from the
+ * text layer, or on a page without one model_orientation() reads from the pixels); the model
  * writes OTSL, constrained to valid OTSL when the tokenizer has the OTSL tags, and
  * table_from_otsl(repair = true) parses it.
  *  - engine = vlm: the model's table (engine "vlm"); a region whose output is no table is
@@ -172,10 +178,67 @@ int model_engine_read_table(struct model_engine *e, const uint8_t *gray, int wid
                             size_t stride, double scale, struct table **out, double *confidence,
                             char **msg);
 
+/* Batches: the regions of a page are decoded together (llm_generate_batch), up to
+ * model_engine_max_batch() at a time. A region is first prepared (cropped, turned upright,
+ * tiled, preprocessed, its prompt tokenized: everything copied out of the page raster), then
+ * the prepared regions are read as batches; each read keeps its own result. */
+struct model_input; /* a prepared region (private to model_engine.c) */
+struct model_read {
+    struct model_input *input; /* set by model_engine_prepare; NULL when it failed */
+    struct table *table;       /* result: a table with >= 1 row and column, or NULL */
+    double confidence;         /* result, as for model_engine_read_table */
+    int err;                   /* 0, or why there is no table (as model_engine_read_table) */
+    char *msg;                 /* NULL or a message for err */
+};
+/* Prepares one region for model_engine_read_batch: the crop as for model_engine_read_table,
+ * first turned upright when `rotation` (the direction of its text: 90, 180 or 270, see
+ * vision/vision.h; 0 or anything else: as it is) asks for it. Fills *r (release it with
+ * model_read_release). Returns 0, or the error also stored in r->err (QUIRE_EINVAL, QUIRE_ELIMIT
+ * with r->msg, QUIRE_ENOMEM). Any worker thread. */
+int model_engine_prepare(struct model_engine *e, const uint8_t *gray, int width, int height,
+                         size_t stride, double scale, int rotation, struct model_read *r);
+/* Decodes every prepared read of reads[0..n) (input set, err 0), up to model_engine_max_batch()
+ * at a time on one pooled state, and sets its table, confidence, err and msg. abort_flag (may
+ * be NULL) and deadline (a now_seconds() time; 0 = none) are checked once per token. Returns 0,
+ * or QUIRE_ECANCELLED / QUIRE_ETIMEOUT (abort_flag set / deadline passed: the decode stopped
+ * within a token; reads not finished have no result) or QUIRE_ENOMEM. Any worker thread,
+ * concurrently. */
+int model_engine_read_batch(struct model_engine *e, struct model_read *reads, size_t n,
+                            const volatile int *abort_flag, double deadline);
+/* Frees what *r holds (input, table, msg) and zeroes it. */
+void model_read_release(struct model_read *r);
+/* Regions per batch: up to 3, fewer when a state for that many would exceed its memory bound.
+ * Any thread. */
+int model_engine_max_batch(const struct model_engine *e);
+
+/* Exposed for tests: the 8-bit gray image the model's preprocessing gets for a crop (turned
+ * upright, scaled, padded white to whole tiles), *pw x *ph, a new array (caller frees), or NULL
+ * when out of memory. */
+uint8_t *model_engine_input_image(const struct model_engine *e, const uint8_t *gray, int w,
+                                  int h, size_t stride, double scale, int rotation, int *pw,
+                                  int *ph);
+/* Exposed for tests: the crop turned so that text of direction `rotation` (90, 180, 270) reads
+ * left to right (vision/rotate.c's frames), *ow x *oh, a new array (caller frees) or NULL. */
+uint8_t *model_engine_upright(const uint8_t *gray, int w, int h, size_t stride, int rotation,
+                              int *ow, int *oh);
+
+/* Tests only (fault injection): when not NULL, called by the decoding thread just before each
+ * batch is decoded (to set an abort flag or let a deadline pass mid-document). Set it while no
+ * decode runs. */
+extern void (*model_engine__before_decode)(void);
+
+/* Which way the text of an 8-bit gray crop runs, from its pixels (for pages without a text
+ * layer, whose regions vision/ marks 0): 0, 90, 180 or 270 as in vision/vision.h, and 0 when
+ * unsure (workers/orient.c). Any thread. */
+int model_orientation(const uint8_t *gray, int w, int h, size_t stride);
+
 struct model_engine_stats {
     int states_created;     /* llm_states made so far (one per concurrently decoding thread) */
     int states_in_use_max;  /* the most states in use at once */
-    long decodes;           /* decodes finished */
+    long decodes;           /* regions decoded */
+    long batches;           /* batches decoded (llm_generate_batch calls that finished) */
+    int batch_max;          /* the most regions in one batch so far */
+    int max_batch;          /* model_engine_max_batch() */
 };
 /* Any thread. */
 void model_engine_get_stats(struct model_engine *e, struct model_engine_stats *st);
