@@ -37,6 +37,7 @@
 #ifndef QUIRE_LLM_H
 #define QUIRE_LLM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,7 +115,7 @@ struct llm_generate_options {
     /* Not NULL: checked before the prompt and before each decode step (once per token); when
      * nonzero generation stops and returns QUIRE_ECANCELLED. May be set by another thread
      * (a plain int store; it is only ever read here). */
-    const volatile int *abort_flag;
+    const atomic_int *abort_flag;
     /* > 0: a now_seconds() time (common/common.h); checked with abort_flag; when passed,
      * generation stops and returns QUIRE_ETIMEOUT. */
     double deadline;

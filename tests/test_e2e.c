@@ -982,11 +982,7 @@ static void test_e2e__convert_signals(void **state)
         g_free(name);
         g_free(tag);
     }
-    /* NEEDSWORK: pipeline_abort() sets the pipeline's volatile abort flag on the loop thread
-     * while workers read it: a data race in C11 terms, which ThreadSanitizer reports (the flag
-     * wants to be atomic, in workers/pipeline.c). Under `make tsan` only the first round runs. */
-    int rounds = getenv("TSAN_OPTIONS") ? 1 : 2;
-    for (int signals = 1; signals <= rounds; signals++) {
+    for (int signals = 1; signals <= 2; signals++) {
         char *db = g_strdup_printf("%s/sig%d.db", dir, signals);
         char *out = g_strdup_printf("%s/sig%d.out", dir, signals);
         char *err = g_strdup_printf("%s/sig%d.err", dir, signals);

@@ -1566,7 +1566,7 @@ static void test_llm__generate_interrupted(void **unused)
     struct llm_state *s = llm_state_new_batch(m, 64, 1, 2, &err);
     int32_t out[2][32];
     float lp;
-    volatile int abort_flag = 1;
+    atomic_int abort_flag = 1;
     struct llm_generate_options o = {.max_new_tokens = n_want, .abort_flag = &abort_flag};
     assert_int_equal(llm_generate(m, s, ids, n, pixels, 1, &o, out[0], &n_out, &lp),
                      QUIRE_ECANCELLED);

@@ -256,7 +256,7 @@ static void test_workers__abort_requeues(void **state)
 {
     char *path = make_table_pdf("abort.pdf", "East");
     struct doc_job *job = doc_job_new(path);
-    volatile int abort_flag = 1;
+    atomic_int abort_flag = 1;
     pipeline_process(job, store, &cfg, NULL, &abort_flag);
     assert_int_equal(job->outcome, JOB_CANCELLED);
     doc_job_free(job);
@@ -735,7 +735,7 @@ static void test_workers__batch_reads_match_single(void **state)
         model_read_release(&reads[i]);
     }
     /* interrupted */
-    volatile int abort_flag = 1;
+    atomic_int abort_flag = 1;
     for (int i = 0; i < 3; i++)
         assert_int_equal(model_engine_prepare(e, crops[i], sizes[i][0], sizes[i][1],
                                               (size_t)sizes[i][0], 1, 0, &reads[i]), 0);
@@ -924,7 +924,7 @@ static void test_workers__orientation_from_pixels(void **state)
     assert_int_equal(model_orientation(blank, 4, 3, 40), 0);
 }
 
-static volatile int decode_abort_flag;
+static atomic_int decode_abort_flag;
 static void abort_before_decode(void) { decode_abort_flag = 1; }
 static void sleep_before_decode(void) { g_usleep(1200 * 1000); }
 

@@ -519,7 +519,7 @@ static int finish(struct model_engine *e, struct model_read *r, const struct llm
 /* Decodes reads[idx[0..n-1]] as one batch on a pooled state. Returns 0 (each read has its
  * result), QUIRE_ENOMEM, QUIRE_ECANCELLED or QUIRE_ETIMEOUT (then the batch's reads have none). */
 static int read_group(struct model_engine *e, struct model_read *reads, const int *idx, int n,
-                      const volatile int *abort_flag, double deadline)
+                      const atomic_int *abort_flag, double deadline)
 {
     struct llm_sequence seqs[MAX_BATCH];
     for (int b = 0; b < n; b++) {
@@ -552,7 +552,7 @@ static int read_group(struct model_engine *e, struct model_read *reads, const in
 }
 
 int model_engine_read_batch(struct model_engine *e, struct model_read *reads, size_t n,
-                            const volatile int *abort_flag, double deadline)
+                            const atomic_int *abort_flag, double deadline)
 {
     int idx[MAX_BATCH], k = 0;
     for (size_t i = 0; i < n; i++) {

@@ -25,7 +25,7 @@ struct pipeline {
     void *user;
     int pending;               /* submitted and not yet done (loop thread) */
     int queue_size;
-    volatile int abort_flag;   /* read by workers between pages */
+    atomic_int abort_flag;     /* set by the loop thread, read by workers between pages and tokens */
     bool stopping;
 
     struct model_engine *engine; /* NULL with the text engine; read-only while jobs run */

@@ -57,7 +57,7 @@ struct page_ctx {
     const struct page_layout *layout;
     struct page *hires;       /* the page rendered at hires->raster.dpi, or NULL */
     size_t *tables_cap;
-    const volatile int *abort_flag; /* may be NULL; checked per token of a decode */
+    const atomic_int *abort_flag; /* may be NULL; checked per token of a decode */
     double deadline;          /* now_seconds() time of max_seconds, checked likewise */
 };
 
@@ -247,7 +247,7 @@ static int model_tables(struct page_ctx *ctx, size_t first, size_t n, bool auto_
 /* Finds and extracts the tables of one loaded page. */
 static int process_page(struct doc_job *job, struct document *doc, const struct page *page,
                         const struct config *cfg, struct model_engine *engine, size_t *tables_cap,
-                        const volatile int *abort_flag, double deadline)
+                        const atomic_int *abort_flag, double deadline)
 {
     struct vision_options vo;
     vision_options_init(&vo);
@@ -333,7 +333,7 @@ static void link_continued_tables(struct doc_job *job, const struct table_place 
 
 /* Opens the PDF and runs every selected page. On failure the job says why. */
 static int process_pages(struct doc_job *job, const struct config *cfg,
-                         struct model_engine *engine, const volatile int *abort_flag,
+                         struct model_engine *engine, const atomic_int *abort_flag,
                          double started)
 {
     struct document *doc = NULL;
@@ -433,7 +433,7 @@ static void record_vanished(struct doc_job *job, struct store *store)
 }
 
 void pipeline_process(struct doc_job *job, struct store *store, const struct config *cfg,
-                      struct model_engine *engine, const volatile int *abort_flag)
+                      struct model_engine *engine, const atomic_int *abort_flag)
 {
     double started = now_seconds();
     struct stat st;

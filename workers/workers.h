@@ -49,6 +49,7 @@
 #ifndef QUIRE_WORKERS_H
 #define QUIRE_WORKERS_H
 
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "../common/common.h"
@@ -127,7 +128,7 @@ void pipeline_free(struct pipeline *p);
  * pool thread does). `engine` is the loaded model when cfg->engine is vlm or auto (NULL for
  * text). Exposed for tests. `abort_flag` may be NULL. */
 void pipeline_process(struct doc_job *job, struct store *store, const struct config *cfg,
-                      struct model_engine *engine, const volatile int *abort_flag);
+                      struct model_engine *engine, const atomic_int *abort_flag);
 /* The pipeline's model engine (NULL with the text engine). Loop thread. */
 struct model_engine *pipeline_model_engine(const struct pipeline *p);
 
@@ -204,7 +205,7 @@ int model_engine_prepare(struct model_engine *e, const uint8_t *gray, int width,
  * within a token; reads not finished have no result) or QUIRE_ENOMEM. Any worker thread,
  * concurrently. */
 int model_engine_read_batch(struct model_engine *e, struct model_read *reads, size_t n,
-                            const volatile int *abort_flag, double deadline);
+                            const atomic_int *abort_flag, double deadline);
 /* Frees what *r holds (input, table, msg) and zeroes it. */
 void model_read_release(struct model_read *r);
 /* Regions per batch: up to 3, fewer when a state for that many would exceed its memory bound.
