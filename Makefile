@@ -13,7 +13,7 @@ PREFIX    ?= /usr/local
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP \
-             $(PKG_CFLAGS) $(CFLAGS)
+             -DQUIRE_DATADIR='"$(PREFIX)/share/quire"' $(PKG_CFLAGS) $(CFLAGS)
 LIBS       = $(PKG_LIBS) -lm -lpthread
 
 MODULES   := common config table ingest vision textlayer llm store workers
@@ -96,10 +96,13 @@ eval: all                           ## score quire on ../shared/eval-dev and on 
 	python3 tools/eval_regions.py --pagedump $(BUILD)/tools/pagedump $(BUILD)/eval-gen \
 	    $(BUILD)/eval-scan
 
-install: all                        ## install the binary and the default config under PREFIX
+install: all                        ## install the binary, the default config and the shipped model under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/quire
 	install -m 755 $(BUILD)/quire $(DESTDIR)$(PREFIX)/bin/quire
 	install -m 644 configs/quire.conf $(DESTDIR)$(PREFIX)/share/quire/quire.conf
+	if [ -f models/quire-table/config.json ]; then \
+	    install -d $(DESTDIR)$(PREFIX)/share/quire/models/quire-table && \
+	    install -m 644 models/quire-table/* $(DESTDIR)$(PREFIX)/share/quire/models/quire-table/; fi
 
 clean:                              ## remove the build output
 	rm -rf build build-asan build-tsan

@@ -43,6 +43,10 @@
 
 #include "../llm/llm.h"
 
+#ifndef QUIRE_DATADIR
+#define QUIRE_DATADIR "/usr/local/share/quire"
+#endif
+
 #define MAX_GRID 2            /* tiles per side, as in training (train/README.md) */
 #define MAX_STATE_TOKENS 4096 /* prompt + generated tokens a state holds (bounds its memory) */
 #define MAX_NEW_TOKENS 2048   /* a 10 x 6 table is ~400 tokens */
@@ -95,9 +99,9 @@ char *model_engine_find(const struct config *cfg, char **msg)
 {
     if (cfg->model_path && *cfg->model_path)
         return q_strdup(cfg->model_path);
-    /* NEEDSWORK: `make install` installs no model yet (none is trained); the second place is
-     * where it will go. */
-    static const char *shipped[] = {"models/quire-table", "/usr/local/share/quire/models/quire-table"};
+    /* The source tree's model (quire run from a checkout), then the one `make install` copies
+     * under $(PREFIX)/share/quire. */
+    static const char *shipped[] = {"models/quire-table", QUIRE_DATADIR "/models/quire-table"};
     for (size_t i = 0; i < sizeof shipped / sizeof *shipped; i++)
         if (is_model_dir(shipped[i]))
             return q_strdup(shipped[i]);
