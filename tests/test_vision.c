@@ -256,6 +256,84 @@ static void test_vision__two_column_layout(void **state)
     page_free(p);
 }
 
+/* Lays out `text` as a ragged-right paragraph of lines at most `width` wide from (x, y), 1.3 em
+ * apart, each word `advance` per character (em) and spaced by `space` (em); returns the line
+ * count. */
+static int ragged(struct page *p, double x, double y, double width, double fs, double advance,
+                  double space, const char *text)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", text);
+    double cx = x;
+    int line = 0;
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        double w = advance * fs * (double)strlen(t);
+        if (cx > x && cx + w > x + width) {
+            cx = x;
+            line++;
+        }
+        synth_word(p, cx, y + 1.3 * fs * line, fs, false, t);
+        p->words[p->n_words - 1].bbox.x1 = cx + w; /* synth_word sets 0.5 em a character */
+        cx += w + space * fs;
+    }
+    return line + 1;
+}
+
+static const char *column_text =
+    "the survey covered households in four regions over three years with a sample that was "
+    "drawn at random from the census lists of the previous year and weighted by the size of "
+    "each household and interviews took place in the spring so that every answer was checked "
+    "twice before it entered the final tables of the report that the office published later";
+
+static void test_vision__short_prose_lines_beside_table(void **state)
+{
+    /* A narrow page column of four-word lines: too short to read as prose one by one, but each
+     * ends because the next line's first word would not fit, and they run on in lower case. */
+    struct page *p = synth_page_new(600, 400);
+    assert_true(ragged(p, 40, 60, 130, 10, 0.5, 0.28, column_text) >= 8);
+    borderless_table(p, 330, 64);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_BORDERLESS);
+    assert_true(l->regions[0].bbox.x0 >= 329 && l->regions[0].bbox.x1 <= 561);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__monospaced_prose_beside_table(void **state)
+{
+    /* Monospaced type: a word space is a whole 0.6 em advance, as wide as a column gap; the
+     * lines of the column must still read as runs of words, not as rows of one-word cells. */
+    struct page *p = synth_page_new(600, 400);
+    assert_true(ragged(p, 40, 60, 190, 12, 0.6, 0.6, column_text) >= 8);
+    borderless_table(p, 330, 64);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_true(l->regions[0].bbox.x0 >= 329 && l->regions[0].bbox.x1 <= 561);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__wordy_row_labels_stay_cells(void **state)
+{
+    /* Row labels of three or four words, about as wide as each other: they fill their column
+     * like lines of prose, but each starts a new label in capitals, so the table keeps them. */
+    static const char *labels[] = {"Operating income total", "Depreciation of assets",
+                                   "Interest on the loans", "Provisions for losses",
+                                   "Marketing and selling", "Insurance of buildings"};
+    struct page *p = synth_page_new(600, 400);
+    for (int r = 0; r < 6; r++) {
+        synth_text(p, 60, 100 + 14 * r, 10, false, labels[r]);
+        text_right(p, 300, 100 + 14 * r, 10, r % 2 ? "1,204" : "87");
+        text_right(p, 380, 100 + 14 * r, 10, r % 3 ? "open" : "closed");
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_true(fabs(l->regions[0].bbox.x0 - 60) <= 1 && fabs(l->regions[0].bbox.x1 - 380) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__paragraph_no_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -375,6 +453,9 @@ int main(void)
         cmocka_unit_test(test_vision__rules_around_a_wrapped_row),
         cmocka_unit_test(test_vision__two_tables),
         cmocka_unit_test(test_vision__two_column_layout),
+        cmocka_unit_test(test_vision__short_prose_lines_beside_table),
+        cmocka_unit_test(test_vision__monospaced_prose_beside_table),
+        cmocka_unit_test(test_vision__wordy_row_labels_stay_cells),
         cmocka_unit_test(test_vision__paragraph_no_region),
         cmocka_unit_test(test_vision__list_no_region),
         cmocka_unit_test(test_vision__table_of_contents_no_region),

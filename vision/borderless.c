@@ -141,6 +141,30 @@ static bool justified_prose(const struct page *page, const struct seg_line *sl, 
            (font <= 0 || mean <= 1.5 * font);
 }
 
+/* The character advance (points) of own words [a, b) when they are set in a monospaced font,
+ * else 0: >= 3 words of >= 3 characters with a letter, each as wide as its characters times one advance
+ * (within 4%). A monospaced word space is a whole advance, 0.6 em, as wide as the gap that cuts
+ * segments, so without this every word of a monospaced line would be a segment of its own. */
+static double mono_advance(const struct page *page, const struct seg_line *sl, size_t a, size_t b)
+{
+    double lo = INFINITY, hi = 0;
+    int m = 0;
+    for (size_t k = a; k < b; k++) {
+        const struct word *w = &page->words[sl->own_words[k]];
+        long chars = g_utf8_strlen(w->text, -1);
+        bool letter = false;
+        for (const char *t = w->text; *t; t = g_utf8_next_char(t))
+            letter |= g_unichar_isalpha(g_utf8_get_char(t));
+        if (chars < 3 || !letter)
+            continue; /* figures are tabular (one width) in proportional fonts too */
+        double advance = rect_width(w->bbox) / (double)chars;
+        lo = fmin(lo, advance);
+        hi = fmax(hi, advance);
+        m++;
+    }
+    return m >= 3 && hi <= 1.04 * lo ? (lo + hi) / 2 : 0;
+}
+
 static int cut_line(const struct page *page, const struct text_line *l, double text_width,
                     const struct region *regions, size_t n_regions, struct seg_line *sl)
 {
@@ -171,10 +195,11 @@ static int cut_line(const struct page *page, const struct text_line *l, double t
         while (ce < sl->n_own && word_gap(page, sl, ce) < wide)
             ce++;
         bool prose = justified_prose(page, sl, c, ce);
+        double space = fmax(gap, 1.3 * mono_advance(page, sl, c, ce));
         size_t s = c;
         while (s < ce) {
             size_t e = s + 1;
-            while (e < ce && (prose || word_gap(page, sl, e) < gap))
+            while (e < ce && (prose || word_gap(page, sl, e) < space))
                 e++;
             struct rect box = page->words[sl->own_words[s]].bbox;
             for (size_t k = s; k < e; k++)
@@ -185,6 +210,126 @@ static int cut_line(const struct page *page, const struct text_line *l, double t
         }
         c = ce;
     }
+    return 0;
+}
+
+/* The segment of line j whose left edge lines up with x (within tol), or -1. */
+static int aligned_segment(const struct seg_line *line, double x, double tol)
+{
+    for (size_t k = 0; k < line->n_segs; k++)
+        if (fabs(line->segs[k].box.x0 - x) <= tol)
+            return (int)k;
+    return -1;
+}
+
+/* The smallest word gap inside a segment (its space width), or fallback for one word. */
+static double segment_space(const struct page *page, const struct seg_line *line,
+                            const struct segment *seg, double fallback)
+{
+    double space = INFINITY;
+    for (size_t k = seg->start + 1; k < seg->end; k++)
+        space = fmin(space, word_gap(page, line, k));
+    return isfinite(space) ? space : fallback;
+}
+
+/* True for a segment of >= 3 words, >= 70% of them words (letters, no digits): what a line of
+ * prose holds, unlike a cell of figures ("728.5 ± 4.4"). */
+static bool wordy(const struct page *page, const struct seg_line *line, const struct segment *seg)
+{
+    size_t n = seg->end - seg->start, alpha = 0;
+    if (n < 3)
+        return false;
+    for (size_t k = seg->start; k < seg->end; k++) {
+        bool letter = false, digit = false;
+        const char *t = page->words[line->own_words[k]].text;
+        for (; *t; t = g_utf8_next_char(t)) {
+            gunichar c = g_utf8_get_char(t);
+            letter |= g_unichar_isalpha(c);
+            digit |= g_unichar_isdigit(c);
+        }
+        alpha += letter && !digit;
+    }
+    return alpha * 10 >= n * 7;
+}
+
+/* Marks as prose the segments of ragged-right paragraphs too narrow for the length test: a page
+ * column of short lines beside a table. Segments whose left edges line up on consecutive lines
+ * form a stack; a line of a paragraph ends because the next line's first word would not have
+ * fitted ("broken": its width + a space + that word > the stack's widest line), while the cells
+ * of a table column mostly would have (a short cell leaves room). A stack of >= 4 lines whose
+ * lines above its last are broken and wordy, >= 80% of them, is prose, when >= 40% of its lines
+ * below the first go on in lower case, as sentences run on and the labels of a column seldom do. */
+static int mark_prose_stacks(const struct page *page, const struct text_line *lines,
+                             struct seg_line *sl, size_t n)
+{
+    /* next[i][k]: the (line, segment) below segment k of line i, packed as line * stride + k. */
+    size_t stride = 1;
+    for (size_t i = 0; i < n; i++)
+        stride = sl[i].n_segs + 1 > stride ? sl[i].n_segs + 1 : stride;
+    long *next = q_malloc(sizeof(long) * (n * stride + 1));
+    bool *has_prev = q_calloc(n * stride + 1, sizeof(bool));
+    long *chain = q_malloc(sizeof(long) * (n + 1));
+    if (!next || !has_prev || !chain) {
+        free(next);
+        free(has_prev);
+        free(chain);
+        return QUIRE_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sl[i].n_segs; k++) {
+            const struct segment *s = &sl[i].segs[k];
+            double h = rect_height(s->box);
+            next[i * stride + k] = -1;
+            for (size_t j = i + 1; j < n && lines[j].bbox.y0 - s->box.y1 <= 1.2 * h; j++) {
+                if (lines[j].bbox.y0 < s->box.y1 - 0.3 * h)
+                    continue; /* on the same baseline band: not the line below */
+                int t = aligned_segment(&sl[j], s->box.x0, 1.5);
+                if (t < 0)
+                    continue;
+                double th = rect_height(sl[j].segs[t].box);
+                if (fabs(th - h) > 0.25 * h)
+                    break; /* another size of type: not the same paragraph */
+                next[i * stride + k] = (long)(j * stride + (size_t)t);
+                has_prev[j * stride + (size_t)t] = true;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sl[i].n_segs; k++) {
+            if (has_prev[i * stride + k])
+                continue; /* not the top of a stack */
+            size_t len = 0;
+            double widest = 0;
+            for (long c = (long)(i * stride + k); c >= 0 && len < n; c = next[c]) {
+                chain[len++] = c;
+                const struct segment *s = &sl[c / (long)stride].segs[c % (long)stride];
+                widest = fmax(widest, rect_width(s->box));
+            }
+            if (len < 4)
+                continue;
+            size_t broken = 0, lower = 0;
+            for (size_t m = 0; m + 1 < len; m++) {
+                const struct seg_line *line = &sl[chain[m] / (long)stride];
+                const struct segment *s = &line->segs[chain[m] % (long)stride];
+                const struct seg_line *below = &sl[chain[m + 1] / (long)stride];
+                const struct segment *t = &below->segs[chain[m + 1] % (long)stride];
+                double first = rect_width(page->words[below->own_words[t->start]].bbox);
+                double space = segment_space(page, line, s, 0.25 * rect_height(s->box));
+                if (wordy(page, line, s) && rect_width(s->box) + space + first > widest - 0.5)
+                    broken++;
+                gunichar c = g_utf8_get_char(page->words[below->own_words[t->start]].text);
+                lower += g_unichar_islower(c);
+            }
+            if ((double)broken < 0.8 * (double)(len - 1) || (double)lower < 0.4 * (double)(len - 1))
+                continue;
+            for (size_t m = 0; m < len; m++)
+                sl[chain[m] / (long)stride].segs[chain[m] % (long)stride].long_text = true;
+        }
+    }
+    free(next);
+    free(has_prev);
+    free(chain);
     return 0;
 }
 
@@ -443,6 +588,8 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
         err = QUIRE_ENOMEM;
     for (size_t i = 0; i < n && !err; i++)
         err = cut_line(page, &lines[i], x1 - x0, *regions, existing, &sl[i]);
+    if (!err)
+        err = mark_prose_stacks(page, lines, sl, n);
     for (size_t i = 0; i < n && !err; i++)
         err = classify_line(page, sl, i, &info[i]);
     for (size_t i = 0; sl && i < n; i++)
