@@ -334,6 +334,32 @@ static void test_vision__wordy_row_labels_stay_cells(void **state)
     page_free(p);
 }
 
+static void test_vision__monospaced_note_between_booktabs(void **state)
+{
+    /* Two booktabs tables with a note and a caption set in monospaced type between them: the
+     * note's words, one 0.6 em advance apart, fall into separate columns of the band between
+     * the rules, yet they run on as a sentence, so the band is prose and the tables stay two. */
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 50, 400, 95);
+    borderless_table(p, 60, 100);
+    synth_hline(p, 50, 400, 113);
+    synth_hline(p, 50, 400, 170);
+    assert_int_equal(ragged(p, 50, 176, 400, 10, 0.6, 0.6,
+                            "Source: national statistics office; figures rounded."), 1);
+    assert_int_equal(ragged(p, 50, 196, 400, 10, 0.6, 0.6, "Table 2: the housing and"), 1);
+    synth_hline(p, 50, 400, 215);
+    borderless_table(p, 60, 220);
+    synth_hline(p, 50, 400, 233);
+    synth_hline(p, 50, 400, 290);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 2);
+    assert_int_equal(l->regions[0].kind, REGION_HRULES);
+    assert_int_equal(l->regions[1].kind, REGION_HRULES);
+    assert_true(fabs(l->regions[0].bbox.y1 - 170) <= 1 && fabs(l->regions[1].bbox.y0 - 215) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__paragraph_no_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -456,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_vision__short_prose_lines_beside_table),
         cmocka_unit_test(test_vision__monospaced_prose_beside_table),
         cmocka_unit_test(test_vision__wordy_row_labels_stay_cells),
+        cmocka_unit_test(test_vision__monospaced_note_between_booktabs),
         cmocka_unit_test(test_vision__paragraph_no_region),
         cmocka_unit_test(test_vision__list_no_region),
         cmocka_unit_test(test_vision__table_of_contents_no_region),

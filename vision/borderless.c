@@ -141,16 +141,16 @@ static bool justified_prose(const struct page *page, const struct seg_line *sl, 
            (font <= 0 || mean <= 1.5 * font);
 }
 
-/* The character advance (points) of own words [a, b) when they are set in a monospaced font,
+/* The character advance (points) of words (indices into page->words) set in a monospaced font,
  * else 0: >= 3 words of >= 3 characters with a letter, each as wide as its characters times one advance
  * (within 4%). A monospaced word space is a whole advance, 0.6 em, as wide as the gap that cuts
  * segments, so without this every word of a monospaced line would be a segment of its own. */
-static double mono_advance(const struct page *page, const struct seg_line *sl, size_t a, size_t b)
+static double words_mono_advance(const struct page *page, const size_t *words, size_t n)
 {
     double lo = INFINITY, hi = 0;
     int m = 0;
-    for (size_t k = a; k < b; k++) {
-        const struct word *w = &page->words[sl->own_words[k]];
+    for (size_t k = 0; k < n; k++) {
+        const struct word *w = &page->words[words[k]];
         long chars = g_utf8_strlen(w->text, -1);
         bool letter = false;
         for (const char *t = w->text; *t; t = g_utf8_next_char(t))
@@ -163,6 +163,11 @@ static double mono_advance(const struct page *page, const struct seg_line *sl, s
         m++;
     }
     return m >= 3 && hi <= 1.04 * lo ? (lo + hi) / 2 : 0;
+}
+
+static double mono_advance(const struct page *page, const struct seg_line *sl, size_t a, size_t b)
+{
+    return words_mono_advance(page, sl->own_words + a, b - a);
 }
 
 static int cut_line(const struct page *page, const struct text_line *l, double text_width,
@@ -232,6 +237,18 @@ static double segment_space(const struct page *page, const struct seg_line *line
     return isfinite(space) ? space : fallback;
 }
 
+/* True for a word of letters without digits. */
+static bool alphabetic(const char *t)
+{
+    bool letter = false, digit = false;
+    for (; *t; t = g_utf8_next_char(t)) {
+        gunichar c = g_utf8_get_char(t);
+        letter |= g_unichar_isalpha(c);
+        digit |= g_unichar_isdigit(c);
+    }
+    return letter && !digit;
+}
+
 /* True for a segment of >= 3 words, >= 70% of them words (letters, no digits): what a line of
  * prose holds, unlike a cell of figures ("728.5 ± 4.4"). */
 static bool wordy(const struct page *page, const struct seg_line *line, const struct segment *seg)
@@ -239,16 +256,8 @@ static bool wordy(const struct page *page, const struct seg_line *line, const st
     size_t n = seg->end - seg->start, alpha = 0;
     if (n < 3)
         return false;
-    for (size_t k = seg->start; k < seg->end; k++) {
-        bool letter = false, digit = false;
-        const char *t = page->words[line->own_words[k]].text;
-        for (; *t; t = g_utf8_next_char(t)) {
-            gunichar c = g_utf8_get_char(t);
-            letter |= g_unichar_isalpha(c);
-            digit |= g_unichar_isdigit(c);
-        }
-        alpha += letter && !digit;
-    }
+    for (size_t k = seg->start; k < seg->end; k++)
+        alpha += alphabetic(page->words[line->own_words[k]].text);
     return alpha * 10 >= n * 7;
 }
 
@@ -697,19 +706,27 @@ int vision__column_stats(const struct page *page, struct rect area, struct colum
         out->n_lines = (int)n;
         out->n_columns = n ? (int)n_gaps + 1 : 0;
         for (size_t i = 0; i < n; i++) {
-            int cols = 0, last = -1, run = 0;
+            int cols = 0, last = -1, run = 0, spaced_run = 0, words = 0;
             bool prose = false;
+            /* Monospaced words one advance apart run on across column gaps: a sentence. */
+            double space = 1.3 * words_mono_advance(page, lines[i].words, lines[i].n_words);
             for (size_t k = 0; k < lines[i].n_words; k++) {
                 struct rect w = page->words[lines[i].words[k]].bbox;
                 double cx = (w.x0 + w.x1) / 2;
                 int c = 0;
                 while ((size_t)c < n_gaps && cx > gaps[c].core)
                     c++;
-                if (c != last) {
+                bool spaced = k > 0 && w.x0 - page->words[lines[i].words[k - 1]].bbox.x1 < space;
+                if (c != last)
                     cols++;
-                    run = 0;
-                }
-                prose |= ++run >= 6;
+                if (c != last && !spaced)
+                    run = spaced_run = words = 0;
+                else if (c != last)
+                    spaced_run = 1; /* the run crosses a column gap: it must read as words */
+                const struct word *word = &page->words[lines[i].words[k]];
+                words += alphabetic(word->text) && !word->bold; /* bold: a header, not prose */
+                run++;
+                prose |= run >= 6 && (!spaced_run || words * 10 >= run * 8);
                 last = c;
             }
             if (cols >= 2)
