@@ -314,6 +314,34 @@ static void test_vision__monospaced_prose_beside_table(void **state)
     page_free(p);
 }
 
+static void test_vision__justified_monospaced_column_beside_table(void **state)
+{
+    /* Justified monospaced prose (word spaces stretched to 1.1 advances) sharing its lines with
+     * the rows of a table in another size: which gaps are word spaces is told by the type of
+     * the whole page, not by the mix of sizes on one line. */
+    static const char *rows[8][3] = {{"Region", "Sales", "Growth"}, {"North East", "1,204", "3.1%"},
+                                     {"South", "987", "-0.4%"},     {"West Coast", "2,310", "12.0%"},
+                                     {"Central", "45", "1.0%"},     {"Lakes", "310", "2.2%"},
+                                     {"Hills", "7", "0.1%"},        {"Coast", "1,876", "9.9%"}};
+    static const char *left[8] = {"the survey covered all", "households in four big",
+                                  "regions over three years", "691,660. Estimated index",
+                                  "drawn at random from the", "census lists of the year",
+                                  "4,012. Weighted at once", "of each household there"};
+    struct page *p = synth_page_new(600, 400);
+    for (int r = 0; r < 8; r++) {
+        double y = 60 + 15 * r;
+        assert_int_equal(ragged(p, 40, y, 400, 12, 0.6, 0.66, left[r]), 1);
+        synth_text(p, 330, y + 2, 10, false, rows[r][0]);
+        text_right(p, 480, y + 2, 10, rows[r][1]);
+        text_right(p, 560, y + 2, 10, rows[r][2]);
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_true(l->regions[0].bbox.x0 >= 329 && l->regions[0].bbox.x1 <= 561);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__wordy_row_labels_stay_cells(void **state)
 {
     /* Row labels of three or four words, about as wide as each other: they fill their column
@@ -338,15 +366,17 @@ static void test_vision__monospaced_note_between_booktabs(void **state)
 {
     /* Two booktabs tables with a note and a caption set in monospaced type between them: the
      * note's words, one 0.6 em advance apart, fall into separate columns of the band between
-     * the rules, yet they run on as a sentence, so the band is prose and the tables stay two. */
+     * the rules, yet they run on as a sentence, so the band is prose and the tables stay two.
+     * (The note is set a size apart from the tables, whose synthetic words are 0.5 em a
+     * character and so monospaced too.) */
     struct page *p = synth_page_new(500, 400);
     synth_hline(p, 50, 400, 95);
     borderless_table(p, 60, 100);
     synth_hline(p, 50, 400, 113);
     synth_hline(p, 50, 400, 170);
-    assert_int_equal(ragged(p, 50, 176, 400, 10, 0.6, 0.6,
+    assert_int_equal(ragged(p, 50, 176, 400, 9, 0.6, 0.6,
                             "Source: national statistics office; figures rounded."), 1);
-    assert_int_equal(ragged(p, 50, 196, 400, 10, 0.6, 0.6, "Table 2: the housing and"), 1);
+    assert_int_equal(ragged(p, 50, 196, 400, 9, 0.6, 0.6, "Table 2: the housing and"), 1);
     synth_hline(p, 50, 400, 215);
     borderless_table(p, 60, 220);
     synth_hline(p, 50, 400, 233);
@@ -481,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_vision__two_column_layout),
         cmocka_unit_test(test_vision__short_prose_lines_beside_table),
         cmocka_unit_test(test_vision__monospaced_prose_beside_table),
+        cmocka_unit_test(test_vision__justified_monospaced_column_beside_table),
         cmocka_unit_test(test_vision__wordy_row_labels_stay_cells),
         cmocka_unit_test(test_vision__monospaced_note_between_booktabs),
         cmocka_unit_test(test_vision__paragraph_no_region),

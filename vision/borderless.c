@@ -141,37 +141,106 @@ static bool justified_prose(const struct page *page, const struct seg_line *sl, 
            (font <= 0 || mean <= 1.5 * font);
 }
 
-/* The character advance (points) of words (indices into page->words) set in a monospaced font,
- * else 0: >= 3 words of >= 3 characters with a letter, each as wide as its characters times one advance
- * (within 4%). A monospaced word space is a whole advance, 0.6 em, as wide as the gap that cuts
- * segments, so without this every word of a monospaced line would be a segment of its own. */
-static double words_mono_advance(const struct page *page, const size_t *words, size_t n)
+static bool has_letter(const char *t)
 {
-    double lo = INFINITY, hi = 0;
-    int m = 0;
-    for (size_t k = 0; k < n; k++) {
-        const struct word *w = &page->words[words[k]];
-        long chars = g_utf8_strlen(w->text, -1);
-        bool letter = false;
-        for (const char *t = w->text; *t; t = g_utf8_next_char(t))
-            letter |= g_unichar_isalpha(g_utf8_get_char(t));
-        if (chars < 3 || !letter)
-            continue; /* figures are tabular (one width) in proportional fonts too */
-        double advance = rect_width(w->bbox) / (double)chars;
-        lo = fmin(lo, advance);
-        hi = fmax(hi, advance);
-        m++;
+    for (; *t; t = g_utf8_next_char(t))
+        if (g_unichar_isalpha(g_utf8_get_char(t)))
+            return true;
+    return false;
+}
+
+/* A word's width per character (points). */
+static double word_advance(const struct word *w)
+{
+    long chars = g_utf8_strlen(w->text, -1);
+    return chars > 0 ? rect_width(w->bbox) / (double)chars : 0;
+}
+
+/* The sizes of type on a page that are set in a monospaced font, with their advances: a size is
+ * monospaced when its words of >= 3 characters with a letter are as wide as their characters
+ * times one advance: 90% of them within 5% of the median, or, with fewer than 8 such words, all
+ * of them (>= 3) within 4% (figures alone prove nothing: they are tabular in proportional fonts
+ * too). A monospaced word space is a whole
+ * advance, 0.6 em, as wide as the gap that cuts segments, so without this every word of a
+ * monospaced line would be a segment (or a column) of its own. */
+enum { MONO_SIZES = 16 };
+struct mono_fonts {
+    int n;
+    double size[MONO_SIZES], advance[MONO_SIZES];
+};
+
+static int cmp_double_asc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int mono_fonts_find(const struct page *page, struct mono_fonts *m)
+{
+    memset(m, 0, sizeof *m);
+    double sizes[MONO_SIZES];
+    int n_sizes = 0;
+    for (size_t i = 0; i < page->n_words && n_sizes < MONO_SIZES; i++) {
+        double fs = page->words[i].font_size;
+        bool seen = !(fs > 0);
+        for (int k = 0; k < n_sizes && !seen; k++)
+            seen = fabs(sizes[k] - fs) <= 0.05;
+        if (!seen)
+            sizes[n_sizes++] = fs;
     }
-    return m >= 3 && hi <= 1.04 * lo ? (lo + hi) / 2 : 0;
+    double *ratio = q_malloc(sizeof(double) * (page->n_words + 1));
+    if (!ratio)
+        return QUIRE_ENOMEM;
+    for (int k = 0; k < n_sizes; k++) {
+        size_t n = 0;
+        for (size_t i = 0; i < page->n_words; i++) {
+            const struct word *w = &page->words[i];
+            if (fabs(w->font_size - sizes[k]) <= 0.05 && g_utf8_strlen(w->text, -1) >= 3 &&
+                has_letter(w->text))
+                ratio[n++] = word_advance(w);
+        }
+        if (n < 3)
+            continue;
+        q_sort(ratio, n, sizeof ratio[0], cmp_double_asc);
+        double med = ratio[n / 2];
+        size_t close = 0;
+        for (size_t i = 0; i < n; i++)
+            close += fabs(ratio[i] - med) <= 0.05 * med;
+        bool mono = n >= 8 ? close * 10 >= n * 9 : ratio[n - 1] <= 1.04 * ratio[0];
+        if (mono && m->n < MONO_SIZES) {
+            m->size[m->n] = sizes[k];
+            m->advance[m->n++] = med;
+        }
+    }
+    free(ratio);
+    return 0;
 }
 
-static double mono_advance(const struct page *page, const struct seg_line *sl, size_t a, size_t b)
+/* The advance of a word's size when that size is monospaced and the word is set at it, else 0. */
+static double mono_word_advance(const struct mono_fonts *m, const struct word *w)
 {
-    return words_mono_advance(page, sl->own_words + a, b - a);
+    for (int k = 0; k < m->n; k++)
+        if (fabs(w->font_size - m->size[k]) <= 0.05)
+            return fabs(word_advance(w) - m->advance[k]) <= 0.06 * m->advance[k] ? m->advance[k]
+                                                                                 : 0;
+    return 0;
 }
 
-static int cut_line(const struct page *page, const struct text_line *l, double text_width,
-                    const struct region *regions, size_t n_regions, struct seg_line *sl)
+/* True when the gap before words[k] is one monospaced word space: both words set in the same
+ * monospaced size and the gap no wider than 1.2 advances. */
+static bool mono_space(const struct page *page, const struct mono_fonts *m, const size_t *words,
+                       size_t k)
+{
+    if (k == 0 || m->n == 0)
+        return false;
+    const struct word *p = &page->words[words[k - 1]], *w = &page->words[words[k]];
+    double a = mono_word_advance(m, w);
+    return a > 0 && mono_word_advance(m, p) == a && w->bbox.x0 - p->bbox.x1 <= 1.2 * a;
+}
+
+static int cut_line(const struct page *page, const struct mono_fonts *mono,
+                    const struct text_line *l, double text_width, const struct region *regions,
+                    size_t n_regions, struct seg_line *sl)
 {
     memset(sl, 0, sizeof *sl);
     sl->own_words = q_malloc(sizeof(size_t) * (l->n_words + 1));
@@ -200,11 +269,11 @@ static int cut_line(const struct page *page, const struct text_line *l, double t
         while (ce < sl->n_own && word_gap(page, sl, ce) < wide)
             ce++;
         bool prose = justified_prose(page, sl, c, ce);
-        double space = fmax(gap, 1.3 * mono_advance(page, sl, c, ce));
         size_t s = c;
         while (s < ce) {
             size_t e = s + 1;
-            while (e < ce && (prose || word_gap(page, sl, e) < space))
+            while (e < ce && (prose || word_gap(page, sl, e) < gap ||
+                              mono_space(page, mono, sl->own_words, e)))
                 e++;
             struct rect box = page->words[sl->own_words[s]].bbox;
             for (size_t k = s; k < e; k++)
@@ -592,11 +661,14 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
     }
     double font = vision__median_font(page);
     size_t existing = *n_regions;
+    struct mono_fonts mono;
     struct seg_line *sl = q_calloc(n + 1, sizeof *sl);
     if (!sl)
         err = QUIRE_ENOMEM;
+    if (!err)
+        err = mono_fonts_find(page, &mono);
     for (size_t i = 0; i < n && !err; i++)
-        err = cut_line(page, &lines[i], x1 - x0, *regions, existing, &sl[i]);
+        err = cut_line(page, &mono, &lines[i], x1 - x0, *regions, existing, &sl[i]);
     if (!err)
         err = mark_prose_stacks(page, lines, sl, n);
     for (size_t i = 0; i < n && !err; i++)
@@ -701,7 +773,11 @@ int vision__column_stats(const struct page *page, struct rect area, struct colum
     struct column_gap *gaps = NULL;
     size_t n_gaps = 0;
     double font = vision__median_font(page);
-    err = vision__column_gaps(page, lines, n, area, fmax(0.5 * font, 2.5), 0, &gaps, &n_gaps);
+    struct mono_fonts mono;
+    err = mono_fonts_find(page, &mono);
+    if (!err)
+        err = vision__column_gaps(page, lines, n, area, fmax(0.5 * font, 2.5), 0, &gaps,
+                                  &n_gaps);
     if (!err) {
         out->n_lines = (int)n;
         out->n_columns = n ? (int)n_gaps + 1 : 0;
@@ -709,14 +785,13 @@ int vision__column_stats(const struct page *page, struct rect area, struct colum
             int cols = 0, last = -1, run = 0, spaced_run = 0, words = 0;
             bool prose = false;
             /* Monospaced words one advance apart run on across column gaps: a sentence. */
-            double space = 1.3 * words_mono_advance(page, lines[i].words, lines[i].n_words);
             for (size_t k = 0; k < lines[i].n_words; k++) {
                 struct rect w = page->words[lines[i].words[k]].bbox;
                 double cx = (w.x0 + w.x1) / 2;
                 int c = 0;
                 while ((size_t)c < n_gaps && cx > gaps[c].core)
                     c++;
-                bool spaced = k > 0 && w.x0 - page->words[lines[i].words[k - 1]].bbox.x1 < space;
+                bool spaced = mono_space(page, &mono, lines[i].words, k);
                 if (c != last)
                     cols++;
                 if (c != last && !spaced)
