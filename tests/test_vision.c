@@ -342,6 +342,32 @@ static void test_vision__justified_monospaced_column_beside_table(void **state)
     page_free(p);
 }
 
+static void test_vision__paragraph_ends_beside_table(void **state)
+{
+    /* Short paragraphs of two full lines and a short last one: the last lines are too short to
+     * be prose alone and a quarter of the column's lines are not broken, but the column is
+     * mostly long lines, so its short ones are paragraph ends, not cells beside the table. */
+    static const char *paragraph =
+        "the survey covered households in four regions over three years with a sample that "
+        "was drawn from the lists";
+    static const char *names[] = {"Region", "North", "South", "West", "East",
+                                  "Lakes", "Hills", "Coast", "Central"};
+    struct page *p = synth_page_new(600, 400);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(ragged(p, 40, 40 + 43 * k, 210, 10, 0.5, 0.28, paragraph), 3);
+    for (int r = 0; r < 9; r++) { /* a table row on every line of the column */
+        double y = 40 + 43 * (r / 3) + 13 * (r % 3);
+        synth_text(p, 330, y, 10, false, names[r]);
+        text_right(p, 480, y, 10, r ? "1,204" : "Sales");
+        text_right(p, 560, y, 10, r ? "3.1%" : "Growth");
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_true(l->regions[0].bbox.x0 >= 329 && l->regions[0].bbox.x1 <= 561);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__wordy_row_labels_stay_cells(void **state)
 {
     /* Row labels of three or four words, about as wide as each other: they fill their column
@@ -512,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_vision__short_prose_lines_beside_table),
         cmocka_unit_test(test_vision__monospaced_prose_beside_table),
         cmocka_unit_test(test_vision__justified_monospaced_column_beside_table),
+        cmocka_unit_test(test_vision__paragraph_ends_beside_table),
         cmocka_unit_test(test_vision__wordy_row_labels_stay_cells),
         cmocka_unit_test(test_vision__monospaced_note_between_booktabs),
         cmocka_unit_test(test_vision__paragraph_no_region),

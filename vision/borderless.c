@@ -335,7 +335,8 @@ static bool wordy(const struct page *page, const struct seg_line *line, const st
  * form a stack; a line of a paragraph ends because the next line's first word would not have
  * fitted ("broken": its width + a space + that word > the stack's widest line), while the cells
  * of a table column mostly would have (a short cell leaves room). A stack of >= 4 lines whose
- * lines above its last are broken and wordy, >= 80% of them, is prose, when >= 40% of its lines
+ * lines above its last are broken and wordy, >= 80% of them (60% when >= 60% of its lines are
+ * long enough to be prose on their own), is prose, when >= 40% of its lines
  * below the first go on in lower case, as sentences run on and the labels of a column seldom do. */
 static int mark_prose_stacks(const struct page *page, const struct text_line *lines,
                              struct seg_line *sl, size_t n)
@@ -377,12 +378,13 @@ static int mark_prose_stacks(const struct page *page, const struct text_line *li
         for (size_t k = 0; k < sl[i].n_segs; k++) {
             if (has_prev[i * stride + k])
                 continue; /* not the top of a stack */
-            size_t len = 0;
+            size_t len = 0, long_lines = 0;
             double widest = 0;
             for (long c = (long)(i * stride + k); c >= 0 && len < n; c = next[c]) {
                 chain[len++] = c;
                 const struct segment *s = &sl[c / (long)stride].segs[c % (long)stride];
                 widest = fmax(widest, rect_width(s->box));
+                long_lines += s->long_text;
             }
             if (len < 4)
                 continue;
@@ -399,7 +401,9 @@ static int mark_prose_stacks(const struct page *page, const struct text_line *li
                 gunichar c = g_utf8_get_char(page->words[below->own_words[t->start]].text);
                 lower += g_unichar_islower(c);
             }
-            if ((double)broken < 0.8 * (double)(len - 1) || (double)lower < 0.4 * (double)(len - 1))
+            /* Mostly long lines already: the short ones are the ends of its paragraphs. */
+            double need = long_lines * 10 >= len * 6 ? 0.6 : 0.8;
+            if ((double)broken < need * (double)(len - 1) || (double)lower < 0.4 * (double)(len - 1))
                 continue;
             for (size_t m = 0; m < len; m++)
                 sl[chain[m] / (long)stride].segs[chain[m] % (long)stride].long_text = true;
