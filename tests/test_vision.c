@@ -416,6 +416,41 @@ static void test_vision__monospaced_note_between_booktabs(void **state)
     page_free(p);
 }
 
+static void test_vision__booktabs_rows_of_figures_in_few_columns(void **state)
+{
+    /* A wide cell in the first row covers the gaps between the middle columns, so each other
+     * row puts six words into one projected column; they are mostly figures, not a sentence,
+     * and the band is still table rows. */
+    static const struct {
+        double x;
+        const char *text;
+    } cells[4][5] = {
+        {{47, "Logistics"}, {154, "(755,104,200,300,400,500)"}, {370, "659.9 ± 7.4"}},
+        {{47, "Tier 1 capital"}, {188, "(95)"}, {219, "6 Sep 2022"}, {294, "ISO 52719"},
+         {370, "733.5 ± 4.7"}},
+        {{47, "Zurich"}, {190, "125"}, {222, "8 Jun 2016"}, {294, "ISO 88897"}, {370, "895.6 ± 3.7"}},
+        {{47, "Other income"}, {188, "(36)"}, {220, "9 Apr 1998"}, {294, "ISO 15713"},
+         {370, "373.9 ± 6.8"}},
+    };
+    static const char *header[] = {"Name", "Net", "Deadline", "SKU", "Value"};
+    static const double header_x[] = {47, 160, 223, 311, 370};
+    struct page *p = synth_page_new(500, 300);
+    synth_hline(p, 44, 445, 60);
+    for (int c = 0; c < 5; c++)
+        synth_text(p, header_x[c], 66, 12, true, header[c]);
+    synth_hline(p, 44, 445, 82);
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 5 && cells[r][c].text; c++)
+            synth_text(p, cells[r][c].x, 87 + 22 * r, 12, false, cells[r][c].text);
+    synth_hline(p, 44, 445, 172);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_HRULES);
+    assert_true(fabs(l->regions[0].bbox.y0 - 60) <= 1 && fabs(l->regions[0].bbox.y1 - 172) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__paragraph_no_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -541,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_vision__paragraph_ends_beside_table),
         cmocka_unit_test(test_vision__wordy_row_labels_stay_cells),
         cmocka_unit_test(test_vision__monospaced_note_between_booktabs),
+        cmocka_unit_test(test_vision__booktabs_rows_of_figures_in_few_columns),
         cmocka_unit_test(test_vision__paragraph_no_region),
         cmocka_unit_test(test_vision__list_no_region),
         cmocka_unit_test(test_vision__table_of_contents_no_region),
