@@ -451,6 +451,31 @@ static void test_vision__booktabs_rows_of_figures_in_few_columns(void **state)
     page_free(p);
 }
 
+static void test_vision__booktabs_bold_header_of_many_words(void **state)
+{
+    /* The header band between the top and the mid rule holds titles set close together, six
+     * words in one projected column; they are bold, a header and not a sentence, so the band
+     * belongs to the table. */
+    struct page *p = synth_page_new(500, 300);
+    synth_hline(p, 44, 445, 60);
+    synth_text(p, 47, 66, 12, true, "Name");
+    synth_text(p, 200, 66, 12, true, "Score ± CI Yield ± SE");
+    synth_hline(p, 44, 445, 82);
+    static const char *names[] = {"North", "South", "West", "East"};
+    for (int r = 0; r < 4; r++) {
+        synth_text(p, 47, 87 + 22 * r, 12, false, names[r]);
+        synth_text(p, 200, 87 + 22 * r, 12, false, "348.4 ± 4.2");
+        synth_text(p, 330, 87 + 22 * r, 12, false, "383.1 ± 2.7");
+    }
+    synth_hline(p, 44, 445, 172);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_HRULES);
+    assert_true(fabs(l->regions[0].bbox.y0 - 60) <= 1 && fabs(l->regions[0].bbox.y1 - 172) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__paragraph_no_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -577,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_vision__wordy_row_labels_stay_cells),
         cmocka_unit_test(test_vision__monospaced_note_between_booktabs),
         cmocka_unit_test(test_vision__booktabs_rows_of_figures_in_few_columns),
+        cmocka_unit_test(test_vision__booktabs_bold_header_of_many_words),
         cmocka_unit_test(test_vision__paragraph_no_region),
         cmocka_unit_test(test_vision__list_no_region),
         cmocka_unit_test(test_vision__table_of_contents_no_region),

@@ -786,7 +786,7 @@ int vision__column_stats(const struct page *page, struct rect area, struct colum
         out->n_lines = (int)n;
         out->n_columns = n ? (int)n_gaps + 1 : 0;
         for (size_t i = 0; i < n; i++) {
-            int cols = 0, last = -1, run = 0, spaced_run = 0, words = 0, plain = 0;
+            int cols = 0, last = -1, run = 0, spaced_run = 0, plain = 0;
             bool prose = false;
             /* Monospaced words one advance apart run on across column gaps: a sentence. */
             for (size_t k = 0; k < lines[i].n_words; k++) {
@@ -799,17 +799,15 @@ int vision__column_stats(const struct page *page, struct rect area, struct colum
                 if (c != last)
                     cols++;
                 if (c != last && !spaced)
-                    run = spaced_run = words = plain = 0;
+                    run = spaced_run = plain = 0;
                 else if (c != last)
                     spaced_run = 1; /* the run crosses a column gap: it must read as words */
                 const struct word *word = &page->words[lines[i].words[k]];
-                bool alpha = alphabetic(word->text);
-                words += alpha;
-                plain += alpha && !word->bold; /* bold: a header, not prose */
+                plain += alphabetic(word->text) && !word->bold; /* bold: a header, not prose */
                 run++;
-                /* Six words in one column are a sentence when most are words; a run that
-                 * crosses a column gap must be plainer still. */
-                prose |= run >= 6 && (spaced_run ? plain * 10 >= run * 8 : words * 10 >= run * 6);
+                /* Six words in one column are a sentence when most are plain words (letters,
+                 * no digits, not bold); a run that crosses a column gap must be plainer still. */
+                prose |= run >= 6 && plain * 10 >= run * (spaced_run ? 8 : 6);
                 last = c;
             }
             if (cols >= 2)
