@@ -476,6 +476,33 @@ static void test_vision__booktabs_bold_header_of_many_words(void **state)
     page_free(p);
 }
 
+static void test_vision__borderless_tables_in_two_sizes(void **state)
+{
+    /* Two borderless tables one blank line apart, set in different sizes of type: the rows in
+     * the other size begin the second table. */
+    static const char *names[] = {"Item", "North", "South", "West", "East"};
+    struct page *p = synth_page_new(500, 400);
+    for (int r = 0; r < 5; r++) {
+        double y = 60 + 17 * r;
+        synth_text(p, 118, y, 11, r == 0, names[r]);
+        text_right(p, 280, y, 11, r ? "683.2" : "Value");
+        text_right(p, 400, y, 11, r ? "9,212" : "Count");
+    }
+    for (int r = 0; r < 4; r++) {
+        double y = 60 + 17 * 4 + 11 + 20 + 13 * r;
+        synth_text(p, 62, y, 9, r == 0, names[r]);
+        text_right(p, 200, y, 9, r ? "30,767" : "Profit");
+        text_right(p, 300, y, 9, r ? "$161.95" : "Price");
+        text_right(p, 380, y, 9, r ? "8,666" : "Net");
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 2);
+    assert_true(fabs(l->regions[0].bbox.y0 - 60) <= 1 && fabs(l->regions[0].bbox.x0 - 118) <= 1);
+    assert_true(fabs(l->regions[1].bbox.y0 - 159) <= 1 && fabs(l->regions[1].bbox.x0 - 62) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__paragraph_no_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -603,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_vision__monospaced_note_between_booktabs),
         cmocka_unit_test(test_vision__booktabs_rows_of_figures_in_few_columns),
         cmocka_unit_test(test_vision__booktabs_bold_header_of_many_words),
+        cmocka_unit_test(test_vision__borderless_tables_in_two_sizes),
         cmocka_unit_test(test_vision__paragraph_no_region),
         cmocka_unit_test(test_vision__list_no_region),
         cmocka_unit_test(test_vision__table_of_contents_no_region),

@@ -714,6 +714,11 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
                     resume = j; /* a table beside this one */
                 continue;
             }
+            /* Rows in another size of type after a blank: the next table. */
+            double size = lines[end].font_size;
+            if (li->kind == LINE_MULTI && gap > 0.8 * height && size > 0 &&
+                fabs(lines[j].font_size - size) > 0.12 * size)
+                break;
             if (li->kind == LINE_SINGLE) {
                 if (++singles > 2)
                     break;
