@@ -503,6 +503,39 @@ static void test_vision__borderless_tables_in_two_sizes(void **state)
     page_free(p);
 }
 
+static void test_vision__borderless_table_below_with_bold_header(void **state)
+{
+    /* Two borderless tables in one size, a blank line apart: the bold header row after plain
+     * rows begins the second table. */
+    static const char *names[] = {"Item", "North", "South", "West", "East", "Lakes"};
+    struct page *p = synth_page_new(500, 400);
+    for (int r = 0; r < 6; r++) {
+        double y = 60 + 14 * r;
+        synth_text(p, 76, y, 10, r == 0, names[r]);
+        text_right(p, 250, y, 10, r ? "683.2" : "Value");
+        text_right(p, 380, y, 10, r ? "9,212" : "Count");
+    }
+    for (int r = 0; r < 5; r++) {
+        double y = 60 + 14 * 5 + 10 + 23 + 14 * r; /* a 23 pt blank above the header */
+        synth_text(p, 76, y, 10, r == 0, names[r]);
+        if (r == 0) { /* the header row, all bold */
+            synth_text(p, 200 - 30, y, 10, true, "Profit");
+            synth_text(p, 300 - 25, y, 10, true, "Price");
+            synth_text(p, 380 - 15, y, 10, true, "Net");
+            continue;
+        }
+        text_right(p, 200, y, 10, "30,767");
+        text_right(p, 300, y, 10, "$161.95");
+        text_right(p, 380, y, 10, "8,666");
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 2);
+    assert_true(fabs(l->regions[0].bbox.y0 - 60) <= 1 && fabs(l->regions[0].bbox.y1 - 140) <= 1);
+    assert_true(fabs(l->regions[1].bbox.y0 - 163) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__paragraph_no_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -631,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_vision__booktabs_rows_of_figures_in_few_columns),
         cmocka_unit_test(test_vision__booktabs_bold_header_of_many_words),
         cmocka_unit_test(test_vision__borderless_tables_in_two_sizes),
+        cmocka_unit_test(test_vision__borderless_table_below_with_bold_header),
         cmocka_unit_test(test_vision__paragraph_no_region),
         cmocka_unit_test(test_vision__list_no_region),
         cmocka_unit_test(test_vision__table_of_contents_no_region),

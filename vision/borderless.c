@@ -484,6 +484,15 @@ static int classify_line(const struct page *page, const struct seg_line *sl, siz
     return 0;
 }
 
+/* True when every cell word of the line is bold (a header row). */
+static bool all_bold(const struct page *page, const struct line_info *li)
+{
+    for (size_t k = 0; k < li->n_cells; k++)
+        if (!page->words[li->cells[k]].bold)
+            return false;
+    return li->n_cells > 0;
+}
+
 static bool h_overlap(struct rect a, struct rect b)
 {
     return a.x0 < b.x1 && b.x0 < a.x1;
@@ -714,10 +723,14 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
                     resume = j; /* a table beside this one */
                 continue;
             }
-            /* Rows in another size of type after a blank: the next table. */
+            /* Rows in another size of type, or a bold header row below plain rows, after a
+             * blank: the next table. */
             double size = lines[end].font_size;
             if (li->kind == LINE_MULTI && gap > 0.8 * height && size > 0 &&
                 fabs(lines[j].font_size - size) > 0.12 * size)
+                break;
+            if (li->kind == LINE_MULTI && gap > 1.2 * height && all_bold(page, li) &&
+                !all_bold(page, &info[end]))
                 break;
             if (li->kind == LINE_SINGLE) {
                 if (++singles > 2)
