@@ -2,12 +2,16 @@
  * borderless.c - tables without rules, found from how the text lines up.
  *
  * Each text line is cut into segments at gaps wider than ~0.6 em (after wide gaps first, so a
- * line of justified prose with stretched spaces stays one segment). A segment of >= 5 words wider
+ * line of justified prose with stretched spaces stays one segment; in a size of type the page
+ * sets in a monospaced font, a one-advance gap is a word space). A segment of >= 5 words wider
  * than 30% of the text block is prose (a paragraph line, or one column of a two-column layout)
- * and takes no part; dot leaders are set aside and remembered. Lines with >= 2 remaining segments
+ * and takes no part, and so is a stack of left-aligned segments that reads as a ragged-right
+ * paragraph (each line ends because the next one's first word would not fit); dot leaders are
+ * set aside and remembered. Lines with >= 2 remaining segments
  * are "multi" lines; a run of them (allowing up to two single-segment lines in between, as
  * wrapped cells or section labels) is a candidate block. Prose that overlaps the block
- * horizontally ends it; prose beside it (the other column of the page) does not.
+ * horizontally ends it; prose beside it (the other column of the page) does not. After a blank,
+ * rows in another size of type, or a bold header row below plain rows, begin the next block.
  *
  * A block is a table when the projection of its words leaves >= 2 columns, the outer columns are
  * supported by >= 25% of its lines (a stray word of the neighbouring page column is cut off), at
