@@ -256,6 +256,286 @@ static void test_vision__two_column_layout(void **state)
     page_free(p);
 }
 
+/* Lays out `text` as a ragged-right paragraph of lines at most `width` wide from (x, y), 1.3 em
+ * apart, each word `advance` per character (em) and spaced by `space` (em); returns the line
+ * count. */
+static int ragged(struct page *p, double x, double y, double width, double fs, double advance,
+                  double space, const char *text)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", text);
+    double cx = x;
+    int line = 0;
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        double w = advance * fs * (double)strlen(t);
+        if (cx > x && cx + w > x + width) {
+            cx = x;
+            line++;
+        }
+        synth_word(p, cx, y + 1.3 * fs * line, fs, false, t);
+        p->words[p->n_words - 1].bbox.x1 = cx + w; /* synth_word sets 0.5 em a character */
+        cx += w + space * fs;
+    }
+    return line + 1;
+}
+
+static const char *column_text =
+    "the survey covered households in four regions over three years with a sample that was "
+    "drawn at random from the census lists of the previous year and weighted by the size of "
+    "each household and interviews took place in the spring so that every answer was checked "
+    "twice before it entered the final tables of the report that the office published later";
+
+static void test_vision__short_prose_lines_beside_table(void **state)
+{
+    /* A narrow page column of four-word lines: too short to read as prose one by one, but each
+     * ends because the next line's first word would not fit, and they run on in lower case. */
+    struct page *p = synth_page_new(600, 400);
+    assert_true(ragged(p, 40, 60, 130, 10, 0.5, 0.28, column_text) >= 8);
+    borderless_table(p, 330, 64);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_BORDERLESS);
+    assert_true(l->regions[0].bbox.x0 >= 329 && l->regions[0].bbox.x1 <= 561);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__monospaced_prose_beside_table(void **state)
+{
+    /* Monospaced type: a word space is a whole 0.6 em advance, as wide as a column gap; the
+     * lines of the column must still read as runs of words, not as rows of one-word cells. */
+    struct page *p = synth_page_new(600, 400);
+    assert_true(ragged(p, 40, 60, 190, 12, 0.6, 0.6, column_text) >= 8);
+    borderless_table(p, 330, 64);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_true(l->regions[0].bbox.x0 >= 329 && l->regions[0].bbox.x1 <= 561);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__justified_monospaced_column_beside_table(void **state)
+{
+    /* Justified monospaced prose (word spaces stretched to 1.1 advances) sharing its lines with
+     * the rows of a table in another size: which gaps are word spaces is told by the type of
+     * the whole page, not by the mix of sizes on one line. */
+    static const char *rows[8][3] = {{"Region", "Sales", "Growth"}, {"North East", "1,204", "3.1%"},
+                                     {"South", "987", "-0.4%"},     {"West Coast", "2,310", "12.0%"},
+                                     {"Central", "45", "1.0%"},     {"Lakes", "310", "2.2%"},
+                                     {"Hills", "7", "0.1%"},        {"Coast", "1,876", "9.9%"}};
+    static const char *left[8] = {"the survey covered all", "households in four big",
+                                  "regions over three years", "691,660. Estimated index",
+                                  "drawn at random from the", "census lists of the year",
+                                  "4,012. Weighted at once", "of each household there"};
+    struct page *p = synth_page_new(600, 400);
+    for (int r = 0; r < 8; r++) {
+        double y = 60 + 15 * r;
+        assert_int_equal(ragged(p, 40, y, 400, 12, 0.6, 0.66, left[r]), 1);
+        synth_text(p, 330, y + 2, 10, false, rows[r][0]);
+        text_right(p, 480, y + 2, 10, rows[r][1]);
+        text_right(p, 560, y + 2, 10, rows[r][2]);
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_true(l->regions[0].bbox.x0 >= 329 && l->regions[0].bbox.x1 <= 561);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__paragraph_ends_beside_table(void **state)
+{
+    /* Short paragraphs of two full lines and a short last one: the last lines are too short to
+     * be prose alone and a quarter of the column's lines are not broken, but the column is
+     * mostly long lines, so its short ones are paragraph ends, not cells beside the table. */
+    static const char *paragraph =
+        "the survey covered households in four regions over three years with a sample that "
+        "was drawn from the lists";
+    static const char *names[] = {"Region", "North", "South", "West", "East",
+                                  "Lakes", "Hills", "Coast", "Central"};
+    struct page *p = synth_page_new(600, 400);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(ragged(p, 40, 40 + 43 * k, 210, 10, 0.5, 0.28, paragraph), 3);
+    for (int r = 0; r < 9; r++) { /* a table row on every line of the column */
+        double y = 40 + 43 * (r / 3) + 13 * (r % 3);
+        synth_text(p, 330, y, 10, false, names[r]);
+        text_right(p, 480, y, 10, r ? "1,204" : "Sales");
+        text_right(p, 560, y, 10, r ? "3.1%" : "Growth");
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_true(l->regions[0].bbox.x0 >= 329 && l->regions[0].bbox.x1 <= 561);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__wordy_row_labels_stay_cells(void **state)
+{
+    /* Row labels of three or four words, about as wide as each other: they fill their column
+     * like lines of prose, but each starts a new label in capitals, so the table keeps them. */
+    static const char *labels[] = {"Operating income total", "Depreciation of assets",
+                                   "Interest on the loans", "Provisions for losses",
+                                   "Marketing and selling", "Insurance of buildings"};
+    struct page *p = synth_page_new(600, 400);
+    for (int r = 0; r < 6; r++) {
+        synth_text(p, 60, 100 + 14 * r, 10, false, labels[r]);
+        text_right(p, 300, 100 + 14 * r, 10, r % 2 ? "1,204" : "87");
+        text_right(p, 380, 100 + 14 * r, 10, r % 3 ? "open" : "closed");
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_true(fabs(l->regions[0].bbox.x0 - 60) <= 1 && fabs(l->regions[0].bbox.x1 - 380) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__monospaced_note_between_booktabs(void **state)
+{
+    /* Two booktabs tables with a note and a caption set in monospaced type between them: the
+     * note's words, one 0.6 em advance apart, fall into separate columns of the band between
+     * the rules, yet they run on as a sentence, so the band is prose and the tables stay two.
+     * (The note is set a size apart from the tables, whose synthetic words are 0.5 em a
+     * character and so monospaced too.) */
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 50, 400, 95);
+    borderless_table(p, 60, 100);
+    synth_hline(p, 50, 400, 113);
+    synth_hline(p, 50, 400, 170);
+    assert_int_equal(ragged(p, 50, 176, 400, 9, 0.6, 0.6,
+                            "Source: national statistics office; figures rounded."), 1);
+    assert_int_equal(ragged(p, 50, 196, 400, 9, 0.6, 0.6, "Table 2: the housing and"), 1);
+    synth_hline(p, 50, 400, 215);
+    borderless_table(p, 60, 220);
+    synth_hline(p, 50, 400, 233);
+    synth_hline(p, 50, 400, 290);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 2);
+    assert_int_equal(l->regions[0].kind, REGION_HRULES);
+    assert_int_equal(l->regions[1].kind, REGION_HRULES);
+    assert_true(fabs(l->regions[0].bbox.y1 - 170) <= 1 && fabs(l->regions[1].bbox.y0 - 215) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__booktabs_rows_of_figures_in_few_columns(void **state)
+{
+    /* A wide cell in the first row covers the gaps between the middle columns, so each other
+     * row puts six words into one projected column; they are mostly figures, not a sentence,
+     * and the band is still table rows. */
+    static const struct {
+        double x;
+        const char *text;
+    } cells[4][5] = {
+        {{47, "Logistics"}, {154, "(755,104,200,300,400,500)"}, {370, "659.9 ± 7.4"}},
+        {{47, "Tier 1 capital"}, {188, "(95)"}, {219, "6 Sep 2022"}, {294, "ISO 52719"},
+         {370, "733.5 ± 4.7"}},
+        {{47, "Zurich"}, {190, "125"}, {222, "8 Jun 2016"}, {294, "ISO 88897"}, {370, "895.6 ± 3.7"}},
+        {{47, "Other income"}, {188, "(36)"}, {220, "9 Apr 1998"}, {294, "ISO 15713"},
+         {370, "373.9 ± 6.8"}},
+    };
+    static const char *header[] = {"Name", "Net", "Deadline", "SKU", "Value"};
+    static const double header_x[] = {47, 160, 223, 311, 370};
+    struct page *p = synth_page_new(500, 300);
+    synth_hline(p, 44, 445, 60);
+    for (int c = 0; c < 5; c++)
+        synth_text(p, header_x[c], 66, 12, true, header[c]);
+    synth_hline(p, 44, 445, 82);
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 5 && cells[r][c].text; c++)
+            synth_text(p, cells[r][c].x, 87 + 22 * r, 12, false, cells[r][c].text);
+    synth_hline(p, 44, 445, 172);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_HRULES);
+    assert_true(fabs(l->regions[0].bbox.y0 - 60) <= 1 && fabs(l->regions[0].bbox.y1 - 172) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__booktabs_bold_header_of_many_words(void **state)
+{
+    /* The header band between the top and the mid rule holds titles set close together, six
+     * words in one projected column; they are bold, a header and not a sentence, so the band
+     * belongs to the table. */
+    struct page *p = synth_page_new(500, 300);
+    synth_hline(p, 44, 445, 60);
+    synth_text(p, 47, 66, 12, true, "Name");
+    synth_text(p, 200, 66, 12, true, "Score ± CI Yield ± SE");
+    synth_hline(p, 44, 445, 82);
+    static const char *names[] = {"North", "South", "West", "East"};
+    for (int r = 0; r < 4; r++) {
+        synth_text(p, 47, 87 + 22 * r, 12, false, names[r]);
+        synth_text(p, 200, 87 + 22 * r, 12, false, "348.4 ± 4.2");
+        synth_text(p, 330, 87 + 22 * r, 12, false, "383.1 ± 2.7");
+    }
+    synth_hline(p, 44, 445, 172);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_HRULES);
+    assert_true(fabs(l->regions[0].bbox.y0 - 60) <= 1 && fabs(l->regions[0].bbox.y1 - 172) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__borderless_tables_in_two_sizes(void **state)
+{
+    /* Two borderless tables one blank line apart, set in different sizes of type: the rows in
+     * the other size begin the second table. */
+    static const char *names[] = {"Item", "North", "South", "West", "East"};
+    struct page *p = synth_page_new(500, 400);
+    for (int r = 0; r < 5; r++) {
+        double y = 60 + 17 * r;
+        synth_text(p, 118, y, 11, r == 0, names[r]);
+        text_right(p, 280, y, 11, r ? "683.2" : "Value");
+        text_right(p, 400, y, 11, r ? "9,212" : "Count");
+    }
+    for (int r = 0; r < 4; r++) {
+        double y = 60 + 17 * 4 + 11 + 20 + 13 * r;
+        synth_text(p, 62, y, 9, r == 0, names[r]);
+        text_right(p, 200, y, 9, r ? "30,767" : "Profit");
+        text_right(p, 300, y, 9, r ? "$161.95" : "Price");
+        text_right(p, 380, y, 9, r ? "8,666" : "Net");
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 2);
+    assert_true(fabs(l->regions[0].bbox.y0 - 60) <= 1 && fabs(l->regions[0].bbox.x0 - 118) <= 1);
+    assert_true(fabs(l->regions[1].bbox.y0 - 159) <= 1 && fabs(l->regions[1].bbox.x0 - 62) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__borderless_table_below_with_bold_header(void **state)
+{
+    /* Two borderless tables in one size, a blank line apart: the bold header row after plain
+     * rows begins the second table. */
+    static const char *names[] = {"Item", "North", "South", "West", "East", "Lakes"};
+    struct page *p = synth_page_new(500, 400);
+    for (int r = 0; r < 6; r++) {
+        double y = 60 + 14 * r;
+        synth_text(p, 76, y, 10, r == 0, names[r]);
+        text_right(p, 250, y, 10, r ? "683.2" : "Value");
+        text_right(p, 380, y, 10, r ? "9,212" : "Count");
+    }
+    for (int r = 0; r < 5; r++) {
+        double y = 60 + 14 * 5 + 10 + 23 + 14 * r; /* a 23 pt blank above the header */
+        synth_text(p, 76, y, 10, r == 0, names[r]);
+        if (r == 0) { /* the header row, all bold */
+            synth_text(p, 200 - 30, y, 10, true, "Profit");
+            synth_text(p, 300 - 25, y, 10, true, "Price");
+            synth_text(p, 380 - 15, y, 10, true, "Net");
+            continue;
+        }
+        text_right(p, 200, y, 10, "30,767");
+        text_right(p, 300, y, 10, "$161.95");
+        text_right(p, 380, y, 10, "8,666");
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 2);
+    assert_true(fabs(l->regions[0].bbox.y0 - 60) <= 1 && fabs(l->regions[0].bbox.y1 - 140) <= 1);
+    assert_true(fabs(l->regions[1].bbox.y0 - 163) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__paragraph_no_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -375,6 +655,16 @@ int main(void)
         cmocka_unit_test(test_vision__rules_around_a_wrapped_row),
         cmocka_unit_test(test_vision__two_tables),
         cmocka_unit_test(test_vision__two_column_layout),
+        cmocka_unit_test(test_vision__short_prose_lines_beside_table),
+        cmocka_unit_test(test_vision__monospaced_prose_beside_table),
+        cmocka_unit_test(test_vision__justified_monospaced_column_beside_table),
+        cmocka_unit_test(test_vision__paragraph_ends_beside_table),
+        cmocka_unit_test(test_vision__wordy_row_labels_stay_cells),
+        cmocka_unit_test(test_vision__monospaced_note_between_booktabs),
+        cmocka_unit_test(test_vision__booktabs_rows_of_figures_in_few_columns),
+        cmocka_unit_test(test_vision__booktabs_bold_header_of_many_words),
+        cmocka_unit_test(test_vision__borderless_tables_in_two_sizes),
+        cmocka_unit_test(test_vision__borderless_table_below_with_bold_header),
         cmocka_unit_test(test_vision__paragraph_no_region),
         cmocka_unit_test(test_vision__list_no_region),
         cmocka_unit_test(test_vision__table_of_contents_no_region),

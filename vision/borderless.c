@@ -2,12 +2,16 @@
  * borderless.c - tables without rules, found from how the text lines up.
  *
  * Each text line is cut into segments at gaps wider than ~0.6 em (after wide gaps first, so a
- * line of justified prose with stretched spaces stays one segment). A segment of >= 5 words wider
+ * line of justified prose with stretched spaces stays one segment; in a size of type the page
+ * sets in a monospaced font, a one-advance gap is a word space). A segment of >= 5 words wider
  * than 30% of the text block is prose (a paragraph line, or one column of a two-column layout)
- * and takes no part; dot leaders are set aside and remembered. Lines with >= 2 remaining segments
+ * and takes no part, and so is a stack of left-aligned segments that reads as a ragged-right
+ * paragraph (each line ends because the next one's first word would not fit); dot leaders are
+ * set aside and remembered. Lines with >= 2 remaining segments
  * are "multi" lines; a run of them (allowing up to two single-segment lines in between, as
  * wrapped cells or section labels) is a candidate block. Prose that overlaps the block
- * horizontally ends it; prose beside it (the other column of the page) does not.
+ * horizontally ends it; prose beside it (the other column of the page) does not. After a blank,
+ * rows in another size of type, or a bold header row below plain rows, begin the next block.
  *
  * A block is a table when the projection of its words leaves >= 2 columns, the outer columns are
  * supported by >= 25% of its lines (a stray word of the neighbouring page column is cut off), at
@@ -141,8 +145,106 @@ static bool justified_prose(const struct page *page, const struct seg_line *sl, 
            (font <= 0 || mean <= 1.5 * font);
 }
 
-static int cut_line(const struct page *page, const struct text_line *l, double text_width,
-                    const struct region *regions, size_t n_regions, struct seg_line *sl)
+static bool has_letter(const char *t)
+{
+    for (; *t; t = g_utf8_next_char(t))
+        if (g_unichar_isalpha(g_utf8_get_char(t)))
+            return true;
+    return false;
+}
+
+/* A word's width per character (points). */
+static double word_advance(const struct word *w)
+{
+    long chars = g_utf8_strlen(w->text, -1);
+    return chars > 0 ? rect_width(w->bbox) / (double)chars : 0;
+}
+
+/* The sizes of type on a page that are set in a monospaced font, with their advances: a size is
+ * monospaced when its words of >= 3 characters with a letter are as wide as their characters
+ * times one advance: 90% of them within 5% of the median, or, with fewer than 8 such words, all
+ * of them (>= 3) within 4% (figures alone prove nothing: they are tabular in proportional fonts
+ * too). A monospaced word space is a whole
+ * advance, 0.6 em, as wide as the gap that cuts segments, so without this every word of a
+ * monospaced line would be a segment (or a column) of its own. */
+enum { MONO_SIZES = 16 };
+struct mono_fonts {
+    int n;
+    double size[MONO_SIZES], advance[MONO_SIZES];
+};
+
+static int cmp_double_asc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int mono_fonts_find(const struct page *page, struct mono_fonts *m)
+{
+    memset(m, 0, sizeof *m);
+    double sizes[MONO_SIZES];
+    int n_sizes = 0;
+    for (size_t i = 0; i < page->n_words && n_sizes < MONO_SIZES; i++) {
+        double fs = page->words[i].font_size;
+        bool seen = !(fs > 0);
+        for (int k = 0; k < n_sizes && !seen; k++)
+            seen = fabs(sizes[k] - fs) <= 0.05;
+        if (!seen)
+            sizes[n_sizes++] = fs;
+    }
+    double *ratio = q_malloc(sizeof(double) * (page->n_words + 1));
+    if (!ratio)
+        return QUIRE_ENOMEM;
+    for (int k = 0; k < n_sizes; k++) {
+        size_t n = 0;
+        for (size_t i = 0; i < page->n_words; i++) {
+            const struct word *w = &page->words[i];
+            if (fabs(w->font_size - sizes[k]) <= 0.05 && g_utf8_strlen(w->text, -1) >= 3 &&
+                has_letter(w->text))
+                ratio[n++] = word_advance(w);
+        }
+        if (n < 3)
+            continue;
+        q_sort(ratio, n, sizeof ratio[0], cmp_double_asc);
+        double med = ratio[n / 2];
+        size_t close = 0;
+        for (size_t i = 0; i < n; i++)
+            close += fabs(ratio[i] - med) <= 0.05 * med;
+        bool mono = n >= 8 ? close * 10 >= n * 9 : ratio[n - 1] <= 1.04 * ratio[0];
+        if (mono && m->n < MONO_SIZES) {
+            m->size[m->n] = sizes[k];
+            m->advance[m->n++] = med;
+        }
+    }
+    free(ratio);
+    return 0;
+}
+
+/* The advance of a word's size when that size is monospaced and the word is set at it, else 0. */
+static double mono_word_advance(const struct mono_fonts *m, const struct word *w)
+{
+    for (int k = 0; k < m->n; k++)
+        if (fabs(w->font_size - m->size[k]) <= 0.05)
+            return fabs(word_advance(w) - m->advance[k]) <= 0.06 * m->advance[k] ? m->advance[k]
+                                                                                 : 0;
+    return 0;
+}
+
+/* True when the gap before words[k] is one monospaced word space: both words set in the same
+ * monospaced size and the gap no wider than 1.2 advances. */
+static bool mono_space(const struct page *page, const struct mono_fonts *m, const size_t *words,
+                       size_t k)
+{
+    if (k == 0 || m->n == 0)
+        return false;
+    const struct word *p = &page->words[words[k - 1]], *w = &page->words[words[k]];
+    double a = mono_word_advance(m, w);
+    return a > 0 && mono_word_advance(m, p) == a && w->bbox.x0 - p->bbox.x1 <= 1.2 * a;
+}
+
+static int cut_line(const struct page *page, const struct mono_fonts *mono,
+                    const struct text_line *l, double text_width, const struct region *regions,
+                    size_t n_regions, struct seg_line *sl)
 {
     memset(sl, 0, sizeof *sl);
     sl->own_words = q_malloc(sizeof(size_t) * (l->n_words + 1));
@@ -174,7 +276,8 @@ static int cut_line(const struct page *page, const struct text_line *l, double t
         size_t s = c;
         while (s < ce) {
             size_t e = s + 1;
-            while (e < ce && (prose || word_gap(page, sl, e) < gap))
+            while (e < ce && (prose || word_gap(page, sl, e) < gap ||
+                              mono_space(page, mono, sl->own_words, e)))
                 e++;
             struct rect box = page->words[sl->own_words[s]].bbox;
             for (size_t k = s; k < e; k++)
@@ -185,6 +288,134 @@ static int cut_line(const struct page *page, const struct text_line *l, double t
         }
         c = ce;
     }
+    return 0;
+}
+
+/* The segment of line j whose left edge lines up with x (within tol), or -1. */
+static int aligned_segment(const struct seg_line *line, double x, double tol)
+{
+    for (size_t k = 0; k < line->n_segs; k++)
+        if (fabs(line->segs[k].box.x0 - x) <= tol)
+            return (int)k;
+    return -1;
+}
+
+/* The smallest word gap inside a segment (its space width), or fallback for one word. */
+static double segment_space(const struct page *page, const struct seg_line *line,
+                            const struct segment *seg, double fallback)
+{
+    double space = INFINITY;
+    for (size_t k = seg->start + 1; k < seg->end; k++)
+        space = fmin(space, word_gap(page, line, k));
+    return isfinite(space) ? space : fallback;
+}
+
+/* True for a word of letters without digits. */
+static bool alphabetic(const char *t)
+{
+    bool letter = false, digit = false;
+    for (; *t; t = g_utf8_next_char(t)) {
+        gunichar c = g_utf8_get_char(t);
+        letter |= g_unichar_isalpha(c);
+        digit |= g_unichar_isdigit(c);
+    }
+    return letter && !digit;
+}
+
+/* True for a segment of >= 3 words, >= 70% of them words (letters, no digits): what a line of
+ * prose holds, unlike a cell of figures ("728.5 ± 4.4"). */
+static bool wordy(const struct page *page, const struct seg_line *line, const struct segment *seg)
+{
+    size_t n = seg->end - seg->start, alpha = 0;
+    if (n < 3)
+        return false;
+    for (size_t k = seg->start; k < seg->end; k++)
+        alpha += alphabetic(page->words[line->own_words[k]].text);
+    return alpha * 10 >= n * 7;
+}
+
+/* Marks as prose the segments of ragged-right paragraphs too narrow for the length test: a page
+ * column of short lines beside a table. Segments whose left edges line up on consecutive lines
+ * form a stack; a line of a paragraph ends because the next line's first word would not have
+ * fitted ("broken": its width + a space + that word > the stack's widest line), while the cells
+ * of a table column mostly would have (a short cell leaves room). A stack of >= 4 lines whose
+ * lines above its last are broken and wordy, >= 80% of them (60% when >= 60% of its lines are
+ * long enough to be prose on their own), is prose, when >= 40% of its lines
+ * below the first go on in lower case, as sentences run on and the labels of a column seldom do. */
+static int mark_prose_stacks(const struct page *page, const struct text_line *lines,
+                             struct seg_line *sl, size_t n)
+{
+    /* next[i][k]: the (line, segment) below segment k of line i, packed as line * stride + k. */
+    size_t stride = 1;
+    for (size_t i = 0; i < n; i++)
+        stride = sl[i].n_segs + 1 > stride ? sl[i].n_segs + 1 : stride;
+    long *next = q_malloc(sizeof(long) * (n * stride + 1));
+    bool *has_prev = q_calloc(n * stride + 1, sizeof(bool));
+    long *chain = q_malloc(sizeof(long) * (n + 1));
+    if (!next || !has_prev || !chain) {
+        free(next);
+        free(has_prev);
+        free(chain);
+        return QUIRE_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sl[i].n_segs; k++) {
+            const struct segment *s = &sl[i].segs[k];
+            double h = rect_height(s->box);
+            next[i * stride + k] = -1;
+            for (size_t j = i + 1; j < n && lines[j].bbox.y0 - s->box.y1 <= 1.2 * h; j++) {
+                if (lines[j].bbox.y0 < s->box.y1 - 0.3 * h)
+                    continue; /* on the same baseline band: not the line below */
+                int t = aligned_segment(&sl[j], s->box.x0, 1.5);
+                if (t < 0)
+                    continue;
+                double th = rect_height(sl[j].segs[t].box);
+                if (fabs(th - h) > 0.25 * h)
+                    break; /* another size of type: not the same paragraph */
+                next[i * stride + k] = (long)(j * stride + (size_t)t);
+                has_prev[j * stride + (size_t)t] = true;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sl[i].n_segs; k++) {
+            if (has_prev[i * stride + k])
+                continue; /* not the top of a stack */
+            size_t len = 0, long_lines = 0;
+            double widest = 0;
+            for (long c = (long)(i * stride + k); c >= 0 && len < n; c = next[c]) {
+                chain[len++] = c;
+                const struct segment *s = &sl[c / (long)stride].segs[c % (long)stride];
+                widest = fmax(widest, rect_width(s->box));
+                long_lines += s->long_text;
+            }
+            if (len < 4)
+                continue;
+            size_t broken = 0, lower = 0;
+            for (size_t m = 0; m + 1 < len; m++) {
+                const struct seg_line *line = &sl[chain[m] / (long)stride];
+                const struct segment *s = &line->segs[chain[m] % (long)stride];
+                const struct seg_line *below = &sl[chain[m + 1] / (long)stride];
+                const struct segment *t = &below->segs[chain[m + 1] % (long)stride];
+                double first = rect_width(page->words[below->own_words[t->start]].bbox);
+                double space = segment_space(page, line, s, 0.25 * rect_height(s->box));
+                if (wordy(page, line, s) && rect_width(s->box) + space + first > widest - 0.5)
+                    broken++;
+                gunichar c = g_utf8_get_char(page->words[below->own_words[t->start]].text);
+                lower += g_unichar_islower(c);
+            }
+            /* Mostly long lines already: the short ones are the ends of its paragraphs. */
+            double need = long_lines * 10 >= len * 6 ? 0.6 : 0.8;
+            if ((double)broken < need * (double)(len - 1) || (double)lower < 0.4 * (double)(len - 1))
+                continue;
+            for (size_t m = 0; m < len; m++)
+                sl[chain[m] / (long)stride].segs[chain[m] % (long)stride].long_text = true;
+        }
+    }
+    free(next);
+    free(has_prev);
+    free(chain);
     return 0;
 }
 
@@ -255,6 +486,15 @@ static int classify_line(const struct page *page, const struct seg_line *sl, siz
                  : info->n_segments == 1 ? LINE_SINGLE
                                          : LINE_PROSE;
     return 0;
+}
+
+/* True when every cell word of the line is bold (a header row). */
+static bool all_bold(const struct page *page, const struct line_info *li)
+{
+    for (size_t k = 0; k < li->n_cells; k++)
+        if (!page->words[li->cells[k]].bold)
+            return false;
+    return li->n_cells > 0;
 }
 
 static bool h_overlap(struct rect a, struct rect b)
@@ -438,11 +678,16 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
     }
     double font = vision__median_font(page);
     size_t existing = *n_regions;
+    struct mono_fonts mono;
     struct seg_line *sl = q_calloc(n + 1, sizeof *sl);
     if (!sl)
         err = QUIRE_ENOMEM;
+    if (!err)
+        err = mono_fonts_find(page, &mono);
     for (size_t i = 0; i < n && !err; i++)
-        err = cut_line(page, &lines[i], x1 - x0, *regions, existing, &sl[i]);
+        err = cut_line(page, &mono, &lines[i], x1 - x0, *regions, existing, &sl[i]);
+    if (!err)
+        err = mark_prose_stacks(page, lines, sl, n);
     for (size_t i = 0; i < n && !err; i++)
         err = classify_line(page, sl, i, &info[i]);
     for (size_t i = 0; sl && i < n; i++)
@@ -482,6 +727,15 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
                     resume = j; /* a table beside this one */
                 continue;
             }
+            /* Rows in another size of type, or a bold header row below plain rows, after a
+             * blank: the next table. */
+            double size = lines[end].font_size;
+            if (li->kind == LINE_MULTI && gap > 0.8 * height && size > 0 &&
+                fabs(lines[j].font_size - size) > 0.12 * size)
+                break;
+            if (li->kind == LINE_MULTI && gap > 1.2 * height && all_bold(page, li) &&
+                !all_bold(page, &info[end]))
+                break;
             if (li->kind == LINE_SINGLE) {
                 if (++singles > 2)
                     break;
@@ -545,24 +799,37 @@ int vision__column_stats(const struct page *page, struct rect area, struct colum
     struct column_gap *gaps = NULL;
     size_t n_gaps = 0;
     double font = vision__median_font(page);
-    err = vision__column_gaps(page, lines, n, area, fmax(0.5 * font, 2.5), 0, &gaps, &n_gaps);
+    struct mono_fonts mono;
+    err = mono_fonts_find(page, &mono);
+    if (!err)
+        err = vision__column_gaps(page, lines, n, area, fmax(0.5 * font, 2.5), 0, &gaps,
+                                  &n_gaps);
     if (!err) {
         out->n_lines = (int)n;
         out->n_columns = n ? (int)n_gaps + 1 : 0;
         for (size_t i = 0; i < n; i++) {
-            int cols = 0, last = -1, run = 0;
+            int cols = 0, last = -1, run = 0, spaced_run = 0, plain = 0;
             bool prose = false;
+            /* Monospaced words one advance apart run on across column gaps: a sentence. */
             for (size_t k = 0; k < lines[i].n_words; k++) {
                 struct rect w = page->words[lines[i].words[k]].bbox;
                 double cx = (w.x0 + w.x1) / 2;
                 int c = 0;
                 while ((size_t)c < n_gaps && cx > gaps[c].core)
                     c++;
-                if (c != last) {
+                bool spaced = mono_space(page, &mono, lines[i].words, k);
+                if (c != last)
                     cols++;
-                    run = 0;
-                }
-                prose |= ++run >= 6;
+                if (c != last && !spaced)
+                    run = spaced_run = plain = 0;
+                else if (c != last)
+                    spaced_run = 1; /* the run crosses a column gap: it must read as words */
+                const struct word *word = &page->words[lines[i].words[k]];
+                plain += alphabetic(word->text) && !word->bold; /* bold: a header, not prose */
+                run++;
+                /* Six words in one column are a sentence when most are plain words (letters,
+                 * no digits, not bold); a run that crosses a column gap must be plainer still. */
+                prose |= run >= 6 && plain * 10 >= run * (spaced_run ? 8 : 6);
                 last = c;
             }
             if (cols >= 2)

@@ -26,7 +26,8 @@ struct column_stats {
     int n_lines;
     int n_columns;
     int multi_lines; /* lines with words in >= 2 columns */
-    int prose_lines; /* lines with >= 6 words in one column: sentences, not cells */
+    int prose_lines; /* lines with a run of >= 6 words in one column (or, in monospaced type, one
+                      * word space apart): sentences, not cells */
 };
 int vision__column_stats(const struct page *page, struct rect area, struct column_stats *out);
 
