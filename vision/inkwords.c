@@ -136,7 +136,8 @@ static int tile_thresholds(const struct raster *ras, int global, uint8_t **out, 
 
 /* Connected components of ink (pixels darker than their cell's threshold): *blobs (free())
  * gets their boxes. */
-static int find_blobs(const struct raster *ras, int global, struct blob **blobs, size_t *n_blobs)
+static int find_blobs(const struct raster *ras, int global, const uint8_t *erased,
+                      struct blob **blobs, size_t *n_blobs)
 {
     uint8_t *tiles = NULL;
     int tx = 0;
@@ -149,11 +150,12 @@ static int find_blobs(const struct raster *ras, int global, struct blob **blobs,
         const uint8_t *row = ras->gray + (size_t)y * (size_t)ras->width;
         const uint8_t *thr = tiles + (size_t)(y / TILE) * (size_t)tx;
         size_t start = n;
+        const uint8_t *gone = erased + (size_t)y * (size_t)ras->width;
         for (int x = 0; x < ras->width; x++) {
-            if (row[x] >= thr[x / TILE])
+            if (row[x] >= thr[x / TILE] || gone[x])
                 continue;
             int x0 = x;
-            while (x + 1 < ras->width && row[x + 1] < thr[(x + 1) / TILE])
+            while (x + 1 < ras->width && row[x + 1] < thr[(x + 1) / TILE] && !gone[x + 1])
                 x++;
             if ((err = q_grow((void **)&runs, sizeof *runs, &cap, n + 1)))
                 break;
@@ -286,40 +288,47 @@ static int cmp_blob_x(const void *a, const void *b)
     return p->x0 < q->x0 ? -1 : p->x0 > q->x0;
 }
 
-/* The widest gap between two glyphs of one word (pixels): the emptiest part, between 0.2 and
- * 0.6 em, of the histogram of gaps from each glyph to the next one on its line. Letters sit
- * 0..0.2 em apart, words 0.4 em (proportional type) to 0.7 em (monospaced) apart; which valley
- * the page has depends on its type. b is sorted by x0. */
+/* The widest gap between two glyphs of one word (pixels): the gaps from each glyph to the next
+ * one on its line (up to 1 em) split in two classes by Otsu's method, letter gaps and word gaps.
+ * Letters sit 0..0.2 em apart, words 0.3 em (proportional type) to 0.7 em (monospaced) apart;
+ * which split the page has depends on its type. b is sorted by x0. */
 static double word_gap_limit(const struct blob *b, size_t n, double em)
 {
-    enum { BINS = 30 }; /* em / 20 each, up to 1.5 em */
-    double hist[BINS] = {0}, total = 0;
+    enum { BINS = 40 }; /* em / 40 each, up to 1 em */
+    double hist[BINS] = {0}, total = 0, sum = 0;
     for (size_t i = 0; i < n; i++) {
         double best = INFINITY;
-        for (size_t j = i + 1; j < n && b[j].x0 <= b[i].x1 + 1.5 * em; j++) {
+        for (size_t j = i + 1; j < n && b[j].x0 <= b[i].x1 + em; j++) {
             double overlap = fmin(b[i].y1, b[j].y1) - fmax(b[i].y0, b[j].y0);
             double gap = b[j].x0 - b[i].x1;
             if (gap >= 0 && overlap >= 0.5 * fmin(b[i].y1 - b[i].y0, b[j].y1 - b[j].y0))
                 best = fmin(best, gap);
         }
-        int k = (int)(best / em * 20);
+        int k = (int)(best / em * BINS);
         if (best < INFINITY && k < BINS) {
             hist[k]++;
             total++;
+            sum += k;
         }
     }
-    if (total < 200)
+    if (total < 100)
         return 0.35 * em;
-    int valley = 7;
-    double low = INFINITY;
-    for (int k = 4; k <= 12; k++) { /* 0.2 .. 0.6 em, smoothed over three bins */
-        double v = hist[k - 1] + hist[k] + hist[k + 1];
-        if (v < low) {
-            low = v;
-            valley = k;
+    double w0 = 0, sum0 = 0, best = -1;
+    int split = 14;
+    for (int k = 0; k < BINS - 1; k++) {
+        w0 += hist[k];
+        sum0 += k * hist[k];
+        double w1 = total - w0;
+        if (w0 == 0 || w1 == 0)
+            continue;
+        double d = sum0 / w0 - (sum - sum0) / w1;
+        if (w0 * w1 * d * d > best) {
+            best = w0 * w1 * d * d;
+            split = k;
         }
     }
-    return (valley + 0.5) / 20 * em;
+    double limit = (split + 1.0) / BINS * em;
+    return fmin(fmax(limit, 0.15 * em), 0.6 * em);
 }
 
 /* Joins glyph blobs into words (sets parent). b is sorted by x0. */
@@ -507,7 +516,35 @@ out:
     return err;
 }
 
-int vision__ink_page(const struct page *page, struct ink_page **out)
+/* A mask of the pixels under long rulings (>= 30 pt, longer than any letter's stroke), widened
+ * by two pixels: the faint edges of a thin rule would otherwise break into speckles of ink that
+ * read as words. (w * h bytes, free()). */
+static uint8_t *rule_mask(const struct raster *ras, const struct ruling *r, size_t n)
+{
+    uint8_t *mask = q_calloc((size_t)ras->width * (size_t)ras->height, 1);
+    double s = ras->dpi / 72.0;
+    for (size_t i = 0; mask && i < n; i++) {
+        bool horizontal = ruling_is_horizontal(&r[i]);
+        if ((horizontal ? r[i].x1 - r[i].x0 : r[i].y1 - r[i].y0) < 30)
+            continue;
+        double half = r[i].thickness / 2 * s + 2;
+        int x0 = (int)floor(r[i].x0 * s - (horizontal ? 0 : half));
+        int x1 = (int)ceil(r[i].x1 * s + (horizontal ? 0 : half));
+        int y0 = (int)floor(r[i].y0 * s - (horizontal ? half : 0));
+        int y1 = (int)ceil(r[i].y1 * s + (horizontal ? half : 0));
+        x0 = x0 < 0 ? 0 : x0;
+        y0 = y0 < 0 ? 0 : y0;
+        x1 = x1 > ras->width ? ras->width : x1;
+        y1 = y1 > ras->height ? ras->height : y1;
+        for (int y = y0; y < y1; y++)
+            if (x1 > x0)
+                memset(mask + (size_t)y * (size_t)ras->width + (size_t)x0, 1, (size_t)(x1 - x0));
+    }
+    return mask;
+}
+
+int vision__ink_page(const struct page *page, const struct ruling *rulings, size_t n_rulings,
+                     struct ink_page **out)
 {
     *out = NULL;
     const struct raster *ras = &page->raster;
@@ -525,7 +562,9 @@ int vision__ink_page(const struct page *page, struct ink_page **out)
     double scale = ras->dpi / 72.0; /* pixels per point */
     struct blob *blobs = NULL;
     size_t n = 0;
-    int err = find_blobs(ras, ink_threshold(ras), &blobs, &n);
+    uint8_t *erased = rule_mask(ras, rulings, n_rulings);
+    int err = erased ? find_blobs(ras, ink_threshold(ras), erased, &blobs, &n) : QUIRE_ENOMEM;
+    free(erased);
     if (err)
         goto fail;
     double h = letter_height(blobs, n, 40 * scale, 0.5);

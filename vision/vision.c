@@ -330,9 +330,11 @@ int vision_analyze(const struct page *page, const struct vision_options *opts,
         goto fail;
     if (page->has_text_layer)
         drop_rulings_in_words(page, layout->rulings, &layout->n_rulings);
-    else if (page->raster.gray && !(err = vision__ink_page(page, &ink))) {
+    else if (page->raster.gray) {
         vision__drop_faint_rulings(&page->raster, layout->rulings, &layout->n_rulings);
-        err = drop_rulings_in_ink(ink, layout->rulings, &layout->n_rulings);
+        err = vision__ink_page(page, layout->rulings, layout->n_rulings, &ink);
+        if (!err)
+            err = drop_rulings_in_ink(ink, layout->rulings, &layout->n_rulings);
     }
     if (err)
         goto fail;

@@ -49,9 +49,11 @@ struct ink_page {
     double letter_height; /* points: the median height of the glyphs (0 when none) */
 };
 
-/* Builds the ink page of `page` (from its raster; a page without one yields no words). On
- * success *out is new, freed with vision__ink_page_free(). Returns 0 or QUIRE_ENOMEM. */
-int vision__ink_page(const struct page *page, struct ink_page **out);
+/* Builds the ink page of `page` (from its raster; a page without one yields no words), leaving
+ * out the ink under the long ones of `rulings` (page frame). On success *out is new, freed with
+ * vision__ink_page_free(). Returns 0 or QUIRE_ENOMEM. */
+int vision__ink_page(const struct page *page, const struct ruling *rulings, size_t n_rulings,
+                     struct ink_page **out);
 void vision__ink_page_free(struct ink_page *ink); /* NULL is a no-op */
 /* Rectangles and rulings between the page's frame and the ink page's upright frame (a turned
  * rectangle becomes the box around it). */
