@@ -3,9 +3,10 @@
  * word boxes, so that the word-based detectors (rule-only and borderless tables) serve scans too.
  *
  * Design:
- *  - Binarize with one global threshold from Otsu's method, clamped to [60, 140]: ink on paper is
- *    far darker than the light grey of zebra stripes or a shaded header (0.7..0.95 gray), which
- *    must not become ink; a scan on greyish paper lowers the threshold with its background.
+ *  - Binarize relative to the paper: a pixel is ink when it is 60 levels darker than the paper
+ *    around it (the 90th percentile of its 24-pixel cell and the neighbouring cells), and darker
+ *    than 190. Zebra stripes and shaded headers (0.7..0.95 gray) are the paper there, so they
+ *    and the noise on them do not become ink; the faint dots of a leader on white paper do.
  *  - Connected components of ink (8-connected, from runs on pixel rows joined with union-find).
  *    The median height of glyph-sized blobs is the page's letter height h. Blobs taller than
  *    2.5 h (figures, bars, ruled grids, the frame of a box) and long thin ones (rules) are not
@@ -14,14 +15,21 @@
  *    rows (a projection profile, scored by the sum of squared row counts). Blob boxes are turned
  *    by it about the page centre; everything after works in that upright frame.
  *  - Words: glyph blobs side by side on a line (vertical overlap >= 30% of the smaller one) with a
- *    gap below 0.6 h, and accents or i-dots just above a letter, are one word (union-find).
+ *    gap below the page's word gap limit, and accents or i-dots just above a letter, are one word
+ *    (union-find). The limit splits the histogram of glyph-to-glyph gaps in two (Otsu): letters
+ *    sit 0..0.2 em apart, words 0.3 em (proportional type) to 0.7 em (monospaced) apart.
  *  - Each word gets a stand-in text that the detectors' text tests can read: "." for a dot (so a
  *    run of them reads as a dot leader), "\u2022" for a lone filled round blob (a bullet), "1."
  *    for two to four glyphs ending in a dot on the baseline (an enumerator), and "w" otherwise.
- *    Its font size is the page's em (h / 0.62, the mean of x-height and cap height over em), or
- *    more for words taller than that (headings).
+ *    Its font size is the page's em (the 80th percentile of glyph heights, ascenders and
+ *    capitals, over 0.75), or more for words taller than that (headings). Its box is the ink
+ *    padded like a text layer's box: 0.1 em of side bearing each side, and from 0.8 em above to
+ *    0.2 em below its baseline, so gaps and lines mean what they mean on a text layer.
+ *  - On long rulings (>= 30 pt) the ink is left out: a thin rule's faint edges would break into
+ *    speckles that read as words.
  *
- * NEEDSWORK: one global threshold; an unevenly lit scan (a dark gutter) wants a local one.
+ * NEEDSWORK: the 60-level contrast suits scans of black type; faint pencil or a photocopy's
+ * grey type on grey paper wants a contrast measured from the page.
  */
 #include "vision_internal.h"
 
@@ -56,41 +64,13 @@ static int run_find(struct ink_run *r, int i)
     return i;
 }
 
-/* Otsu's threshold of the raster's histogram, clamped to [60, 140]. */
-static int ink_threshold(const struct raster *ras)
-{
-    double hist[256] = {0};
-    size_t n = (size_t)ras->width * (size_t)ras->height;
-    for (size_t i = 0; i < n; i += 3) /* every third pixel is plenty */
-        hist[ras->gray[i]]++;
-    double total = 0, sum = 0;
-    for (int v = 0; v < 256; v++) {
-        total += hist[v];
-        sum += v * hist[v];
-    }
-    double w0 = 0, sum0 = 0, best = -1;
-    int t = 128;
-    for (int v = 0; v < 255; v++) {
-        w0 += hist[v];
-        sum0 += v * hist[v];
-        double w1 = total - w0;
-        if (w0 == 0 || w1 == 0)
-            continue;
-        double m0 = sum0 / w0, m1 = (sum - sum0) / w1;
-        double between = w0 * w1 * (m0 - m1) * (m0 - m1);
-        if (between > best) {
-            best = between;
-            t = v + 1;
-        }
-    }
-    return t < 60 ? 60 : t > 140 ? 140 : t;
-}
+#define TILE 24     /* pixels: the cell of the paper-level map */
+#define INK_MAX 190 /* no pixel lighter than this is ink */
 
-#define TILE 24 /* pixels: the cell of the background map */
-
-/* The ink threshold of every TILE x TILE cell: the global one, or 60 below the paper's level
- * there (the 90th percentile of the cell) where that is darker: inside a grey bar of a chart or
- * a dark shaded band, noise must not turn into ink. *out (free()) is tiles_x * tiles_y. */
+/* The ink threshold of every TILE x TILE cell: 60 below the paper's level there (the 90th
+ * percentile of the cell, or of a neighbour where that is darker), at most `global`: inside a
+ * grey bar of a chart or a shaded band, noise must not turn into ink, while on white paper the
+ * faint dots of a leader must. *out (free()) is tiles_x * tiles_y. */
 static int tile_thresholds(const struct raster *ras, int global, uint8_t **out, int *tiles_x)
 {
     int tx = (ras->width + TILE - 1) / TILE, ty = (ras->height + TILE - 1) / TILE;
@@ -563,7 +543,7 @@ int vision__ink_page(const struct page *page, const struct ruling *rulings, size
     struct blob *blobs = NULL;
     size_t n = 0;
     uint8_t *erased = rule_mask(ras, rulings, n_rulings);
-    int err = erased ? find_blobs(ras, ink_threshold(ras), erased, &blobs, &n) : QUIRE_ENOMEM;
+    int err = erased ? find_blobs(ras, INK_MAX, erased, &blobs, &n) : QUIRE_ENOMEM;
     free(erased);
     if (err)
         goto fail;
