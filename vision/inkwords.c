@@ -419,6 +419,7 @@ void vision__ink_page_free(struct ink_page *ink)
     if (!ink)
         return;
     free(ink->page.words);
+    free(ink->rules);
     free(ink);
 }
 
@@ -523,6 +524,30 @@ static uint8_t *rule_mask(const struct raster *ras, const struct ruling *r, size
     return mask;
 }
 
+/* Long horizontal rules from the blobs, in the upright frame (appended to ink->rules): a rule
+ * on a skewed scan climbs across pixel rows, so the ruling detector sees a stroke as thick as
+ * its climb and takes it for a filled area. A blob >= 30 pt long that, turned upright, is no
+ * thicker than 4 pt is a rule. */
+static int skewed_rules(struct ink_page *ink, const struct blob *b, size_t n, double scale)
+{
+    double climb = fabs(tan(ink->skew));
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        double bw = b[i].x1 - b[i].x0, bh = b[i].y1 - b[i].y0;
+        if (bw < 30 * scale || bh - bw * climb > 4 * scale + 2 || bh < bw * climb * 0.5)
+            continue;
+        double x0 = b[i].x0, x1 = b[i].x1, y = (b[i].y0 + b[i].y1) / 2, ya = y, yb = y;
+        upright(ink->skew, ink->page.width * scale / 2, ink->page.height * scale / 2, &x0, &ya);
+        upright(ink->skew, ink->page.width * scale / 2, ink->page.height * scale / 2, &x1, &yb);
+        if (q_grow((void **)&ink->rules, sizeof *ink->rules, &cap, ink->n_rules + 1))
+            return QUIRE_ENOMEM;
+        double yu = (ya + yb) / 2 / scale;
+        ink->rules[ink->n_rules++] =
+            (struct ruling){x0 / scale, yu, x1 / scale, yu, fmax(bh - bw * climb, 1) / scale};
+    }
+    return 0;
+}
+
 int vision__ink_page(const struct page *page, const struct ruling *rulings, size_t n_rulings,
                      struct ink_page **out)
 {
@@ -551,12 +576,23 @@ int vision__ink_page(const struct page *page, const struct ruling *rulings, size
     /* Ascenders, capitals and digits are >= 30% of letters: the 80th percentile is their
      * height, about 0.75 em. */
     double em = letter_height(blobs, n, 40 * scale, 0.8) / 0.75;
+    struct blob *glyphs = q_malloc(sizeof *glyphs * (n + 1));
+    if (!glyphs) {
+        err = QUIRE_ENOMEM;
+        goto fail;
+    }
     size_t m = 0;
     for (size_t i = 0; h > 0 && i < n; i++)
         if (is_glyph(&blobs[i], h))
-            blobs[m++] = blobs[i];
+            glyphs[m++] = blobs[i];
+    if (m >= 20)
+        ink->skew = estimate_skew(glyphs, m, ras->width / 2.0, ras->height);
+    err = skewed_rules(ink, blobs, n, scale);
+    free(blobs);
+    blobs = glyphs;
+    if (err)
+        goto fail;
     if (m >= 20) {
-        ink->skew = estimate_skew(blobs, m, ras->width / 2.0, ras->height);
         double cx = ras->width / 2.0, cy = ras->height / 2.0;
         for (size_t i = 0; i < m; i++) { /* move each box by its centre's turn */
             double x = (blobs[i].x0 + blobs[i].x1) / 2, y = (blobs[i].y0 + blobs[i].y1) / 2;

@@ -246,7 +246,7 @@ static int scanned_regions(const struct ink_page *ink, const struct vision_optio
                            struct page_layout *layout, size_t *cap_regions)
 {
     size_t n_rulings = layout->n_rulings, n_found = layout->n_regions, cap_found = 0;
-    struct ruling *rulings = q_malloc(sizeof *rulings * (n_rulings + 1));
+    struct ruling *rulings = q_malloc(sizeof *rulings * (n_rulings + ink->n_rules + 1));
     struct region *found = NULL;
     int err = rulings ? q_grow((void **)&found, sizeof *found, &cap_found, n_found + 1)
                       : QUIRE_ENOMEM;
@@ -255,6 +255,9 @@ static int scanned_regions(const struct ink_page *ink, const struct vision_optio
     if (n_rulings)
         memcpy(rulings, layout->rulings, sizeof *rulings * n_rulings);
     vision__ink_rulings_to_upright(ink, rulings, n_rulings);
+    if (ink->n_rules)
+        memcpy(rulings + n_rulings, ink->rules, sizeof *rulings * ink->n_rules);
+    n_rulings += ink->n_rules;
     vision__merge_rulings(rulings, &n_rulings, 1.5, 3.0); /* pieces of a skewed rule */
     for (size_t i = 0; i < n_found; i++) {
         found[i] = layout->regions[i];

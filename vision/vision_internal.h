@@ -47,6 +47,8 @@ struct ink_page {
     struct page page;     /* has_text_layer is true; words owned here, texts static */
     double skew;          /* radians: text lines fall by tan(skew) per point to the right */
     double letter_height; /* points: the median height of the glyphs (0 when none) */
+    struct ruling *rules; /* long horizontal rules the ruling detector misses on a skewed scan */
+    size_t n_rules;       /* (upright frame, points; owned here) */
 };
 
 /* Builds the ink page of `page` (from its raster; a page without one yields no words), leaving
