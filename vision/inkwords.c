@@ -64,7 +64,7 @@ static int run_find(struct ink_run *r, int i)
     return i;
 }
 
-#define TILE 24     /* pixels: the cell of the paper-level map */
+#define TILE 12     /* pixels: the cell of the paper-level map */
 #define INK_MAX 190 /* no pixel lighter than this is ink */
 
 /* The ink threshold of every TILE x TILE cell: 60 below the paper's level there (the 90th

@@ -241,7 +241,8 @@ out:
 }
 
 /* Rule-only and borderless regions of a scan: the word-based detectors run on its ink page (in
- * its upright frame), outside the regions found already; what they find is mapped back. */
+ * its upright frame, with its horizontal rules), outside the regions found already; what they
+ * find is mapped back. */
 static int scanned_regions(const struct ink_page *ink, const struct vision_options *opts,
                            struct page_layout *layout, size_t *cap_regions)
 {
@@ -258,6 +259,13 @@ static int scanned_regions(const struct ink_page *ink, const struct vision_optio
     if (ink->n_rules)
         memcpy(rulings + n_rulings, ink->rules, sizeof *rulings * ink->n_rules);
     n_rulings += ink->n_rules;
+    /* Horizontal rules only: grids were judged on the raster already, and short vertical strokes
+     * of bold type on a shaded band must not close a network here. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n_rulings; i++)
+        if (ruling_is_horizontal(&rulings[i]))
+            rulings[kept++] = rulings[i];
+    n_rulings = kept;
     vision__merge_rulings(rulings, &n_rulings, 1.5, 3.0); /* pieces of a skewed rule */
     for (size_t i = 0; i < n_found; i++) {
         found[i] = layout->regions[i];
