@@ -35,7 +35,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 
 /* Stand-in texts of pseudo-words; read-only (struct word wants a char *). */
@@ -315,8 +314,6 @@ static double word_gap_limit(const struct blob *b, size_t n, double em)
 static void join_words(struct blob *b, size_t n, double h, double em)
 {
     double gap_limit = word_gap_limit(b, n, em);
-    if (getenv("INKDBG"))
-        fprintf(stderr, "gap limit %.2f em\n", gap_limit / em);
     for (size_t i = 0; i < n; i++)
         b[i].parent = (int)i;
     for (size_t i = 0; i < n; i++) {
@@ -482,7 +479,8 @@ static int build_words(struct ink_page *ink, struct blob *g, size_t n, double h,
          * font's ascent and descent: pad the ink alike, so that gaps and lines mean the same
          * (and words of one line share their vertical extent whatever their letters). */
         double pad = 0.1 * em_px;
-        box = rect_union(box, (struct rect){box.x0, base - 0.8 * em_px, box.x1, base + 0.2 * em_px});
+        box =
+            rect_union(box, (struct rect){box.x0, base - 0.8 * em_px, box.x1, base + 0.2 * em_px});
         word->bbox = (struct rect){(box.x0 - pad) / scale, box.y0 / scale, (box.x1 + pad) / scale,
                                    box.y1 / scale};
         word->text = word_text(g, mem, count[w], h);
@@ -633,8 +631,9 @@ static double ruling_contrast(const struct raster *ras, const struct ruling *r)
         return 255; /* at the page's edge: keep it */
     double stroke = 0, before = 0, after = 0;
     for (int a = a0; a <= a1; a++) {
-#define GRAY(l) (horizontal ? ras->gray[(size_t)(l) * (size_t)ras->width + (size_t)a] \
-                            : ras->gray[(size_t)a * (size_t)ras->width + (size_t)(l)])
+#define GRAY(l)                                                                                    \
+    (horizontal ? ras->gray[(size_t)(l) * (size_t)ras->width + (size_t)a]                          \
+                : ras->gray[(size_t)a * (size_t)ras->width + (size_t)(l)])
         int darkest = 255;
         for (int l = first; l <= last; l++)
             darkest = GRAY(l) < darkest ? GRAY(l) : darkest;
@@ -650,12 +649,7 @@ void vision__drop_faint_rulings(const struct raster *ras, struct ruling *r, size
 {
     size_t m = 0;
     for (size_t i = 0; i < *n; i++) {
-        double c = ruling_contrast(ras, &r[i]);
-        if (getenv("INKDBG"))
-            fprintf(stderr, "ruling %c (%.1f,%.1f)-(%.1f,%.1f) t=%.1f contrast %.0f\n",
-                    ruling_is_horizontal(&r[i]) ? 'H' : 'V', r[i].x0, r[i].y0, r[i].x1, r[i].y1,
-                    r[i].thickness, c);
-        if (c >= 50)
+        if (ruling_contrast(ras, &r[i]) >= 50)
             r[m++] = r[i];
     }
     *n = m;

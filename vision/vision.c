@@ -249,8 +249,8 @@ static int scanned_regions(const struct ink_page *ink, const struct vision_optio
     size_t n_rulings = layout->n_rulings, n_found = layout->n_regions, cap_found = 0;
     struct ruling *rulings = q_malloc(sizeof *rulings * (n_rulings + ink->n_rules + 1));
     struct region *found = NULL;
-    int err = rulings ? q_grow((void **)&found, sizeof *found, &cap_found, n_found + 1)
-                      : QUIRE_ENOMEM;
+    int err =
+        rulings ? q_grow((void **)&found, sizeof *found, &cap_found, n_found + 1) : QUIRE_ENOMEM;
     if (err)
         goto out;
     if (n_rulings)
