@@ -420,6 +420,35 @@ void vision__ink_page_free(struct ink_page *ink)
     free(ink);
 }
 
+/* Appends the word made of blobs mem[0..m) (sorted by x) to ink->page.words (room for it is
+ * there). */
+static void add_word(struct ink_page *ink, const struct blob *g, const int *mem, size_t m, double h,
+                     double em_px, double scale)
+{
+    struct rect box = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+    for (size_t k = 0; k < m; k++)
+        box =
+            rect_union(box, (struct rect){g[mem[k]].x0, g[mem[k]].y0, g[mem[k]].x1, g[mem[k]].y1});
+    /* The baseline: the median bottom of its glyphs (descenders are the fewer). */
+    double bottoms[8];
+    size_t nb = m < 8 ? m : 8;
+    for (size_t k = 0; k < nb; k++)
+        bottoms[k] = g[mem[k]].y1;
+    q_sort(bottoms, nb, sizeof *bottoms, cmp_double);
+    double base = bottoms[nb / 2];
+    struct word *word = &ink->page.words[ink->page.n_words++];
+    /* A text layer's word box spans the advance widths (ink plus side bearings) and the font's
+     * ascent and descent: pad the ink alike, so that gaps and lines mean the same (and words of
+     * one line share their vertical extent whatever their letters). */
+    double pad = 0.1 * em_px;
+    box = rect_union(box, (struct rect){box.x0, base - 0.8 * em_px, box.x1, base + 0.2 * em_px});
+    word->bbox = (struct rect){(box.x0 - pad) / scale, box.y0 / scale, (box.x1 + pad) / scale,
+                               box.y1 / scale};
+    word->text = word_text(g, mem, m, h);
+    word->font_size = fmax(em_px, rect_height(box) / 0.9) / scale;
+    word->line = -1;
+}
+
 /* Builds the words of `ink` from the glyph blobs g[0..n) (upright frame, pixels). */
 static int build_words(struct ink_page *ink, struct blob *g, size_t n, double h, double em_px,
                        double scale)
@@ -459,33 +488,29 @@ static int build_words(struct ink_page *ink, struct blob *g, size_t n, double h,
         size_t w = (size_t)order[blob_find(g, (int)i)];
         members[first[w] + count[w]++] = (int)i;
     }
-    double em = em_px / scale; /* points */
     for (size_t w = 0; w < n_words; w++) {
         const int *mem = members + first[w];
-        struct rect box = {INFINITY, INFINITY, -INFINITY, -INFINITY};
-        for (size_t k = 0; k < count[w]; k++) {
-            const struct blob *o = &g[mem[k]];
-            box = rect_union(box, (struct rect){o->x0, o->y0, o->x1, o->y1});
+        double x0 = g[mem[0]].x0, reach = g[mem[0]].x1;
+        for (size_t k = 1; k < count[w]; k++)
+            reach = fmax(reach, g[mem[k]].x1);
+        if (reach - x0 <= 10 * em_px) {
+            add_word(ink, g, mem, count[w], h, em_px, scale);
+            continue;
         }
-        /* The baseline: the median bottom of its glyphs (descenders are the fewer). */
-        double bottoms[8];
-        size_t nb = count[w] < 8 ? count[w] : 8;
-        for (size_t k = 0; k < nb; k++)
-            bottoms[k] = g[mem[k]].y1;
-        q_sort(bottoms, nb, sizeof *bottoms, cmp_double);
-        double base = bottoms[nb / 2];
-        struct word *word = &ink->page.words[ink->page.n_words++];
-        /* A text layer's word box spans the advance widths (ink plus side bearings) and the
-         * font's ascent and descent: pad the ink alike, so that gaps and lines mean the same
-         * (and words of one line share their vertical extent whatever their letters). */
-        double pad = 0.1 * em_px;
-        box =
-            rect_union(box, (struct rect){box.x0, base - 0.8 * em_px, box.x1, base + 0.2 * em_px});
-        word->bbox = (struct rect){(box.x0 - pad) / scale, box.y0 / scale, (box.x1 + pad) / scale,
-                                   box.y1 / scale};
-        word->text = word_text(g, mem, count[w], h);
-        word->font_size = fmax(em, rect_height(box) / scale / 0.9);
-        word->line = -1;
+        /* No word is 10 em long: a line of tight type (an italic caption) ran together; cut
+         * it at every gap of 0.15 em or more. */
+        size_t start = 0;
+        reach = g[mem[0]].x1;
+        for (size_t k = 1; k <= count[w]; k++) {
+            if (k < count[w] && g[mem[k]].x0 - reach < 0.15 * em_px) {
+                reach = fmax(reach, g[mem[k]].x1);
+                continue;
+            }
+            add_word(ink, g, mem + start, k - start, h, em_px, scale);
+            if (k < count[w])
+                reach = g[mem[k]].x1;
+            start = k;
+        }
     }
     free(count);
 out:
