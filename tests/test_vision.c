@@ -623,6 +623,98 @@ static void test_vision__scanned_grid(void **state)
     page_free(p);
 }
 
+/* Draws s into the raster only (no text layer), as a scan shows it: every character a solid
+ * block on the baseline, x-height or ascender high (descenders for "gjpqy", a dot for ".,"),
+ * with the advances of synth_text (0.5 em per character, 0.28 em word spaces). */
+static double ink_text(struct page *p, double x, double y, double fs, const char *s)
+{
+    double base = y + 0.8 * fs;
+    for (; *s; s++) {
+        if (*s == ' ') {
+            x += 0.28 * fs;
+            continue;
+        }
+        double top = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZbdfhklt0123456789%", *s) ? 0.72 : 0.5;
+        double bottom = strchr("gjpqy", *s) ? base + 0.2 * fs : base;
+        if (strchr(".,", *s))
+            synth_fill(p, x + 0.2 * fs, base - 0.1 * fs, x + 0.3 * fs, base);
+        else
+            synth_fill(p, x + 0.07 * fs, base - top * fs, x + 0.43 * fs, bottom);
+        x += 0.5 * fs;
+    }
+    return x;
+}
+
+static void ink_right(struct page *p, double x, double y, double fs, const char *s)
+{
+    ink_text(p, x - 0.5 * fs * (double)strlen(s), y, fs, s);
+}
+
+/* The borderless 5 x 3 table of borderless_table(), drawn as ink only, 18 pt per row. */
+static void ink_table(struct page *p, double x, double y)
+{
+    static const char *rows[5][3] = {{"Region", "Sales", "Growth"},
+                                     {"North East", "1,204", "3.1%"},
+                                     {"South", "987", "-0.4%"},
+                                     {"West Coast", "2,310", "12.0%"},
+                                     {"Central", "45", "1.0%"}};
+    for (int r = 0; r < 5; r++) {
+        ink_text(p, x, y + 18 * r, 10, rows[r][0]);
+        ink_right(p, x + 170, y + 18 * r, 10, rows[r][1]);
+        ink_right(p, x + 260, y + 18 * r, 10, rows[r][2]);
+    }
+}
+
+static void test_vision__scanned_booktabs(void **state)
+{
+    /* No text layer: a top rule, a rule under the header and a bottom rule around ink. */
+    struct page *p = synth_page_new(500, 400);
+    ink_text(p, 60, 30, 10, "Sales by region in the last quarter of the year.");
+    synth_hline(p, 50, 330, 80);
+    synth_hline(p, 50, 330, 98);
+    synth_hline(p, 50, 330, 172);
+    ink_table(p, 60, 84);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_HRULES);
+    struct rect b = l->regions[0].bbox;
+    assert_true(fabs(b.x0 - 50) <= 2 && fabs(b.x1 - 330) <= 2);
+    assert_true(fabs(b.y0 - 80) <= 2 && fabs(b.y1 - 172) <= 2);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__scanned_borderless(void **state)
+{
+    /* No text layer and no rules: the columns of ink are a table, the prose above is not. */
+    struct page *p = synth_page_new(500, 500);
+    for (int i = 0; i < 6; i++)
+        ink_text(p, 50, 40 + 14 * i, 10, prose[i]);
+    ink_table(p, 60, 200);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_BORDERLESS);
+    struct rect b = l->regions[0].bbox; /* ink from x 60.7 to 319.3, rows 200..290 */
+    assert_true(fabs(b.x0 - 60) <= 3 && fabs(b.x1 - 320) <= 3);
+    assert_true(fabs(b.y0 - 202) <= 4 && fabs(b.y1 - 282) <= 4);
+    page_layout_free(l);
+    page_free(p);
+}
+
+static void test_vision__scanned_prose_no_region(void **state)
+{
+    /* Two page columns of prose as ink only are not a table. */
+    struct page *p = synth_page_new(800, 400);
+    for (int i = 0; i < 6; i++) {
+        ink_text(p, 30, 40 + 14 * i, 10, prose[i]);
+        ink_text(p, 420, 40 + 14 * i, 10, prose[5 - i]);
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 0);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_vision__allocation_failures(void **state)
 {
     struct page *p = synth_page_new(500, 600);
@@ -641,6 +733,31 @@ static void test_vision__allocation_failures(void **state)
         assert_int_equal(err, QUIRE_ENOMEM);
         assert_null(l);
     }
+    page_free(p);
+}
+
+static void test_vision__scanned_allocation_failures(void **state)
+{
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 50, 330, 80);
+    synth_hline(p, 50, 330, 172);
+    ink_table(p, 60, 84);
+    bool done = false;
+    for (long n = 1; n < 400 && !done; n++) {
+        struct page_layout *l = NULL;
+        q_alloc_fail_after(n);
+        int err = vision_analyze(p, NULL, &l);
+        q_alloc_fail_after(0);
+        if (err == 0) {
+            assert_int_equal(l->n_regions, 1);
+            page_layout_free(l);
+            done = true;
+            break;
+        }
+        assert_int_equal(err, QUIRE_ENOMEM);
+        assert_null(l);
+    }
+    assert_true(done);
     page_free(p);
 }
 
@@ -669,7 +786,11 @@ int main(void)
         cmocka_unit_test(test_vision__list_no_region),
         cmocka_unit_test(test_vision__table_of_contents_no_region),
         cmocka_unit_test(test_vision__scanned_grid),
+        cmocka_unit_test(test_vision__scanned_booktabs),
+        cmocka_unit_test(test_vision__scanned_borderless),
+        cmocka_unit_test(test_vision__scanned_prose_no_region),
         cmocka_unit_test(test_vision__allocation_failures),
+        cmocka_unit_test(test_vision__scanned_allocation_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

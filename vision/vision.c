@@ -46,6 +46,32 @@ static void drop_rulings_in_words(const struct page *page, struct ruling *r, siz
     *n = m;
 }
 
+/* The same for a scan: strokes of letters (a bold heading's stems and bars) that the ruling
+ * detector took for short rulings lie inside the boxes of the ink page's words. */
+static int drop_rulings_in_ink(const struct ink_page *ink, struct ruling *r, size_t *n)
+{
+    struct ruling *up = q_malloc(sizeof *up * (*n + 1));
+    if (!up)
+        return QUIRE_ENOMEM;
+    if (*n)
+        memcpy(up, r, sizeof *up * *n);
+    vision__ink_rulings_to_upright(ink, up, *n);
+    size_t m = 0;
+    for (size_t i = 0; i < *n; i++) {
+        bool inside = false;
+        for (size_t k = 0; k < ink->page.n_words && !inside; k++) {
+            struct rect b = ink->page.words[k].bbox;
+            inside = up[i].x0 >= b.x0 - 1 && up[i].x1 <= b.x1 + 1 && up[i].y0 >= b.y0 - 1 &&
+                     up[i].y1 <= b.y1 + 1;
+        }
+        if (!inside)
+            r[m++] = r[i];
+    }
+    *n = m;
+    free(up);
+    return 0;
+}
+
 static int cmp_region(const void *a, const void *b)
 {
     const struct region *p = a, *q = b;
@@ -214,6 +240,54 @@ out:
     return err;
 }
 
+/* Rule-only and borderless regions of a scan: the word-based detectors run on its ink page (in
+ * its upright frame, with its horizontal rules), outside the regions found already; what they
+ * find is mapped back. */
+static int scanned_regions(const struct ink_page *ink, const struct vision_options *opts,
+                           struct page_layout *layout, size_t *cap_regions)
+{
+    size_t n_rulings = layout->n_rulings, n_found = layout->n_regions, cap_found = 0;
+    struct ruling *rulings = q_malloc(sizeof *rulings * (n_rulings + ink->n_rules + 1));
+    struct region *found = NULL;
+    int err =
+        rulings ? q_grow((void **)&found, sizeof *found, &cap_found, n_found + 1) : QUIRE_ENOMEM;
+    if (err)
+        goto out;
+    if (n_rulings)
+        memcpy(rulings, layout->rulings, sizeof *rulings * n_rulings);
+    vision__ink_rulings_to_upright(ink, rulings, n_rulings);
+    if (ink->n_rules)
+        memcpy(rulings + n_rulings, ink->rules, sizeof *rulings * ink->n_rules);
+    n_rulings += ink->n_rules;
+    /* Horizontal rules only: grids were judged on the raster already, and short vertical strokes
+     * of bold type on a shaded band must not close a network here. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n_rulings; i++)
+        if (ruling_is_horizontal(&rulings[i]))
+            rulings[kept++] = rulings[i];
+    n_rulings = kept;
+    vision__merge_rulings(rulings, &n_rulings, 1.5, 3.0); /* pieces of a skewed rule */
+    for (size_t i = 0; i < n_found; i++) {
+        found[i] = layout->regions[i];
+        found[i].bbox = vision__ink_rect_to_upright(ink, found[i].bbox);
+    }
+    size_t known = n_found;
+    err = vision__ruled_regions(&ink->page, rulings, n_rulings, &found, &n_found, &cap_found);
+    if (!err && opts->borderless)
+        err = vision__borderless_regions(&ink->page, opts, &found, &n_found, &cap_found);
+    for (size_t i = known; i < n_found && !err; i++) {
+        struct region r = found[i];
+        r.bbox = vision__ink_rect_from_upright(ink, r.bbox);
+        err = q_grow((void **)&layout->regions, sizeof r, cap_regions, layout->n_regions + 1);
+        if (!err)
+            layout->regions[layout->n_regions++] = r;
+    }
+out:
+    free(found);
+    free(rulings);
+    return err;
+}
+
 /* Merges a rule-only or borderless region into the one right above or below it when they are
  * one table cut in two (rules under some rows end a borderless block): about the same left and
  * right edges, and a gap of at most two lines. Two ruled grids stay apart: stacked grids are
@@ -259,6 +333,7 @@ int vision_analyze(const struct page *page, const struct vision_options *opts,
     struct page_layout *layout = q_calloc(1, sizeof *layout);
     if (!layout)
         return QUIRE_ENOMEM;
+    struct ink_page *ink = NULL; /* a scan's pseudo-words */
     size_t cap_rulings = 0, cap_regions = 0;
     int err = vision_find_rulings(&page->raster, opts, &layout->rulings, &layout->n_rulings,
                                   &cap_rulings);
@@ -266,6 +341,14 @@ int vision_analyze(const struct page *page, const struct vision_options *opts,
         goto fail;
     if (page->has_text_layer)
         drop_rulings_in_words(page, layout->rulings, &layout->n_rulings);
+    else if (page->raster.gray) {
+        vision__drop_faint_rulings(&page->raster, layout->rulings, &layout->n_rulings);
+        err = vision__ink_page(page, layout->rulings, layout->n_rulings, &ink);
+        if (!err)
+            err = drop_rulings_in_ink(ink, layout->rulings, &layout->n_rulings);
+    }
+    if (err)
+        goto fail;
     err = vision__ruled_regions(page, layout->rulings, layout->n_rulings, &layout->regions,
                                 &layout->n_regions, &cap_regions);
     for (size_t i = 0; !err && page->has_text_layer && i < layout->n_regions; i++)
@@ -279,6 +362,8 @@ int vision_analyze(const struct page *page, const struct vision_options *opts,
         if (err)
             goto fail;
     }
+    if (ink && ink->page.n_words)
+        err = scanned_regions(ink, opts, layout, &cap_regions);
     for (int rotation = 90; rotation <= 270 && !err; rotation += 90)
         err = rotated_regions(page, opts, rotation, layout, &cap_regions);
     if (err)
@@ -291,13 +376,17 @@ int vision_analyze(const struct page *page, const struct vision_options *opts,
     merge_overlapping(layout->regions, &layout->n_regions);
     if (page->has_text_layer)
         merge_stacked(layout->regions, &layout->n_regions, vision__median_font(page));
+    else if (ink && ink->page.n_words)
+        merge_stacked(layout->regions, &layout->n_regions, vision__median_font(&ink->page));
     merge_overlapping(layout->regions, &layout->n_regions); /* a merged pair may meet a third */
     for (size_t i = 0; i < layout->n_regions; i++)
         layout->regions[i].rotation = dominant_rotation(page, layout->regions[i].bbox);
     q_sort(layout->regions, layout->n_regions, sizeof *layout->regions, cmp_region);
+    vision__ink_page_free(ink);
     *out = layout;
     return 0;
 fail:
+    vision__ink_page_free(ink);
     page_layout_free(layout);
     return err;
 }

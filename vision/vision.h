@@ -30,7 +30,17 @@
  *    records the direction of most of its words, which textlayer_extract() follows.
  *  - Overlapping regions are merged; a rule-only or borderless region directly above or below
  *    another one with the same left and right edges is merged with it (one table cut by a rule).
- *  - Pages without a text layer still get ruled regions from the raster.
+ *  - Pages without a text layer (scans) get ruled regions from the raster, and rule-only and
+ *    borderless regions from the same detectors run on pseudo-words cut from the ink
+ *    (inkwords.c): ink is 60 levels darker than the local paper (so zebra stripes and shaded
+ *    bands are paper), glyph-sized connected components are levelled by the page's skew (a
+ *    projection profile) and joined into words at the page's letter/word gap (Otsu over the
+ *    glyph gaps); word boxes are padded like a text layer's. Pseudo-words have no text: a
+ *    stand-in text marks dots (dot leaders), bullets and enumerators for the list and contents
+ *    tests; the other text tests (numbers, page numbers, prose letters) see plain letters.
+ *    Strokes of letters that the ruling detector took for rulings are dropped, as are rulings
+ *    not clearly darker than the paper beside them (noise in a shaded band); long rules that
+ *    climb across pixel rows on a skewed scan are recovered from the ink.
  *
  * Invariants of the result: rulings are horizontal (y0 == y1, x0 < x1) or vertical (x0 == x1,
  * y0 < y1), in points; regions do not overlap each other and are sorted top to bottom, then left to

@@ -39,4 +39,32 @@ int vision__column_gaps(const struct page *page, const struct text_line *lines, 
 /* The median font size of the page's horizontal words (10 when there are none). */
 double vision__median_font(const struct page *page);
 
+/* --- pseudo-words of a page without a text layer (inkwords.c) ------------------------------- */
+/* A stand-in page whose words are cut from the ink of a scan: boxes and font sizes, with a
+ * stand-in text ("w", or "." for a dot, "\u2022" for a bullet, "1." for an enumerator) that only
+ * says what the detectors' text tests need. Words are in the upright frame: the page turned by
+ * -skew about its centre, so that skewed lines of text are level. No raster. */
+struct ink_page {
+    struct page page;     /* has_text_layer is true; words owned here, texts static */
+    double skew;          /* radians: text lines fall by tan(skew) per point to the right */
+    double letter_height; /* points: the median height of the glyphs (0 when none) */
+    struct ruling *rules; /* long horizontal rules the ruling detector misses on a skewed scan */
+    size_t n_rules;       /* (upright frame, points; owned here) */
+};
+
+/* Builds the ink page of `page` (from its raster; a page without one yields no words), leaving
+ * out the ink under the long ones of `rulings` (page frame). On success *out is new, freed with
+ * vision__ink_page_free(). Returns 0 or QUIRE_ENOMEM. */
+int vision__ink_page(const struct page *page, const struct ruling *rulings, size_t n_rulings,
+                     struct ink_page **out);
+void vision__ink_page_free(struct ink_page *ink); /* NULL is a no-op */
+/* Rectangles and rulings between the page's frame and the ink page's upright frame (a turned
+ * rectangle becomes the box around it). */
+struct rect vision__ink_rect_to_upright(const struct ink_page *ink, struct rect r);
+struct rect vision__ink_rect_from_upright(const struct ink_page *ink, struct rect r);
+void vision__ink_rulings_to_upright(const struct ink_page *ink, struct ruling *r, size_t n);
+/* Drops the rulings of a scan that are not clearly darker than the paper on both sides: runs of
+ * noise inside a shaded band, which the fixed dark threshold takes for thin strokes. */
+void vision__drop_faint_rulings(const struct raster *ras, struct ruling *r, size_t *n);
+
 #endif
