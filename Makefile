@@ -88,8 +88,12 @@ demo: deps                          ## install, build, convert examples/*.pdf in
 	$(MAKE) --no-print-directory all
 	$(BUILD)/quire convert --db quire.db --format md examples/*.pdf
 
-eval: all                           ## score quire on ../shared/eval-dev and on the generated set
+eval: all                           ## score quire on ../shared/eval-dev and on the generated sets
 	python3 tools/eval.py --quire $(BUILD)/quire --by-style --gen-count 200
+	sh tools/install-deps.sh --latex
+	rm -rf $(BUILD)/eval-latex
+	python3 tools/genlatex.py --out $(BUILD)/eval-latex --count 70 --seed 1
+	python3 tools/eval.py --quire $(BUILD)/quire --by-style --set $(BUILD)/eval-latex
 	rm -rf $(BUILD)/eval-gen $(BUILD)/eval-scan
 	$(BUILD)/tools/gentables --out $(BUILD)/eval-gen --count 90 --seed 11 >/dev/null
 	$(BUILD)/tools/scanify $(BUILD)/eval-gen $(BUILD)/eval-scan

@@ -63,6 +63,20 @@ static int push_word(struct page *page, size_t *cap, const struct char_info *c, 
         bold += c[i].bold;
     }
     text[at] = '\0';
+    /* Composed form (NFC): TeX's Type 1 fonts give an accented letter as the base letter and a
+     * combining accent ("n" U+0301), which neither compares nor searches equal to "\u0144". */
+    char *nfc = g_utf8_normalize(text, (gssize)at, G_NORMALIZE_NFC);
+    if (nfc && strcmp(nfc, text) != 0) {
+        char *composed = q_strdup(nfc);
+        if (!composed) {
+            g_free(nfc);
+            free(text);
+            return QUIRE_ENOMEM;
+        }
+        free(text);
+        text = composed;
+    }
+    g_free(nfc);
     if (q_grow((void **)&page->words, sizeof *page->words, cap, page->n_words + 1)) {
         free(text);
         return QUIRE_ENOMEM;

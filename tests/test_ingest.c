@@ -136,6 +136,31 @@ static void expect_open_error(const char *path, const char *password, int expect
     free(msg);
 }
 
+/* A word drawn as base letters and combining accents (as TeX's Type 1 fonts give them) comes out
+ * composed (NFC), so it compares and searches equal to the same word typed on a keyboard. */
+static void test_ingest__words_composed(void **state)
+{
+    char *path = path_in("nfd.pdf");
+    int err = 0;
+    struct pdfgen_doc *doc = pdfgen_doc_new(path, 300, 100, &err);
+    assert_non_null(doc);
+    struct pdfgen_font regular = {"DejaVu Sans", 10, false, false};
+    pdfgen_text(doc, 20, 40, &regular, PDFGEN_ALIGN_LEFT, "Gdan\u0301sk Zu\u0308rich");
+    assert_int_equal(pdfgen_doc_close(doc), 0);
+    pdfgen_doc_free(doc);
+    struct document *d = NULL;
+    assert_int_equal(document_open(path, NULL, &d, NULL), 0);
+    struct page_options po = {.dpi = 72, .max_pixels = 1000000, .words = true};
+    struct page *page = NULL;
+    assert_int_equal(document_load_page(d, 0, &po, &page, NULL), 0);
+    assert_int_equal(page->n_words, 2);
+    assert_string_equal(page->words[0].text, "Gda\u0144sk");
+    assert_string_equal(page->words[1].text, "Z\u00fcrich");
+    page_free(page);
+    document_close(d);
+    g_free(path);
+}
+
 static void test_ingest__bad_files(void **state)
 {
     char *text = path_in("notes.pdf");
@@ -251,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_ingest__sha256),
         cmocka_unit_test(test_ingest__complete_pdf),
         cmocka_unit_test(test_ingest__words_and_raster),
+        cmocka_unit_test(test_ingest__words_composed),
         cmocka_unit_test(test_ingest__bad_files),
         cmocka_unit_test(test_ingest__encrypted),
         cmocka_unit_test(test_ingest__zero_pages),

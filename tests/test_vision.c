@@ -152,6 +152,31 @@ static void test_vision__borderless_region(void **state)
     page_free(p);
 }
 
+/* A caption set one line above a borderless table, centred over it as LaTeX sets it, stays out of
+ * the region; a plain line in its place is taken in as a header (the control). */
+static void test_vision__caption_above_borderless(void **state)
+{
+    for (int caption = 0; caption < 2; caption++) {
+        struct page *p = synth_page_new(500, 400);
+        for (int i = 0; i < 3; i++)
+            synth_text(p, 40, 40 + 14 * i, 10, false, prose[i]);
+        synth_text(p, 120, 106, 10, false, caption ? "Table 2: Sales" : "Regional sales");
+        borderless_table(p, 60, 120);
+        for (int i = 3; i < 6; i++)
+            synth_text(p, 40, 150 + 14 * i, 10, false, prose[i]);
+        struct page_layout *l = analyze(p);
+        assert_int_equal(l->n_regions, 1);
+        assert_int_equal(l->regions[0].kind, REGION_BORDERLESS);
+        double top = l->regions[0].bbox.y0;
+        if (caption)
+            assert_true(fabs(top - 120) <= 1);
+        else
+            assert_true(fabs(top - 106) <= 1);
+        page_layout_free(l);
+        page_free(p);
+    }
+}
+
 /* A key/value table: long row labels with one value each, rows set 18 pt apart for 8 pt text,
  * and section labels between groups (camelot's edge_tol page is of this kind). The labels are
  * as long as a line of prose, but prose does not end in a column of numbers. */
@@ -768,6 +793,7 @@ int main(void)
         cmocka_unit_test(test_vision__ruled_grid_region),
         cmocka_unit_test(test_vision__booktabs_region),
         cmocka_unit_test(test_vision__borderless_region),
+        cmocka_unit_test(test_vision__caption_above_borderless),
         cmocka_unit_test(test_vision__label_value_table_with_sections),
         cmocka_unit_test(test_vision__rules_around_a_wrapped_row),
         cmocka_unit_test(test_vision__two_tables),

@@ -25,6 +25,16 @@ for pair in $MODULES; do
         missing="$missing $pkg"
     fi
 done
+# --latex: also what tools/genlatex.py needs to typeset its test set (make eval).
+if [ "${1:-}" = "--latex" ]; then
+    command -v pdflatex >/dev/null 2>&1 || missing="$missing texlive-latex-recommended"
+    command -v kpsewhich >/dev/null 2>&1 && kpsewhich booktabs.sty >/dev/null 2>&1 ||
+        missing="$missing texlive-latex-recommended"
+    command -v kpsewhich >/dev/null 2>&1 && kpsewhich ptmr8t.tfm >/dev/null 2>&1 ||
+        missing="$missing texlive-fonts-recommended"
+    command -v kpsewhich >/dev/null 2>&1 && kpsewhich lmodern.sty >/dev/null 2>&1 ||
+        missing="$missing lmodern"
+fi
 # Fonts the generated test PDFs use (cairo's "Sans"/"Serif"/"Monospace" resolve through fontconfig).
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
 

@@ -488,6 +488,28 @@ static int classify_line(const struct page *page, const struct seg_line *sl, siz
     return 0;
 }
 
+/* True when the line opens like a table's caption: "Table 3:", "Tab. 2", "TABLE IV." (and the
+ * word in a few other languages), a number or numeral right after it. A caption sits just above
+ * a table in most papers and reports (LaTeX sets it one line above); it is not a header row. */
+static bool caption_line(const struct page *page, const struct text_line *line)
+{
+    static const char *names[] = {"table", "tab.", "tabelle", "tableau", "tabla", "tabela",
+                                  "tabella", "tabel"};
+    if (line->n_words < 2)
+        return false;
+    const char *first = page->words[line->words[0]].text;
+    const char *next = page->words[line->words[1]].text;
+    bool named = false;
+    for (size_t i = 0; i < sizeof names / sizeof *names && !named; i++)
+        named = g_ascii_strcasecmp(first, names[i]) == 0;
+    if (!named)
+        return false;
+    if (g_ascii_isdigit(next[0]))
+        return true;
+    size_t roman = strspn(next, "IVXLC");
+    return roman > 0 && (next[roman] == '\0' || strchr(".:", next[roman]));
+}
+
 /* True when every cell word of the line is bold (a header row). */
 static bool all_bold(const struct page *page, const struct line_info *li)
 {
@@ -755,7 +777,7 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
             double gap = first->bbox.y0 - above->bbox.y1;
             if ((li->kind != LINE_SINGLE && li->kind != LINE_MULTI) ||
                 gap > 1.2 * rect_height(first->bbox) || li->extent.x0 < extent.x0 - 10 ||
-                li->extent.x1 > extent.x1 + 10)
+                li->extent.x1 > extent.x1 + 10 || caption_line(page, above))
                 break;
             start--;
         }
