@@ -20,7 +20,9 @@
  *    sit 0..0.2 em apart, words 0.3 em (proportional type) to 0.7 em (monospaced) apart.
  *  - Each word gets a stand-in text that the detectors' text tests can read: "." for a dot (so a
  *    run of them reads as a dot leader), "\u2022" for a lone filled round blob (a bullet), "1."
- *    for two to four glyphs ending in a dot on the baseline (an enumerator), and "w" otherwise.
+ *    for two to four glyphs ending in a dot on the baseline (an enumerator), and "W" otherwise
+ *    (a capital: the case of a scanned letter is unknown, and the prose test that counts lines
+ *    going on in lower case must not take every scanned line for a sentence running on).
  *    Its font size is the page's em (the 80th percentile of glyph heights, ascenders and
  *    capitals, over 0.75), or more for words taller than that (headings). Its box is the ink
  *    padded like a text layer's box: 0.1 em of side bearing each side, and from 0.8 em above to
@@ -38,7 +40,7 @@
 #include <string.h>
 
 /* Stand-in texts of pseudo-words; read-only (struct word wants a char *). */
-static char text_letters[] = "w";
+static char text_letters[] = "W";
 static char text_dot[] = ".";
 static char text_bullet[] = "\u2022";
 static char text_enumerator[] = "1.";
