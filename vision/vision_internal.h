@@ -41,7 +41,7 @@ double vision__median_font(const struct page *page);
 
 /* --- pseudo-words of a page without a text layer (inkwords.c) ------------------------------- */
 /* A stand-in page whose words are cut from the ink of a scan: boxes and font sizes, with a
- * stand-in text ("w", or "." for a dot, "\u2022" for a bullet, "1." for an enumerator) that only
+ * stand-in text ("W", or "." for a dot, "\u2022" for a bullet, "1." for an enumerator) that only
  * says what the detectors' text tests need. Words are in the upright frame: the page turned by
  * -skew about its centre, so that skewed lines of text are level. No raster. */
 struct ink_page {
