@@ -655,6 +655,8 @@ static void print_status_json(const struct store_status *st)
     json_builder_add_int_value(b, st->tables);
     json_builder_set_member_name(b, "pages");
     json_builder_add_int_value(b, st->pages);
+    json_builder_set_member_name(b, "unread_pages");
+    json_builder_add_int_value(b, st->unread_pages);
     json_builder_set_member_name(b, "failures");
     json_builder_begin_array(b);
     for (size_t i = 0; i < st->n_failures; i++) {
@@ -688,6 +690,11 @@ static void print_status_text(const char *db_path, const struct store_status *st
            total, st->documents[DOC_DONE], st->documents[DOC_FAILED],
            st->documents[DOC_QUEUED], st->documents[DOC_RUNNING]);
     printf("tables:    %" PRId64 " (on %" PRId64 " stored pages)\n", st->tables, st->pages);
+    if (st->unread_pages)
+        printf("unread:    %" PRId64 " page%s without a text layer hold%s table regions the "
+               "text engine cannot read\n           (quire reprocess --engine auto with a model "
+               "reads them; pages.unread_regions)\n",
+               st->unread_pages, st->unread_pages == 1 ? "" : "s", st->unread_pages == 1 ? "s" : "");
     if (!st->n_failures)
         return;
     printf("failed:\n");

@@ -117,6 +117,9 @@ static const char *const migrations[] = {
     "                        WHEN max(t.engine <> 'vlm') = 1 THEN 'auto' ELSE 'vlm' END"
     "            FROM tables t WHERE t.document_id = documents.id HAVING count(*) > 0)"
     " WHERE status = 'done';",
+    /* 3: table regions found on a page that no engine read (a scanned page under the text
+     * engine, which needs the PDF's text) */
+    "ALTER TABLE pages ADD COLUMN unread_regions INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -161,8 +164,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_DOC_EXISTS] = "SELECT 1 FROM documents WHERE id = ?1",
     [STMT_PAGES_DELETE] = "DELETE FROM pages WHERE document_id = ?1",
     [STMT_TABLES_DELETE] = "DELETE FROM tables WHERE document_id = ?1",
-    [STMT_PAGE_INSERT] = "INSERT INTO pages (document_id, page, width, height, has_text_layer)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_PAGE_INSERT] = "INSERT INTO pages (document_id, page, width, height, has_text_layer,"
+                         " unread_regions) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [STMT_TABLE_INSERT] = "INSERT INTO tables (document_id, page, x0, y0, x1, y1, n_rows, n_cols,"
                           " header_rows, engine, model_id, confidence, otsl, markdown, latex,"
                           " html, continues_id, repeated_header_rows, created_at)"
@@ -181,6 +184,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_STATUS_COUNTS] = "SELECT status, count(*) FROM documents GROUP BY status",
     [STMT_COUNT_TABLES] = "SELECT count(*) FROM tables",
     [STMT_COUNT_PAGES] = "SELECT count(*) FROM pages",
+    [STMT_COUNT_UNREAD_PAGES] = "SELECT count(*) FROM pages WHERE unread_regions > 0",
     [STMT_FAILURES] = "SELECT d.id, (SELECT p.path FROM document_paths p"
                       "   WHERE p.document_id = d.id ORDER BY p.seen_at DESC, p.path LIMIT 1),"
                       " coalesce(d.error, ''), d.attempts, d.finished_at"

@@ -114,6 +114,8 @@ struct page_result {
     int page;                 /* 1-based */
     double width, height;     /* points */
     bool has_text_layer;
+    int unread_regions;       /* table regions found that no engine read (no text layer under
+                               * the text engine) */
 };
 
 struct table_result {
@@ -221,6 +223,7 @@ struct store_status {
     int64_t documents[4];       /* documents by enum doc_status */
     int64_t tables;             /* stored tables */
     int64_t pages;              /* stored (processed) pages */
+    int64_t unread_pages;       /* of which with table regions no engine read (scans, text engine) */
     struct store_failure *failures;   /* failed documents, oldest failure first */
     size_t n_failures;
 };

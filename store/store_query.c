@@ -556,7 +556,9 @@ int store_status_get(struct store *s, struct store_status *out)
         return store__sqlite_error(s, rc);
     int err;
     if ((err = status_counts(s, out)) || (err = count_of(s, STMT_COUNT_TABLES, &out->tables)) ||
-        (err = count_of(s, STMT_COUNT_PAGES, &out->pages)) || (err = status_failures(s, out)))
+        (err = count_of(s, STMT_COUNT_PAGES, &out->pages)) ||
+        (err = count_of(s, STMT_COUNT_UNREAD_PAGES, &out->unread_pages)) ||
+        (err = status_failures(s, out)))
         store_status_release(out);
     store__rollback(s);   /* nothing was written: ending the read is all it does */
     return err;

@@ -59,6 +59,7 @@ static int put_page(struct store *s, int64_t doc_id, const struct page_result *p
     sqlite3_bind_double(st, 3, p->width);
     sqlite3_bind_double(st, 4, p->height);
     sqlite3_bind_int(st, 5, p->has_text_layer ? 1 : 0);
+    sqlite3_bind_int(st, 6, p->unread_regions);
     return store__exec(s, st);
 }
 

@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <cairo-pdf.h>
+#include <cairo.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
@@ -228,6 +230,72 @@ static void test_e2e__bad_input_and_status(void **state)
     g_free(text);
     g_free(cut);
     g_free(locked);
+    g_free(db);
+}
+
+/* A scanned page: a ruled 4 x 3 table drawn into a 144-dpi image, and that image alone on a
+ * Letter page (no text layer). */
+static void make_scanned_pdf(const char *path)
+{
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1224, 1584);
+    cairo_t *c = cairo_create(img);
+    cairo_set_source_rgb(c, 1, 1, 1);
+    cairo_paint(c);
+    cairo_set_source_rgb(c, 0, 0, 0);
+    cairo_set_line_width(c, 2);
+    for (int r = 0; r <= 4; r++) {
+        cairo_move_to(c, 200, 300 + 60 * r);
+        cairo_line_to(c, 1000, 300 + 60 * r);
+    }
+    for (int k = 0; k <= 3; k++) {
+        cairo_move_to(c, 200 + k * 800.0 / 3, 300);
+        cairo_line_to(c, 200 + k * 800.0 / 3, 540);
+    }
+    cairo_stroke(c);
+    cairo_select_font_face(c, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(c, 24);
+    static const char *cells[4][3] = {{"Region", "Sales", "Growth"}, {"North", "1,204", "3.1%"},
+                                      {"South", "987", "-0.4%"}, {"West", "2,310", "12.0%"}};
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < 3; k++) {
+            cairo_move_to(c, 215 + k * 800.0 / 3, 340 + 60 * r);
+            cairo_show_text(c, cells[r][k]);
+        }
+    cairo_destroy(c);
+    cairo_surface_t *pdf = cairo_pdf_surface_create(path, 612, 792);
+    cairo_t *p = cairo_create(pdf);
+    cairo_scale(p, 0.5, 0.5);
+    cairo_set_source_surface(p, img, 0, 0);
+    cairo_paint(p);
+    cairo_show_page(p);
+    cairo_destroy(p);
+    cairo_surface_finish(pdf);
+    assert_int_equal(cairo_surface_status(pdf), CAIRO_STATUS_SUCCESS);
+    cairo_surface_destroy(pdf);
+    cairo_surface_destroy(img);
+}
+
+/* The text engine on a scan: the table region is found but cannot be read; the page records it,
+ * convert says so on stderr (exit 0: nothing failed), and status counts the page. */
+static void test_e2e__scanned_page_text_engine(void **state)
+{
+    char *scan = path_in("scan.pdf"), *db = path_in("scan.db");
+    make_scanned_pdf(scan);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(quire(&out, &err, "convert", "--db", db, "--engine", "text", scan, NULL), 0);
+    assert_non_null(strstr(err, "page 1: 1 table region on a page without a text layer not read"));
+    g_free(out);
+    g_free(err);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 0);
+    assert_int_equal(db_int(db, "SELECT has_text_layer FROM pages WHERE page = 1"), 0);
+    assert_int_equal(db_int(db, "SELECT unread_regions FROM pages WHERE page = 1"), 1);
+    assert_int_equal(quire(&out, NULL, "status", "--db", db, NULL), 0);
+    assert_non_null(strstr(out, "unread:    1 page without a text layer holds table regions"));
+    g_free(out);
+    assert_int_equal(quire(&out, NULL, "status", "--db", db, "--format", "json", NULL), 0);
+    assert_non_null(strstr(out, "\"unread_pages\": 1"));
+    g_free(out);
+    g_free(scan);
     g_free(db);
 }
 
@@ -1062,6 +1130,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_e2e__convert_json_and_rows),
         cmocka_unit_test(test_e2e__bad_input_and_status),
+        cmocka_unit_test(test_e2e__scanned_page_text_engine),
         cmocka_unit_test(test_e2e__query_show_export),
         cmocka_unit_test(test_e2e__usage_errors),
         cmocka_unit_test(test_e2e__batch_and_rerun),

@@ -269,6 +269,15 @@ static int process_page(struct doc_job *job, struct document *doc, const struct 
         else
             err = text_table(&ctx, i);
     }
+    /* A scan's regions under the text engine: found, not read. Recorded with the page (and said)
+     * so that a user sees why a scanned table gave nothing and which pages a model would read. */
+    if (!err && !use_model && !page->has_text_layer && layout->n_regions) {
+        job->result.pages[job->result.n_pages - 1].unread_regions = (int)layout->n_regions;
+        log_msg(LOG_WARN, "%s: page %d: %zu table region%s on a page without a text layer not "
+                "read: the text engine needs the PDF's text (--engine auto with a model reads "
+                "scans)", job->path, page->index + 1, layout->n_regions,
+                layout->n_regions == 1 ? "" : "s");
+    }
     page_free(ctx.hires);
     page_layout_free(layout);
     return err;
