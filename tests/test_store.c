@@ -150,7 +150,8 @@ static int put_tables(struct store *s, int64_t doc_id, const char *const *words,
     assert_true(n_tables <= 8);
     memset(tables, 0, sizeof tables);
     for (size_t i = 0; i < n_tables; i++) {
-        pages[i] = (struct page_result){(int)i + 1, 595, 842, true};
+        pages[i] = (struct page_result){.page = (int)i + 1, .width = 595, .height = 842,
+                                        .has_text_layer = true};
         tables[i] = (struct table_result){
             .page = (int)i + 1,
             .bbox = {50, 100 + 10.0 * (double)i, 400, 300},
@@ -211,7 +212,7 @@ static void test_store__migrate_fresh_and_reopen(void **state)
     struct fixture *f = *state;
     struct store *s = open_store(f);
     store_close(s);
-    assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 3);
     char buf[64];
     assert_string_equal(sql_text(f, "PRAGMA journal_mode", buf, sizeof buf), "wal");
     assert_int_equal(sql_int(f, "SELECT count(*) FROM sqlite_schema WHERE name IN ('documents',"
@@ -224,12 +225,13 @@ static void test_store__migrate_fresh_and_reopen(void **state)
     store_close(s);
     s = open_store(f);
     store_close(s);
-    assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 3);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM documents"), 1);
 }
 
-/* A version-1 database (its documents and tables as version 1 made them) migrates to version 2:
- * tables get no links, and documents get the engine and model guessed from their tables. */
+/* A version-1 database (its documents, pages and tables as version 1 made them) migrates to the
+ * current version: tables get no links, documents get the engine and model guessed from their
+ * tables (version 2), pages no unread regions (version 3). */
 static void test_store__migrate_from_version_1(void **state)
 {
     struct fixture *f = *state;
@@ -238,6 +240,9 @@ static void test_store__migrate_from_version_1(void **state)
              " size INTEGER NOT NULL, pages INTEGER, status TEXT NOT NULL DEFAULT 'queued',"
              " error TEXT, attempts INTEGER NOT NULL DEFAULT 0, added_at TEXT NOT NULL,"
              " started_at TEXT, finished_at TEXT, seconds REAL);"
+             "CREATE TABLE pages (document_id INTEGER NOT NULL REFERENCES documents(id)"
+             " ON DELETE CASCADE, page INTEGER NOT NULL, width REAL NOT NULL, height REAL NOT NULL,"
+             " has_text_layer INTEGER NOT NULL, PRIMARY KEY (document_id, page)) WITHOUT ROWID;"
              "CREATE TABLE tables (id INTEGER PRIMARY KEY AUTOINCREMENT,"
              " document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
              " page INTEGER NOT NULL, x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL,"
@@ -248,6 +253,7 @@ static void test_store__migrate_from_version_1(void **state)
              "INSERT INTO documents (id, sha256, size, status, added_at) VALUES"
              " (1, 'a', 1, 'done', 'x'), (2, 'b', 1, 'done', 'x'), (3, 'c', 1, 'done', 'x'),"
              " (4, 'd', 1, 'done', 'x'), (5, 'e', 1, 'failed', 'x');"
+             "INSERT INTO pages VALUES (1, 1, 612, 792, 1), (4, 1, 612, 792, 0);"
              "INSERT INTO tables (document_id, page, x0, y0, x1, y1, n_rows, n_cols, header_rows,"
              " engine, model_id, confidence, otsl, markdown, latex, html, created_at) VALUES"
              " (1, 1, 0, 0, 1, 1, 1, 1, 0, 'text', NULL, 1, '', '', '', '', 'x'),"
@@ -256,7 +262,7 @@ static void test_store__migrate_from_version_1(void **state)
              " (3, 1, 0, 0, 1, 1, 1, 1, 0, 'vlm', 'm2', 1, '', '', '', '', 'x');"
              "PRAGMA user_version = 1;");
     store_close(open_store(f));
-    assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 3);
     char buf[64];
     assert_string_equal(sql_text(f, "SELECT group_concat(id || ':' || coalesce(engine, '-') ||"
                                     " ':' || coalesce(model_id, '-'), ' ') FROM documents",
@@ -264,6 +270,8 @@ static void test_store__migrate_from_version_1(void **state)
                         "1:text:- 2:auto:m1 3:vlm:m2 4:-:- 5:-:-");
     assert_int_equal(sql_int(f, "SELECT count(*) FROM tables WHERE continues_id IS NULL"
                                 " AND repeated_header_rows = 0"), 4);
+    /* version 3: pages stored before have no unread regions on record */
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM pages WHERE unread_regions = 0"), 2);
 }
 
 static void test_store__version_too_new(void **state)
@@ -513,7 +521,9 @@ static void test_store__continued_tables_and_chain(void **state)
     int64_t doc = add_doc(s, "/in/long.pdf", "sha-long");
     int64_t other = add_doc(s, "/in/other.pdf", "sha-other");
     assert_int_equal(store_document_start(s, doc), 0);
-    struct page_result pages[3] = {{1, 595, 842, true}, {2, 595, 842, true}, {3, 595, 842, true}};
+    struct page_result pages[3] = {{.page = 1, .width = 595, .height = 842, .has_text_layer = true},
+                                   {.page = 2, .width = 595, .height = 842, .has_text_layer = true},
+                                   {.page = 3, .width = 595, .height = 842, .has_text_layer = true}};
     struct table_result tables[4] = {
         {.page = 1, .engine = "text", .table = make_table("one")},
         {.page = 2, .engine = "text", .table = make_table("two"), .continues = 1,
@@ -765,7 +775,8 @@ static void test_store__put_results_failure_keeps_previous(void **state)
     int err = QUIRE_ENOMEM;
     int failures = 0;
     for (long n = 1; n < 1000 && err == QUIRE_ENOMEM; n++) {
-        struct page_result pages[2] = {{1, 595, 842, true}, {2, 595, 842, false}};
+        struct page_result pages[2] = {{.page = 1, .width = 595, .height = 842, .has_text_layer = true},
+                                       {.page = 2, .width = 595, .height = 842}};
         struct table_result tables[2] = {
             {.page = 1, .bbox = {1, 2, 3, 4}, .engine = "text", .table = make_table(next[0])},
             {.page = 2, .bbox = {1, 2, 3, 4}, .engine = "vlm", .model_id = "m",
@@ -999,7 +1010,7 @@ static void test_store__concurrent_writers(void **state)
         pthread_join(threads[i], NULL);
         assert_int_equal(w[i].err, 0);
     }
-    assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 3);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM documents WHERE status = 'done'"), N * 20);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM tables"), N * 20);
     assert_int_equal(sql_int(f, "SELECT count(*) FROM cells_fts WHERE cells_fts MATCH 'parallel'"),
