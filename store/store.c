@@ -378,11 +378,13 @@ static int migrate(struct store *s)
         return too_new(s, version);
     if (version == SCHEMA_VERSION)
         return 0;
-    if (s->readonly)
+    if (s->readonly) {
+        s->old_schema = true;
         return store__error(s, QUIRE_EDB,
                             "schema version %d needs upgrading to %d; open the database once "
                             "with a command that writes (e.g. quire batch)",
                             version, SCHEMA_VERSION);
+    }
     if ((err = exec_sql(s, "BEGIN IMMEDIATE")))
         return err;
     if ((err = get_user_version(s, &version)))   /* another process may have migrated */
@@ -433,7 +435,7 @@ static bool file_marked_readonly(const char *path)
 }
 
 static int open_common(const char *path, int busy_timeout_ms, bool readonly, struct store **out,
-                       char **msg)
+                       char **msg, bool *old_schema)
 {
     *out = NULL;
     if (msg)
@@ -475,18 +477,34 @@ static int open_common(const char *path, int busy_timeout_ms, bool readonly, str
 out_free:
     if (msg)
         *msg = q_asprintf("%s: %s", path, s->errmsg[0] ? s->errmsg : err_str(err));
+    if (old_schema)
+        *old_schema = s->old_schema;
     store_close(s);
     return err;
 }
 
 int store_open(const char *path, int busy_timeout_ms, struct store **out, char **msg)
 {
-    return open_common(path, busy_timeout_ms, false, out, msg);
+    return open_common(path, busy_timeout_ms, false, out, msg, NULL);
 }
 
 int store_open_readonly(const char *path, int busy_timeout_ms, struct store **out, char **msg)
 {
-    return open_common(path, busy_timeout_ms, true, out, msg);
+    bool old = false;
+    int err = open_common(path, busy_timeout_ms, true, out, msg, &old);
+    if (!err || !old)
+        return err;
+    /* A database from an older quire: upgrade it, as the first command that writes would, when
+     * the file may be written; one nobody may write keeps its schema and gets the message. */
+    struct store *w = NULL;
+    if (store_open(path, busy_timeout_ms, &w, NULL))
+        return err;
+    store_close(w);
+    if (msg) {
+        free(*msg);
+        *msg = NULL;
+    }
+    return open_common(path, busy_timeout_ms, true, out, msg, NULL);
 }
 
 void store_close(struct store *s)

@@ -42,10 +42,11 @@ const char *doc_status_name(enum doc_status s);
  * connection (store_close()). On failure *msg (caller frees, may be NULL) names the file and
  * the problem. */
 int store_open(const char *path, int busy_timeout_ms, struct store **out, char **msg);
-/* Opens an existing database for reading only (the query commands): never creates the file and
- * never migrates it. A missing file is QUIRE_ENOENT; a database from an older quire that still
- * needs migrating is QUIRE_EDB (open it once with store_open); every write on it fails with
- * QUIRE_EREADONLY. Same ownership as store_open. */
+/* Opens an existing database for reading only (the query commands): never creates the file. A
+ * missing file is QUIRE_ENOENT. A database from an older quire is migrated first (a short write
+ * through store_open) when the file may be written, and is QUIRE_EDB ("needs upgrading") when it
+ * may not. Every write on the connection fails with QUIRE_EREADONLY. Same ownership as
+ * store_open. */
 int store_open_readonly(const char *path, int busy_timeout_ms, struct store **out, char **msg);
 void store_close(struct store *s);   /* NULL is a no-op */
 /* SQLite's message for the last failed call on this connection; owned by the store. */

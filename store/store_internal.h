@@ -54,6 +54,7 @@ struct store {
     sqlite3 *db;
     char *path;                          /* the file, for messages */
     bool readonly;
+    bool old_schema;          /* read-only open found a schema older than SCHEMA_VERSION */
     sqlite3_stmt *stmts[STMT_COUNT];     /* prepared on first use */
     char errmsg[512];                    /* message of the last failure */
     bool holds_write_lock;               /* between store__begin and commit/rollback */

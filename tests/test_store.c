@@ -274,6 +274,33 @@ static void test_store__migrate_from_version_1(void **state)
     assert_int_equal(sql_int(f, "SELECT count(*) FROM pages WHERE unread_regions = 0"), 2);
 }
 
+/* The read-only open (query, show, export, status) of a database from an older quire upgrades it
+ * when the file may be written, and refuses with "needs upgrading" when it may not. */
+static void test_store__readonly_open_upgrades(void **state)
+{
+    struct fixture *f = *state;
+    store_close(open_store(f));
+    sql_exec(f, "ALTER TABLE pages DROP COLUMN unread_regions; PRAGMA user_version = 2");
+    assert_int_equal(chmod(f->db, 0444), 0);
+    struct store *s = NULL;
+    char *msg = NULL;
+    assert_int_equal(store_open_readonly(f->db, 100, &s, &msg), QUIRE_EDB);
+    assert_null(s);
+    assert_non_null(strstr(msg, "needs upgrading"));
+    free(msg);
+    msg = NULL;
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 2);
+    assert_int_equal(chmod(f->db, 0644), 0);
+    assert_int_equal(store_open_readonly(f->db, 100, &s, &msg), 0);
+    assert_null(msg);
+    struct store_status st;
+    assert_int_equal(store_status_get(s, &st), 0);
+    assert_int_equal(st.unread_pages, 0);
+    store_status_release(&st);
+    store_close(s);
+    assert_int_equal(sql_int(f, "PRAGMA user_version"), 3);
+}
+
 static void test_store__version_too_new(void **state)
 {
     struct fixture *f = *state;
@@ -1022,6 +1049,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_store__migrate_fresh_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__migrate_from_version_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__readonly_open_upgrades, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__version_too_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__open_readonly_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__add_dedupes_by_sha256, setup, teardown),
