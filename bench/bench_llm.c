@@ -57,10 +57,17 @@
  *                         bit for bit the one-row result) and through cblas_sgemm with M = B
  *   peak_rss_mb           this process's peak resident set (the C engine and this bench)
  * --no-torch skips the PyTorch side; --keep leaves the model directory (named on stderr).
+ * --write-model DIR only writes the random model to DIR as a folder quire loads (--engine vlm
+ * --model DIR): config.json (_name_or_path "bench-random-12m"), model.safetensors and a
+ * tokenizer.json with the Idefics3 specials and the OTSL tags (write_tokenizer), so decoding is
+ * constrained to OTSL. Random weights read nothing: the tables it writes are noise, but the work
+ * per table (encode the crop's tiles, prefill, decode) is the real model's. bench/run.sh uses it.
  * Times are the best of a few runs. Run from the repository root (the torch script's path is
  * bench/bench_llm_torch.py, or $QUIRE_BENCH_TORCH_SCRIPT).
  */
 #include <cblas.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +196,8 @@ static int write_config(const char *dir)
     FILE *f = open_in(dir, "config.json", "w");
     if (!f)
         return -1;
-    fprintf(f, "{\"model_type\": \"idefics3\", \"image_token_id\": %d, \"scale_factor\": %d,\n"
+    fprintf(f, "{\"model_type\": \"idefics3\", \"_name_or_path\": \"bench-random-12m\",\n"
+               " \"image_token_id\": %d, \"scale_factor\": %d,\n"
                " \"vision_config\": {\"hidden_size\": %d, \"intermediate_size\": %d, "
                "\"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"image_size\": %d, "
                "\"patch_size\": %d, \"layer_norm_eps\": 1e-6},\n"
@@ -201,6 +209,141 @@ static int write_config(const char *dir)
             IMAGE_TOKEN, SCALE, V_DIM, V_HIDDEN, V_LAYERS, V_HEADS, IMAGE, PATCH, T_DIM,
             T_HIDDEN, T_LAYERS, T_HEADS, T_KV, VOCAB, MAX_POS);
     return fclose(f) == 0 ? 0 : -1;
+}
+
+/* --- the tokenizer --------------------------------------------------------------------------- */
+
+/* GPT-2's byte-level symbol for byte b (bytes_to_unicode), as UTF-8 in out[3]. */
+static void byte_symbol(int b, char out[3])
+{
+    int cp = b;
+    if (!((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))) {
+        int n = 0; /* the n-th byte without a printable symbol becomes U+0100 + n */
+        for (int i = 0; i < b; i++)
+            n += !((i >= '!' && i <= '~') || (i >= 0xA1 && i <= 0xAC) || (i >= 0xAE && i <= 0xFF));
+        cp = 256 + n;
+    }
+    if (cp < 0x80) {
+        out[0] = (char)cp, out[1] = 0;
+    } else {
+        out[0] = (char)(0xC0 | (cp >> 6)), out[1] = (char)(0x80 | (cp & 0x3F)), out[2] = 0;
+    }
+}
+
+/* tokenizer.json with train/otsl_vocab.py's layout: byte-level BPE (Digits + ByteLevel), 256 byte
+ * symbols, N_MERGES merges (here letter pairs, not learned), then 54 added tokens: the Idefics3
+ * specials at the ids the bench prompt uses (602 <|im_start|> .. 605 <image> .. 607 <global-img>),
+ * the OTSL tags and <row_r_col_c> (r, c <= 6) in the ids left. VOCAB ids in all. The OTSL tags
+ * make quire's decoding constrained (llm/otsl.c), so any weights write a valid table. */
+static int write_tokenizer(const char *dir)
+{
+    enum { N_MERGES = 330 };
+    static const char *specials[] = {"<|im_start|>", "<end_of_utterance>",
+                                     "<fake_token_around_image>", "<image>", "<|endoftext|>",
+                                     "<global-img>", "<|im_end|>"}; /* ids 602..608 */
+    static const char *tags[] = {"<otsl>", "</otsl>", "<nl>", "<fcel>", "<ecel>", "<ched>",
+                                 "<rhed>", "<srow>", "<lcel>", "<ucel>", "<xcel>"};
+    static const char letters[] = "etaoinsrhldcumfpgwybvkxjqz";
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "version");
+    json_builder_add_string_value(b, "1.0");
+    json_builder_set_member_name(b, "added_tokens");
+    json_builder_begin_array(b);
+    int next_free = 256 + N_MERGES, n_added = 0;
+    char name[32];
+    for (int i = 0; i < 7 + 11 + 36; i++) {
+        int id;
+        const char *content = name;
+        if (i < 7) {
+            id = 602 + i;
+            content = specials[i];
+        } else {
+            if (next_free == 602)
+                next_free = 609;
+            id = next_free++;
+            if (i < 18)
+                content = tags[i - 7];
+            else
+                snprintf(name, sizeof name, "<row_%d_col_%d>", (i - 18) / 6 + 1, (i - 18) % 6 + 1);
+        }
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "id");
+        json_builder_add_int_value(b, id);
+        json_builder_set_member_name(b, "content");
+        json_builder_add_string_value(b, content);
+        json_builder_set_member_name(b, "special");
+        json_builder_add_boolean_value(b, TRUE);
+        json_builder_end_object(b);
+        n_added++;
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "pre_tokenizer");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "Sequence");
+    json_builder_set_member_name(b, "pretokenizers");
+    json_builder_begin_array(b);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "Digits");
+    json_builder_set_member_name(b, "individual_digits");
+    json_builder_add_boolean_value(b, TRUE);
+    json_builder_end_object(b);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "ByteLevel");
+    json_builder_set_member_name(b, "add_prefix_space");
+    json_builder_add_boolean_value(b, FALSE);
+    json_builder_end_object(b);
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "decoder");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "ByteLevel");
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "model");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "type");
+    json_builder_add_string_value(b, "BPE");
+    json_builder_set_member_name(b, "vocab");
+    json_builder_begin_object(b);
+    char sym[3];
+    for (int i = 0; i < 256; i++) {
+        byte_symbol(i, sym);
+        json_builder_set_member_name(b, sym);
+        json_builder_add_int_value(b, i);
+    }
+    int n = 0;
+    for (int i = 0; letters[i] && n < N_MERGES; i++)
+        for (int j = 0; letters[j] && n < N_MERGES; j++, n++) {
+            char pair[3] = {letters[i], letters[j], 0};
+            json_builder_set_member_name(b, pair);
+            json_builder_add_int_value(b, 256 + n);
+        }
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "merges");
+    json_builder_begin_array(b);
+    n = 0;
+    for (int i = 0; letters[i] && n < N_MERGES; i++)
+        for (int j = 0; letters[j] && n < N_MERGES; j++, n++) {
+            char pair[4] = {letters[i], ' ', letters[j], 0};
+            json_builder_add_string_value(b, pair);
+        }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    JsonGenerator *g = json_generator_new();
+    JsonNode *root = json_builder_get_root(b);
+    json_generator_set_root(g, root);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/tokenizer.json", dir);
+    gboolean ok = json_generator_to_file(g, path, NULL);
+    json_node_unref(root);
+    g_object_unref(g);
+    g_object_unref(b);
+    return ok && n_added == VOCAB - 256 - N_MERGES ? 0 : -1;
 }
 
 static int write_weights(const char *dir, double *params)
@@ -292,8 +435,8 @@ static int write_inputs(const char *dir, const uint8_t *rgb, const int32_t *prom
 
 static void remove_dir(const char *dir)
 {
-    const char *names[] = {"config.json", "model.safetensors", "image.u8", "prompt.txt",
-                           "tokens.txt"};
+    const char *names[] = {"config.json", "model.safetensors", "tokenizer.json", "image.u8",
+                           "prompt.txt", "tokens.txt"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -567,6 +710,7 @@ int main(int argc, char **argv)
 {
     int threads = 1;
     bool keep = false, no_torch = false;
+    const char *write_model = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = atoi(argv[++i]);
@@ -574,10 +718,24 @@ int main(int argc, char **argv)
             keep = true;
         } else if (strcmp(argv[i], "--no-torch") == 0) {
             no_torch = true;
+        } else if (strcmp(argv[i], "--write-model") == 0 && i + 1 < argc) {
+            write_model = argv[++i];
         } else {
-            fprintf(stderr, "usage: bench_llm [--threads N] [--keep] [--no-torch]\n");
+            fprintf(stderr, "usage: bench_llm [--threads N] [--keep] [--no-torch]\n"
+                            "       bench_llm --write-model DIR\n");
             return 2;
         }
+    }
+    if (write_model) {
+        double params;
+        build_specs();
+        if (g_mkdir_with_parents(write_model, 0755) || write_config(write_model) ||
+            write_weights(write_model, &params) || write_tokenizer(write_model)) {
+            fprintf(stderr, "bench_llm: cannot write the model to %s\n", write_model);
+            return 1;
+        }
+        printf("model_params_m: %.1f\n", params / 1e6);
+        return 0;
     }
     if (threads < 1)
         threads = 1;

@@ -4,6 +4,11 @@
 #
 #   batch_*    `quire batch` over a folder of generated PDFs (tools/gentables, every style),
 #              run under /usr/bin/time -v for the peak RSS and the CPU use.
+#   vlm_batch_*, auto_batch_*
+#              `quire batch --engine vlm` (and auto) with a random model of the shipped size over
+#              generated PDFs and their scans (see below), when bench/bench_llm is built;
+#              QUIRE_BENCH_VLM_ENGINES="vlm" skips auto, "" both.
+#   vlm_long_pdf_*  the same for one QUIRE_BENCH_VLM_LONG_PAGES-page PDF (default 4; 0 skips).
 #   llm_*      the inference engine's benchmarks (bench/bench_llm), when built.
 set -eu
 BUILD=${1:-build}
@@ -41,6 +46,73 @@ long_wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=
 long_rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/long-time.txt")
 long_tables=$(sqlite3 "$work/long.db" "SELECT count(*) FROM tables")
 
+# The model engine: a random model of the shipped one's size (bench_llm --write-model) over a
+# folder of mixed PDFs: VLM_COUNT generated born-digital ones and their scanned copies
+# (tools/scanify). Random weights read nothing (the tables are noise, and the model id says
+# bench-random-12m), but the work per table is the real model's: encode the crop's tiles,
+# prefill, decode under the OTSL constraint. A random model rarely closes a table, so it decodes
+# until the state is full (2048 positions less the prompt): vlm_tokens_per_table says how many
+# tokens each table cost, to scale by (the trained model writes ~400 for a 10 x 6 table).
+# threads_busy.py samples the threads: see there for how to read *_runnable_*.
+VLM_COUNT=${QUIRE_BENCH_VLM_COUNT:-4}
+VLM_ENGINES=${QUIRE_BENCH_VLM_ENGINES:-vlm auto}
+run_model_batch() { # ENGINE PREFIX DIR: quire batch over DIR, figures into $work/PREFIX.txt
+    rm -f "$work/$2.db"
+    /usr/bin/time -v -o "$work/$2-time.txt" "$QUIRE" batch --verbose --db "$work/$2.db" \
+        --engine "$1" --model "$work/model" "$3" >"$work/$2-out.txt" 2>"$work/$2-log.txt" &
+    tpid=$!
+    sleep 0.2
+    qpid=$(pgrep -P "$tpid" || true)
+    if [ -n "$qpid" ]; then
+        PREFIX="${2}_" python3 bench/threads_busy.py "$qpid" >"$work/$2-threads.txt"
+    fi
+    wait "$tpid" || true
+    cat "$work/$2-out.txt"
+    w=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$work/$2-time.txt")
+    r=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/$2-time.txt")
+    c=$(awk -F': ' '/Percent of CPU this job got/ {sub("%","",$2); print $2}' "$work/$2-time.txt")
+    cs=$(awk -F': ' '/(User|System) time \(seconds\)/ {s+=$2} END {print s}' "$work/$2-time.txt")
+    p=$(sqlite3 "$work/$2.db" "SELECT count(*) FROM pages")
+    t=$(sqlite3 "$work/$2.db" "SELECT count(*) FROM tables")
+    tok=$(awk '/model bench-random-12m: .* tokens, confidence/ {
+                   for (i = 2; i <= NF; i++) if ($i ~ /^tokens,/) { s += $(i-1); n++ } }
+               END { if (n) printf "%.0f", s / n; else print 0 }' "$work/$2-log.txt")
+    awk -v pre="$2" -v p="$p" -v t="$t" -v w="$w" -v r="$r" -v c="$c" -v cs="$cs" -v n="$cores" \
+        -v tok="$tok" 'BEGIN {
+        printf "%s_pages: %d\n%s_tables: %d\n%s_seconds: %.2f\n", pre, p, pre, t, pre, w
+        printf "%s_pages_per_s: %.3f\n%s_tables_per_s: %.3f\n", pre, p / w, pre, t / w
+        printf "%s_cpu_busy_pct: %.0f\n", pre, c / n
+        printf "%s_cpu_s_per_table: %.2f\n", pre, t ? cs / t : 0
+        printf "%s_peak_rss_mb: %.1f\n", pre, r / 1024
+        sub(/_batch$/, "", pre)
+        printf "%s_tokens_per_table: %d\n", pre, tok }' >"$work/$2.txt"
+    if [ -f "$work/$2-threads.txt" ]; then cat "$work/$2-threads.txt" >>"$work/$2.txt"; fi
+}
+if [ -x "$BUILD/bench/bench_llm" ] && [ -n "$VLM_ENGINES" ]; then
+    "$BUILD/bench/bench_llm" --write-model "$work/model" >/dev/null
+    "$GEN" --out "$work/vlm-gen" --count "$VLM_COUNT" --seed 21 --style all >/dev/null
+    "$BUILD/tools/scanify" "$work/vlm-gen" "$work/vlm-scan" >/dev/null
+    mkdir -p "$work/mix"
+    for f in "$work"/vlm-gen/*.pdf; do cp "$f" "$work/mix/born-${f##*/}"; done
+    for f in "$work"/vlm-scan/*.pdf; do cp "$f" "$work/mix/scan-${f##*/}"; done
+    for engine in $VLM_ENGINES; do
+        pre=vlm_batch
+        [ "$engine" = vlm ] || pre=${engine}_batch
+        echo "== quire batch --engine $engine over $VLM_COUNT born-digital PDFs + their scans" \
+             "(random 12M model: figures for speed only; [model] threads = 1, one worker per core)"
+        run_model_batch "$engine" "$pre" "$work/mix"
+    done
+    # One document: its pages and regions go through one worker (workers/workers.h NEEDSWORK),
+    # so this shows what one big scan gets of the cores.
+    VLM_LONG_PAGES=${QUIRE_BENCH_VLM_LONG_PAGES:-4}
+    if [ "$VLM_LONG_PAGES" -gt 0 ]; then
+        mkdir -p "$work/vlm-long"
+        "$BUILD/bench/make_long_pdf" "$work/vlm-long/long.pdf" "$VLM_LONG_PAGES"
+        echo "== quire batch --engine vlm on one $VLM_LONG_PAGES-page PDF with a table on every page"
+        run_model_batch vlm vlm_long_pdf "$work/vlm-long"
+    fi
+fi
+
 if [ -x "$BUILD/bench/bench_llm" ]; then
     echo "== inference engine"
     "$BUILD/bench/bench_llm" | tee "$work/llm.txt"
@@ -55,6 +127,9 @@ awk -v p="$stored_pages" -v t="$tables" -v w="$wall" -v r="$rss_kb" -v c="$cpu" 
 awk -v p="$LONG_PAGES" -v t="$long_tables" -v w="$long_wall" -v r="$long_rss_kb" 'BEGIN {
     printf "long_pdf_pages: %d\nlong_pdf_tables: %d\nlong_pdf_seconds: %.2f\n", p, t, w
     printf "long_pdf_pages_per_s: %.2f\nlong_pdf_peak_rss_mb: %.1f\n", p / w, r / 1024 }'
+for f in "$work/vlm_batch.txt" "$work/auto_batch.txt" "$work/vlm_long_pdf.txt"; do
+    if [ -f "$f" ]; then cat "$f"; fi
+done
 if [ -f "$work/llm.txt" ]; then
     grep -E '^[a-z0-9_]+: ' "$work/llm.txt" || true
 fi
