@@ -570,6 +570,51 @@ static void test_textlayer__label_centred_on_two_rows(void **state)
     page_free(p);
 }
 
+static void test_textlayer__label_between_two_rows(void **state)
+{
+    /* Rows set far apart (one-line rows as far apart as the two rows of a label): a label
+     * merged down over two rows, and a header label beside a header of two levels, sit in the
+     * gap between their two rows, touching neither. Each belongs to its upper row, and the row
+     * below stays a row of its own. */
+    static const char *labels[2] = {"North", "South"};
+    static const char *nums[4][2] = {
+        {"12", "approved"}, {"7", "pending"}, {"30", "open"}, {"4", "closed"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 86);
+    synth_text(p, 140, 90, 10, true, "Budget");
+    synth_text(p, 50, 102, 10, true, "Region");
+    synth_text(p, 130, 114, 10, true, "Count");
+    synth_text(p, 200, 114, 10, true, "Grade");
+    synth_hline(p, 45, 300, 130);
+    for (int gr = 0; gr < 2; gr++) {
+        double y = 136 + 48 * gr;
+        synth_text(p, 50, y + 12, 10, false, labels[gr]);
+        for (int k = 0; k < 2; k++) {
+            text_right(p, 160, y + 24 * k, 10, nums[2 * gr + k][0]);
+            synth_text(p, 200, y + 24 * k, 10, false, nums[2 * gr + k][1]);
+        }
+    }
+    synth_text(p, 50, 232, 10, false, "East");
+    text_right(p, 160, 232, 10, "9");
+    synth_text(p, 200, 232, 10, false, "open");
+    synth_text(p, 50, 256, 10, false, "West");
+    text_right(p, 160, 256, 10, "5");
+    synth_text(p, 200, 256, 10, false, "closed");
+    synth_hline(p, 45, 300, 270);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 8);
+    assert_string_equal(table_text_at(t, 0, 0), "Region");
+    assert_row(t, 1, "", "Count", "Grade");
+    assert_row(t, 2, "North", "12", "approved");
+    assert_row(t, 3, "", "7", "pending");
+    assert_row(t, 4, "South", "30", "open");
+    assert_row(t, 5, "", "4", "closed");
+    assert_row(t, 6, "East", "9", "open");
+    table_free(t);
+    page_free(p);
+}
+
 static void test_textlayer__empty_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -628,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_textlayer__sparse_column),
         cmocka_unit_test(test_textlayer__cell_centred_on_row),
         cmocka_unit_test(test_textlayer__label_centred_on_two_rows),
+        cmocka_unit_test(test_textlayer__label_between_two_rows),
         cmocka_unit_test(test_textlayer__empty_region),
         cmocka_unit_test(test_textlayer__allocation_failures),
     };

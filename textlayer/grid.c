@@ -257,6 +257,18 @@ static int group_lines(const struct page *page, const struct text_line *lines, s
             /* the line below is the second row the label spans */
             next_starts = merge && centred;
         }
+        if (i > a && i + 1 < b && !merge && (c & row_cols) == 0 && (c & cols[i + 1 - a]) == 0) {
+            /* A label centred on two rows set apart (merged down, "Name" beside a header of
+             * two levels): it sits in the gap between two rows no farther apart than rows
+             * are, as far from the one as from the other, and fills none of their columns. */
+            double above = lines[i].bbox.y0 - lines[i - 1].bbox.y1;
+            double below = lines[i + 1].bbox.y0 - lines[i].bbox.y1;
+            double apart = lines[i + 1].bbox.y0 - lines[i - 1].bbox.y1;
+            double h = fmin(rect_height(lines[i].bbox), rect_height(lines[i - 1].bbox));
+            merge = row_gap > 0.3 * h && above > -0.3 * h && fabs(above - below) < 0.1 * h &&
+                    apart < row_gap + 0.3 * h;
+            next_starts = merge;
+        }
         if (forced)
             merge = false;
         starts[i] = !merge;

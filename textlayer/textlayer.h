@@ -26,7 +26,8 @@
  *    every row wraps count too); consecutive bold header lines merge the same way, and a bold
  *    header cell's wrapped lines set closely join their row. A line overlapping the line above
  *    by a third of its height in other columns (a two-line cell centred on its row) joins that
- *    row; a label centred on two rows, overlapping both equally, joins the upper one.
+ *    row; a label centred on two rows, overlapping both equally, joins the upper one, and so
+ *    does one set midway in the gap between two rows no farther apart than rows usually are.
  *  - Spans: two neighbouring positions are one cell when no ruling separates them (ruled edges; a
  *    column or row no ruling reaches at all, such as a label column left of the grid, is split
  *    by its text rows), when a phrase (words closer than a word space) has a word across a text
