@@ -615,6 +615,46 @@ static void test_textlayer__label_between_two_rows(void **state)
     page_free(p);
 }
 
+static void test_textlayer__section_titles_cross_columns(void **state)
+{
+    /* Section titles set from the left edge, a quarter of the lines, cross the first column
+     * edge (more lines than a gap allows); the rows still show three columns, and each title
+     * spans the two columns it covers. */
+    static const char *rows[5][3] = {{"Adams", "12", "approved"},
+                                     {"Baker", "7", "pending"},
+                                     {"Carter", "30", "open"},
+                                     {"Dunn", "4", "closed"},
+                                     {"Evans", "19", "open"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 86);
+    synth_text(p, 50, 90, 10, true, "Name");
+    text_right(p, 160, 90, 10, "Count");
+    synth_text(p, 200, 90, 10, true, "Grade");
+    synth_hline(p, 45, 300, 104);
+    double y = 108;
+    for (int r = 0; r < 5; r++) {
+        if (r == 0 || r == 3) {
+            const char *title = r ? "Southern region total" : "Northern region holdings";
+            synth_text(p, 50, y, 10, false, title);
+            y += 14;
+        }
+        synth_text(p, 50, y, 10, false, rows[r][0]);
+        text_right(p, 160, y, 10, rows[r][1]);
+        synth_text(p, 200, y, 10, false, rows[r][2]);
+        y += 14;
+    }
+    synth_hline(p, 45, 300, y);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 8);
+    assert_row(t, 1, "Northern region holdings", "Northern region holdings", "");
+    assert_row(t, 2, "Adams", "12", "approved");
+    assert_row(t, 5, "Southern region total", "Southern region total", "");
+    assert_row(t, 6, "Dunn", "4", "closed");
+    table_free(t);
+    page_free(p);
+}
+
 static void test_textlayer__empty_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -674,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_textlayer__cell_centred_on_row),
         cmocka_unit_test(test_textlayer__label_centred_on_two_rows),
         cmocka_unit_test(test_textlayer__label_between_two_rows),
+        cmocka_unit_test(test_textlayer__section_titles_cross_columns),
         cmocka_unit_test(test_textlayer__empty_region),
         cmocka_unit_test(test_textlayer__allocation_failures),
     };

@@ -313,6 +313,12 @@ static int text_rows(const struct page *page, const struct text_line *lines, siz
     return 0;
 }
 
+static int cmp_gap(const void *a, const void *b)
+{
+    const struct column_gap *x = a, *y = b;
+    return (x->core > y->core) - (x->core < y->core);
+}
+
 static int cmp_int(const void *a, const void *b)
 {
     return *(const int *)a - *(const int *)b;
@@ -547,32 +553,105 @@ static bool sparse_column(const struct page *page, const struct text_line *lines
     return true;
 }
 
+/* True when the line is one phrase (no gap between its words wider than `space`) starting at
+ * the left edge of the table: a section title across the columns ("Northern region"), or a row
+ * with only its first cell filled; either way it shows no column edge. */
+static bool left_phrase(const struct page *page, const struct text_line *l, double left,
+                        double space)
+{
+    if (l->n_words < 2 || l->bbox.x0 > left + space)
+        return false;
+    for (size_t k = 1; k < l->n_words; k++)
+        if (page->words[l->words[k]].bbox.x0 - page->words[l->words[k - 1]].bbox.x1 > space)
+            return false;
+    return true;
+}
+
+/* The lines whose words show where the columns are: without the left phrases (left_phrase()),
+ * when they are at most a quarter of the lines, since those may cross every narrow column edge
+ * near the left. *kept is a new array of *n_kept shallow copies (free()). */
+static int column_lines(const struct page *page, const struct text_line *lines, size_t n,
+                        double space, struct text_line **kept, size_t *n_kept)
+{
+    *kept = q_malloc(sizeof(struct text_line) * (n + 1));
+    if (!*kept)
+        return QUIRE_ENOMEM;
+    double left = INFINITY;
+    for (size_t i = 0; i < n; i++)
+        left = fmin(left, lines[i].bbox.x0);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!left_phrase(page, &lines[i], left, space))
+            (*kept)[m++] = lines[i];
+    if (m * 4 < n * 3 || m < 3) {
+        memcpy(*kept, lines, sizeof(struct text_line) * n);
+        m = n;
+    }
+    *n_kept = m;
+    return 0;
+}
+
+/* The gaps of all the lines, and those of the lines without the left phrases (`lines`) that
+ * overlap none of them: a column edge only titles cross. *gaps is a new array (free()). */
+static int add_title_gaps(const struct page *page, const struct text_line *all, size_t n_all,
+                          const struct text_line *lines, size_t n, struct rect area,
+                          double min_gap, struct column_gap **gaps, size_t *n_gaps)
+{
+    struct column_gap *more = NULL;
+    size_t n_more = 0;
+    int err = vision_column_gaps(page, all, n_all, area, min_gap, gaps, n_gaps);
+    if (err || n == n_all)
+        return err;
+    err = vision_column_gaps(page, lines, n, area, min_gap, &more, &n_more);
+    struct column_gap *grown =
+        err ? NULL : q_realloc(*gaps, sizeof(**gaps) * (*n_gaps + n_more + 1));
+    if (!grown) {
+        free(more);
+        return QUIRE_ENOMEM;
+    }
+    *gaps = grown;
+    size_t m = *n_gaps;
+    for (size_t j = 0; j < n_more; j++) {
+        bool overlaps = false;
+        for (size_t i = 0; i < *n_gaps && !overlaps; i++)
+            overlaps = more[j].x0 < grown[i].x1 && more[j].x1 > grown[i].x0;
+        if (!overlaps)
+            grown[m++] = more[j];
+    }
+    free(more);
+    *n_gaps = m;
+    q_sort(grown, m, sizeof *grown, cmp_gap);
+    return 0;
+}
+
 /* Text columns: separators in the whitespace gaps. */
-static int text_cols(const struct page *page, const struct text_line *lines, size_t n,
+static int text_cols(const struct page *page, const struct text_line *all, size_t n_all,
                      struct rect box, struct grid *g)
 {
     double font = 0;
-    for (size_t i = 0; i < n; i++)
-        font += lines[i].font_size;
-    font = n ? font / (double)n : 10;
+    for (size_t i = 0; i < n_all; i++)
+        font += all[i].font_size;
+    font = n_all ? font / (double)n_all : 10;
     struct column_gap *gaps = NULL;
     size_t n_gaps = 0;
     struct rect area = {box.x0 - 2, box.y0 - 2, box.x1 + 2, box.y1 + 2};
-    g->mono_advance = mono_advance(page, lines, n);
+    g->mono_advance = mono_advance(page, all, n_all);
     double min_gap = fmax(0.5 * font, 2.5);
-    int err = vision_column_gaps(page, lines, n, area, min_gap, &gaps, &n_gaps);
+    struct text_line *lines = NULL;
+    size_t n = 0;
+    if (column_lines(page, all, n_all, fmax(min_gap, 1.5 * g->mono_advance), &lines, &n))
+        return QUIRE_ENOMEM;
+    int err = add_title_gaps(page, all, n_all, lines, n, area, min_gap, &gaps, &n_gaps);
     if (err)
-        return err;
+        goto out_lines;
     if (g->mono_advance > 0) {
         /* Monospaced: a word space is a whole advance, wider than 0.5 em; a gap must be wider
          * than that unless the layout shows it is a column edge anyway. */
         struct column_gap *wide = NULL;
         size_t n_wide = 0, kept = 0;
         err = vision_column_gaps(page, lines, n, area, 1.08 * g->mono_advance, &wide, &n_wide);
-        if (err) {
-            free(gaps);
-            return err;
-        }
+        if (err)
+            goto out_gaps;
         for (size_t i = 0; i < n_gaps; i++) {
             bool found = false;
             for (size_t j = 0; j < n_wide && !found; j++)
@@ -586,13 +665,13 @@ static int text_cols(const struct page *page, const struct text_line *lines, siz
     g->col_edges = q_malloc(sizeof(double) * (2 * n_gaps + 2));
     g->col_ruled = q_calloc(2 * n_gaps + 2, sizeof(bool));
     if (!g->col_edges || !g->col_ruled) {
-        free(gaps);
-        return QUIRE_ENOMEM;
+        err = QUIRE_ENOMEM;
+        goto out_gaps;
     }
     double lo = box.x0, hi = box.x1;
-    for (size_t i = 0; i < n; i++) {
-        lo = fmin(lo, lines[i].bbox.x0);
-        hi = fmax(hi, lines[i].bbox.x1);
+    for (size_t i = 0; i < n_all; i++) {
+        lo = fmin(lo, all[i].bbox.x0);
+        hi = fmax(hi, all[i].bbox.x1);
     }
     int m = 0;
     g->col_edges[m++] = lo;
@@ -607,8 +686,11 @@ static int text_cols(const struct page *page, const struct text_line *lines, siz
     }
     g->col_edges[m] = hi;
     g->n_cols = m;
+out_gaps:
     free(gaps);
-    return 0;
+out_lines:
+    free(lines);
+    return err;
 }
 
 /* Text columns: a phrase (words closer than a word space) with a word across a column edge joins

@@ -11,9 +11,12 @@
  *    header over unruled sub-columns). Otherwise the gaps in the projection of the words onto the
  *    x axis (vision_column_gaps): x-intervals that at most 15% of the lines cross. A wide gap
  *    with words of >= 2 lines well inside it holds a column of its own (filled only in the
- *    header and a few rows). In monospaced text (every word as wide as its characters) a word
- *    space is a whole advance, so a gap no wider than one is a column only when no word
- *    crosses it and a header leaves a wide gap there ("27 Feb 2009" stays one cell).
+ *    header and a few rows). Section titles (one phrase from the left edge, at most a quarter
+ *    of the lines) may cross more gaps than that: a gap of the other lines that overlaps no
+ *    gap of all of them is a column edge too. In monospaced text (every word as wide as its
+ *    characters) a word space is a whole advance, so a gap no wider than one is a column only
+ *    when no word of the other lines crosses it and a header leaves a wide gap there ("27 Feb
+ *    2009" stays one cell).
  *  - Rows: in ruled regions, the horizontal rulings; a band between two rulings that holds far
  *    more lines than the typical band, >= 3 of them filling the first column and another one, is
  *    an unruled body and is cut into text rows (a label wrapped above its numbers, the next line
