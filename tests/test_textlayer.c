@@ -655,6 +655,39 @@ static void test_textlayer__section_titles_cross_columns(void **state)
     page_free(p);
 }
 
+static void test_textlayer__monospaced_gap_below_half_em(void **state)
+{
+    /* Monospaced text (every word 0.5 em per character): right-aligned numbers and a
+     * left-aligned column one narrow space (0.8 advance, below 0.5 em) apart, under a header
+     * that leaves a wide gap there, are two columns. */
+    static const char *rows[5][3] = {{"Adams", "12", "approved"},
+                                     {"Baker", "7,310", "pending"},
+                                     {"Carter", "30", "open"},
+                                     {"Dunn", "4", "closed"},
+                                     {"Evans", "(919)", "open"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 86);
+    synth_text(p, 50, 90, 10, false, "Name");
+    text_right(p, 150, 90, 10, "Count");
+    synth_text(p, 170, 90, 10, false, "Grade");
+    synth_hline(p, 45, 300, 104);
+    for (int r = 0; r < 5; r++) {
+        double y = 108 + 14 * r;
+        synth_text(p, 50, y, 10, false, rows[r][0]);
+        text_right(p, 150, y, 10, rows[r][1]);
+        synth_text(p, 154, y, 10, false, rows[r][2]);
+    }
+    synth_hline(p, 45, 300, 180);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 6);
+    assert_row(t, 0, "Name", "Count", "Grade");
+    assert_row(t, 2, "Baker", "7,310", "pending");
+    assert_row(t, 5, "Evans", "(919)", "open");
+    table_free(t);
+    page_free(p);
+}
+
 static void test_textlayer__empty_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -715,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_textlayer__label_centred_on_two_rows),
         cmocka_unit_test(test_textlayer__label_between_two_rows),
         cmocka_unit_test(test_textlayer__section_titles_cross_columns),
+        cmocka_unit_test(test_textlayer__monospaced_gap_below_half_em),
         cmocka_unit_test(test_textlayer__empty_region),
         cmocka_unit_test(test_textlayer__allocation_failures),
     };

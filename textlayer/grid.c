@@ -591,18 +591,15 @@ static int column_lines(const struct page *page, const struct text_line *lines, 
     return 0;
 }
 
-/* The gaps of all the lines, and those of the lines without the left phrases (`lines`) that
- * overlap none of them: a column edge only titles cross. *gaps is a new array (free()). */
-static int add_title_gaps(const struct page *page, const struct text_line *all, size_t n_all,
-                          const struct text_line *lines, size_t n, struct rect area,
-                          double min_gap, struct column_gap **gaps, size_t *n_gaps)
+/* Adds to *gaps (sorted, a new array: free()) the gaps of `lines` at least min_gap wide that
+ * overlap none of those already there, and sorts them again. Returns 0 or QUIRE_ENOMEM. */
+static int add_new_gaps(const struct page *page, const struct text_line *lines, size_t n,
+                        struct rect area, double min_gap, struct column_gap **gaps,
+                        size_t *n_gaps)
 {
     struct column_gap *more = NULL;
     size_t n_more = 0;
-    int err = vision_column_gaps(page, all, n_all, area, min_gap, gaps, n_gaps);
-    if (err || n == n_all)
-        return err;
-    err = vision_column_gaps(page, lines, n, area, min_gap, &more, &n_more);
+    int err = vision_column_gaps(page, lines, n, area, min_gap, &more, &n_more);
     struct column_gap *grown =
         err ? NULL : q_realloc(*gaps, sizeof(**gaps) * (*n_gaps + n_more + 1));
     if (!grown) {
@@ -641,7 +638,16 @@ static int text_cols(const struct page *page, const struct text_line *all, size_
     size_t n = 0;
     if (column_lines(page, all, n_all, fmax(min_gap, 1.5 * g->mono_advance), &lines, &n))
         return QUIRE_ENOMEM;
-    int err = add_title_gaps(page, all, n_all, lines, n, area, min_gap, &gaps, &n_gaps);
+    /* The gaps of all the lines; then those of the lines without the section titles that
+     * overlap none of them: a column edge only titles cross. */
+    int err = vision_column_gaps(page, all, n_all, area, min_gap, &gaps, &n_gaps);
+    if (!err && n < n_all)
+        err = add_new_gaps(page, lines, n, area, min_gap, &gaps, &n_gaps);
+    /* Monospaced: glyph boxes sit inside their advances, so one space between a right-aligned
+     * column and a left-aligned one can measure below 0.5 em; narrow_gap_is_column() judges
+     * every gap narrower than an advance anyway. */
+    if (!err && g->mono_advance > 0 && 0.7 * g->mono_advance < min_gap)
+        err = add_new_gaps(page, lines, n, area, 0.7 * g->mono_advance, &gaps, &n_gaps);
     if (err)
         goto out_lines;
     if (g->mono_advance > 0) {

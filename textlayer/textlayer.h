@@ -16,7 +16,8 @@
  *    gap of all of them is a column edge too. In monospaced text (every word as wide as its
  *    characters) a word space is a whole advance, so a gap no wider than one is a column only
  *    when no word of the other lines crosses it and a header leaves a wide gap there ("27 Feb
- *    2009" stays one cell).
+ *    2009" stays one cell); such gaps are looked for down to 0.7 advance, since glyph boxes
+ *    sit inside their advances.
  *  - Rows: in ruled regions, the horizontal rulings; a band between two rulings that holds far
  *    more lines than the typical band, >= 3 of them filling the first column and another one, is
  *    an unruled body and is cut into text rows (a label wrapped above its numbers, the next line

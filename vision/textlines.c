@@ -262,9 +262,11 @@ int vision__column_gaps(const struct page *page, const struct text_line *lines, 
         }
         if ((double)best_len * step < min_gap)
             continue;
-        /* A clear run half as wide at a lower level places the separator better: a word of one
-         * line across the rest of the gap (a header set wider than its column) keeps its cell. */
-        core_run(count, s, x, minc, step, 0.5 * min_gap, &best_s, &best_len);
+        /* A clear run at a lower level, narrower than min_gap but wider than a word space
+         * (0.35 em when min_gap is 0.5 em, so it never falls between the words of a phrase),
+         * places the separator better: a word of one line across the rest of the gap (a
+         * header set wider than its column) keeps its cell. */
+        core_run(count, s, x, minc, step, 0.7 * min_gap, &best_s, &best_len);
         if (q_grow((void **)&out, sizeof *out, &cap, n_out + 1)) {
             err = QUIRE_ENOMEM;
             break;
