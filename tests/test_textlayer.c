@@ -688,6 +688,39 @@ static void test_textlayer__monospaced_gap_below_half_em(void **state)
     page_free(p);
 }
 
+static void test_textlayer__monospaced_narrow_gap_under_spanning_header(void **state)
+{
+    /* Monospaced: dates and right-aligned numbers one advance apart, under a header of one
+     * word set across both ("Domestic"): the word does not hide the edge, since the header
+     * line below leaves a wide gap there and the rows fill both sides. */
+    static const char *rows[4][3] = {{"Adams", "02/04/2011", "429,303"},
+                                     {"Baker", "07/09/1998", "7"},
+                                     {"Carter", "03/04/2019", "68,477"},
+                                     {"Dunn", "10/10/2009", "33,731"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 74);
+    synth_text(p, 150, 78, 10, false, "Domestic");
+    synth_text(p, 50, 92, 10, false, "Name");
+    synth_text(p, 110, 92, 10, false, "Date");
+    text_right(p, 200, 92, 10, "Balance");
+    synth_hline(p, 45, 300, 106);
+    for (int r = 0; r < 4; r++) {
+        double y = 110 + 14 * r;
+        synth_text(p, 50, y, 10, false, rows[r][0]);
+        synth_text(p, 110, y, 10, false, rows[r][1]);
+        text_right(p, 200, y, 10, rows[r][2]);
+    }
+    synth_hline(p, 45, 300, 168);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 6);
+    assert_row(t, 1, "Name", "Date", "Balance");
+    assert_row(t, 2, "Adams", "02/04/2011", "429,303");
+    assert_row(t, 5, "Dunn", "10/10/2009", "33,731");
+    table_free(t);
+    page_free(p);
+}
+
 static void test_textlayer__empty_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -749,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_textlayer__label_between_two_rows),
         cmocka_unit_test(test_textlayer__section_titles_cross_columns),
         cmocka_unit_test(test_textlayer__monospaced_gap_below_half_em),
+        cmocka_unit_test(test_textlayer__monospaced_narrow_gap_under_spanning_header),
         cmocka_unit_test(test_textlayer__empty_region),
         cmocka_unit_test(test_textlayer__allocation_failures),
     };

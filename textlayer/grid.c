@@ -480,20 +480,29 @@ static double mono_advance(const struct page *page, const struct text_line *line
 static bool narrow_gap_is_column(const struct page *page, const struct text_line *lines, size_t n,
                                  double advance, const struct column_gap *gap)
 {
-    double x = gap->core;
-    bool wide = false;
+    double x = gap->core, left = INFINITY;
+    for (size_t i = 0; i < n; i++)
+        left = fmin(left, lines[i].bbox.x0);
+    bool wide = false, over = false;
+    int both = 0; /* lines with words on both sides */
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < lines[i].n_words; k++) {
             struct rect b = page->words[lines[i].words[k]].bbox;
-            if (b.x0 < x - 1 && b.x1 > x + 1)
+            /* a line of one word across it, away from the left edge, may be a header over
+             * both columns ("Domestic" over "Date" and "Balance"), not a cell */
+            bool header = lines[i].n_words == 1 && lines[i].bbox.x0 > left + advance;
+            if (b.x0 < x - 1 && b.x1 > x + 1 && !header)
                 return false;
+            over |= b.x0 < x - 1 && b.x1 > x + 1;
             if (k + 1 < lines[i].n_words && b.x1 <= x) {
                 struct rect nb = page->words[lines[i].words[k + 1]].bbox;
+                both += nb.x0 >= x;
                 bool touches = fabs(b.x1 - gap->x0) <= 1 || fabs(nb.x0 - gap->x1) <= 1;
                 wide |= nb.x0 >= x && nb.x0 - b.x1 >= 1.9 * advance && touches;
             }
         }
-    return wide;
+    /* under a header over both, the two columns hold text side by side on >= 3 lines */
+    return wide && (!over || both >= 3);
 }
 
 /* A column that few lines fill (a header and a handful of rows) hides inside the wide gap

@@ -15,7 +15,8 @@
  *    of the lines) may cross more gaps than that: a gap of the other lines that overlaps no
  *    gap of all of them is a column edge too. In monospaced text (every word as wide as its
  *    characters) a word space is a whole advance, so a gap no wider than one is a column only
- *    when no word of the other lines crosses it and a header leaves a wide gap there ("27 Feb
+ *    when no word of the other lines crosses it (a one-word header line over both columns may,
+ *    when >= 3 lines fill both sides) and a header leaves a wide gap there ("27 Feb
  *    2009" stays one cell); such gaps are looked for down to 0.7 advance, since glyph boxes
  *    sit inside their advances.
  *  - Rows: in ruled regions, the horizontal rulings; a band between two rulings that holds far
