@@ -721,6 +721,47 @@ static void test_textlayer__monospaced_narrow_gap_under_spanning_header(void **s
     page_free(p);
 }
 
+/* A word of proportional type filling [x0, x1] (synth words are 0.5 em per character). */
+static void word_between(struct page *p, double x0, double x1, double y, const char *s)
+{
+    synth_word(p, x0, y, 10, false, s);
+    p->words[p->n_words - 1].bbox.x1 = x1;
+}
+
+static void test_textlayer__proportional_gap_below_half_em(void **state)
+{
+    /* Proportional text: right-aligned numbers and a left-aligned column 4.5 pt apart (0.45 em,
+     * below the 0.5 em a gap needs, above a word space). The numbers end at one x and the
+     * words after them start at one x on every row: two columns. */
+    static const char *names[5] = {"Adams", "Baker", "Carter", "Dunn", "Evans"};
+    static const char *nums[5] = {"12", "7,310", "30", "4", "(919)"};
+    static const char *grades[5] = {"approved", "pending", "open", "closed", "open"};
+    static const double name_w[5] = {31, 27.5, 33, 24, 29};
+    static const double num_w[5] = {11, 26, 11.5, 6, 23};
+    static const double grade_w[5] = {46, 39, 22, 31.5, 22};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 86);
+    word_between(p, 50, 78, 90, "Name");
+    word_between(p, 121, 150, 90, "Count");
+    word_between(p, 154.5, 181.5, 90, "Grade");
+    synth_hline(p, 45, 300, 104);
+    for (int r = 0; r < 5; r++) {
+        double y = 108 + 14 * r;
+        word_between(p, 50, 50 + name_w[r], y, names[r]);
+        word_between(p, 150 - num_w[r], 150, y, nums[r]);
+        word_between(p, 154.5, 154.5 + grade_w[r], y, grades[r]);
+    }
+    synth_hline(p, 45, 300, 180);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 6);
+    assert_row(t, 0, "Name", "Count", "Grade");
+    assert_row(t, 2, "Baker", "7,310", "pending");
+    assert_row(t, 5, "Evans", "(919)", "open");
+    table_free(t);
+    page_free(p);
+}
+
 static void test_textlayer__empty_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -783,6 +824,7 @@ int main(void)
         cmocka_unit_test(test_textlayer__section_titles_cross_columns),
         cmocka_unit_test(test_textlayer__monospaced_gap_below_half_em),
         cmocka_unit_test(test_textlayer__monospaced_narrow_gap_under_spanning_header),
+        cmocka_unit_test(test_textlayer__proportional_gap_below_half_em),
         cmocka_unit_test(test_textlayer__empty_region),
         cmocka_unit_test(test_textlayer__allocation_failures),
     };

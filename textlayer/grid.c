@@ -630,6 +630,70 @@ static int add_new_gaps(const struct page *page, const struct text_line *lines, 
     return 0;
 }
 
+/* True when a gap narrower than 0.5 em still parts two columns of proportional text: no word
+ * crosses its core, and on >= 3 lines, at least four in five of those with words on both
+ * sides, the words next to it end at one x (a right-aligned column) and the words after it
+ * start at one x (a left-aligned column). A word space inside cells does not line up so. */
+static bool aligned_gap(const struct page *page, const struct text_line *lines, size_t n,
+                        const struct column_gap *gap)
+{
+    double x = gap->core, ends[64], starts[64];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < lines[i].n_words; k++) {
+            struct rect b = page->words[lines[i].words[k]].bbox;
+            if (b.x0 < x && b.x1 > x)
+                return false;
+            if (k + 1 < lines[i].n_words && b.x1 <= x && m < 64) {
+                struct rect nb = page->words[lines[i].words[k + 1]].bbox;
+                if (nb.x0 >= x) {
+                    ends[m] = b.x1;
+                    starts[m++] = nb.x0;
+                }
+            }
+        }
+    if (m < 3)
+        return false;
+    q_sort(ends, m, sizeof ends[0], cmp_double);
+    q_sort(starts, m, sizeof starts[0], cmp_double);
+    size_t end_ok = 0, start_ok = 0;
+    for (size_t i = 0; i < m; i++) {
+        end_ok += fabs(ends[i] - ends[m / 2]) <= 0.6;
+        start_ok += fabs(starts[i] - starts[m / 2]) <= 0.6;
+    }
+    return end_ok >= 3 && start_ok >= 3 && end_ok * 5 >= m * 4 && start_ok * 5 >= m * 4;
+}
+
+/* Adds to *gaps (sorted, a new array: free()) the gaps of proportional text between a word
+ * space and 0.5 em wide that aligned_gap() confirms, where no gap lies yet. */
+static int add_aligned_gaps(const struct page *page, const struct text_line *lines, size_t n,
+                            struct rect area, double font, struct column_gap **gaps,
+                            size_t *n_gaps)
+{
+    struct column_gap *more = NULL;
+    size_t n_more = 0;
+    int err = vision_column_gaps(page, lines, n, area, 0.36 * font, &more, &n_more);
+    struct column_gap *grown =
+        err ? NULL : q_realloc(*gaps, sizeof(**gaps) * (*n_gaps + n_more + 1));
+    if (!grown) {
+        free(more);
+        return QUIRE_ENOMEM;
+    }
+    *gaps = grown;
+    size_t m = *n_gaps;
+    for (size_t j = 0; j < n_more; j++) {
+        bool overlaps = false;
+        for (size_t i = 0; i < *n_gaps && !overlaps; i++)
+            overlaps = more[j].x0 < grown[i].x1 && more[j].x1 > grown[i].x0;
+        if (!overlaps && aligned_gap(page, lines, n, &more[j]))
+            grown[m++] = more[j];
+    }
+    free(more);
+    *n_gaps = m;
+    q_sort(grown, m, sizeof *grown, cmp_gap);
+    return 0;
+}
+
 /* Text columns: separators in the whitespace gaps. */
 static int text_cols(const struct page *page, const struct text_line *all, size_t n_all,
                      struct rect box, struct grid *g)
@@ -657,6 +721,8 @@ static int text_cols(const struct page *page, const struct text_line *all, size_
      * every gap narrower than an advance anyway. */
     if (!err && g->mono_advance > 0 && 0.7 * g->mono_advance < min_gap)
         err = add_new_gaps(page, lines, n, area, 0.7 * g->mono_advance, &gaps, &n_gaps);
+    if (!err && g->mono_advance == 0 && 0.36 * font > 2.5)
+        err = add_aligned_gaps(page, lines, n, area, font, &gaps, &n_gaps);
     if (err)
         goto out_lines;
     if (g->mono_advance > 0) {

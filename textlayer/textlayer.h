@@ -18,7 +18,10 @@
  *    when no word of the other lines crosses it (a one-word header line over both columns may,
  *    when >= 3 lines fill both sides) and a header leaves a wide gap there ("27 Feb
  *    2009" stays one cell); such gaps are looked for down to 0.7 advance, since glyph boxes
- *    sit inside their advances.
+ *    sit inside their advances. In proportional text a gap between a word space (0.36 em)
+ *    and 0.5 em wide is a column when no word crosses it and, on >= 3 lines (four in five of
+ *    those filling both sides), the words before it end at one x and those after it start at
+ *    one x (right-aligned numbers beside a left-aligned column).
  *  - Rows: in ruled regions, the horizontal rulings; a band between two rulings that holds far
  *    more lines than the typical band, >= 3 of them filling the first column and another one, is
  *    an unruled body and is cut into text rows (a label wrapped above its numbers, the next line
