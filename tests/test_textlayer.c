@@ -762,6 +762,39 @@ static void test_textlayer__proportional_gap_below_half_em(void **state)
     page_free(p);
 }
 
+static void test_textlayer__proportional_gap_between_right_aligned(void **state)
+{
+    /* Proportional text: two right-aligned number columns, the longest numbers 4.5 pt apart
+     * (below 0.5 em). The numbers on either side end at one x on every row: two columns. */
+    static const char *names[5] = {"Adams", "Baker", "Carter", "Dunn", "Evans"};
+    static const char *nums[5] = {"12", "7,310", "30", "4", "(919)"};
+    static const char *prices[5] = {"$8.97", "$94,396.88", "$5.00", "$61,877.94", "$12.5"};
+    static const double name_w[5] = {31, 27.5, 33, 24, 29};
+    static const double num_w[5] = {11, 26, 11.5, 6, 23};
+    static const double price_w[5] = {27, 55.5, 27, 55.5, 28};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 86);
+    word_between(p, 50, 78, 90, "Name");
+    word_between(p, 121, 150, 90, "Count");
+    word_between(p, 180, 210, 90, "Price");
+    synth_hline(p, 45, 300, 104);
+    for (int r = 0; r < 5; r++) {
+        double y = 108 + 14 * r;
+        word_between(p, 50, 50 + name_w[r], y, names[r]);
+        word_between(p, 150 - num_w[r], 150, y, nums[r]);
+        word_between(p, 210 - price_w[r], 210, y, prices[r]);
+    }
+    synth_hline(p, 45, 300, 180);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 6);
+    assert_row(t, 0, "Name", "Count", "Price");
+    assert_row(t, 2, "Baker", "7,310", "$94,396.88");
+    assert_row(t, 5, "Evans", "(919)", "$12.5");
+    table_free(t);
+    page_free(p);
+}
+
 static void test_textlayer__empty_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -825,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_textlayer__monospaced_gap_below_half_em),
         cmocka_unit_test(test_textlayer__monospaced_narrow_gap_under_spanning_header),
         cmocka_unit_test(test_textlayer__proportional_gap_below_half_em),
+        cmocka_unit_test(test_textlayer__proportional_gap_between_right_aligned),
         cmocka_unit_test(test_textlayer__empty_region),
         cmocka_unit_test(test_textlayer__allocation_failures),
     };

@@ -630,14 +630,26 @@ static int add_new_gaps(const struct page *page, const struct text_line *lines, 
     return 0;
 }
 
+/* True when >= 3 of the m positions, and four in five, lie within 0.6 pt of their median.
+ * Sorts pos. */
+static bool lined_up(double *pos, size_t m)
+{
+    q_sort(pos, m, sizeof pos[0], cmp_double);
+    size_t ok = 0;
+    for (size_t i = 0; i < m; i++)
+        ok += fabs(pos[i] - pos[m / 2]) <= 0.6;
+    return ok >= 3 && ok * 5 >= m * 4;
+}
+
 /* True when a gap narrower than 0.5 em still parts two columns of proportional text: no word
  * crosses its core, and on >= 3 lines, at least four in five of those with words on both
  * sides, the words next to it end at one x (a right-aligned column) and the words after it
- * start at one x (a left-aligned column). A word space inside cells does not line up so. */
+ * start at one x (a left-aligned column) or end at one x (another right-aligned one). A word
+ * space inside cells does not line up so. */
 static bool aligned_gap(const struct page *page, const struct text_line *lines, size_t n,
                         const struct column_gap *gap)
 {
-    double x = gap->core, ends[64], starts[64];
+    double x = gap->core, ends[64], starts[64], after[64];
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < lines[i].n_words; k++) {
@@ -648,20 +660,14 @@ static bool aligned_gap(const struct page *page, const struct text_line *lines, 
                 struct rect nb = page->words[lines[i].words[k + 1]].bbox;
                 if (nb.x0 >= x) {
                     ends[m] = b.x1;
+                    after[m] = nb.x1;
                     starts[m++] = nb.x0;
                 }
             }
         }
     if (m < 3)
         return false;
-    q_sort(ends, m, sizeof ends[0], cmp_double);
-    q_sort(starts, m, sizeof starts[0], cmp_double);
-    size_t end_ok = 0, start_ok = 0;
-    for (size_t i = 0; i < m; i++) {
-        end_ok += fabs(ends[i] - ends[m / 2]) <= 0.6;
-        start_ok += fabs(starts[i] - starts[m / 2]) <= 0.6;
-    }
-    return end_ok >= 3 && start_ok >= 3 && end_ok * 5 >= m * 4 && start_ok * 5 >= m * 4;
+    return lined_up(ends, m) && (lined_up(starts, m) || lined_up(after, m));
 }
 
 /* Adds to *gaps (sorted, a new array: free()) the gaps of proportional text between a word

@@ -20,8 +20,8 @@
  *    2009" stays one cell); such gaps are looked for down to 0.7 advance, since glyph boxes
  *    sit inside their advances. In proportional text a gap between a word space (0.36 em)
  *    and 0.5 em wide is a column when no word crosses it and, on >= 3 lines (four in five of
- *    those filling both sides), the words before it end at one x and those after it start at
- *    one x (right-aligned numbers beside a left-aligned column).
+ *    those filling both sides), the words before it end at one x and those after it start, or
+ *    end, at one x (right-aligned numbers beside a left-aligned or right-aligned column).
  *  - Rows: in ruled regions, the horizontal rulings; a band between two rulings that holds far
  *    more lines than the typical band, >= 3 of them filling the first column and another one, is
  *    an unruled body and is cut into text rows (a label wrapped above its numbers, the next line
