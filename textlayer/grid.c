@@ -730,7 +730,7 @@ static int text_cols(const struct page *page, const struct text_line *all, size_
     if (!err && g->mono_advance == 0 && 0.36 * font > 2.5)
         err = add_aligned_gaps(page, lines, n, area, font, &gaps, &n_gaps);
     if (err)
-        goto out_lines;
+        goto out;
     if (g->mono_advance > 0) {
         /* Monospaced: a word space is a whole advance, wider than 0.5 em; a gap must be wider
          * than that unless the layout shows it is a column edge anyway. */
@@ -738,7 +738,7 @@ static int text_cols(const struct page *page, const struct text_line *all, size_
         size_t n_wide = 0, kept = 0;
         err = vision_column_gaps(page, lines, n, area, 1.08 * g->mono_advance, &wide, &n_wide);
         if (err)
-            goto out_gaps;
+            goto out;
         for (size_t i = 0; i < n_gaps; i++) {
             bool found = false;
             for (size_t j = 0; j < n_wide && !found; j++)
@@ -753,7 +753,7 @@ static int text_cols(const struct page *page, const struct text_line *all, size_
     g->col_ruled = q_calloc(2 * n_gaps + 2, sizeof(bool));
     if (!g->col_edges || !g->col_ruled) {
         err = QUIRE_ENOMEM;
-        goto out_gaps;
+        goto out;
     }
     double lo = box.x0, hi = box.x1;
     for (size_t i = 0; i < n_all; i++) {
@@ -773,9 +773,8 @@ static int text_cols(const struct page *page, const struct text_line *all, size_
     }
     g->col_edges[m] = hi;
     g->n_cols = m;
-out_gaps:
+out:
     free(gaps);
-out_lines:
     free(lines);
     return err;
 }
