@@ -570,6 +570,231 @@ static void test_textlayer__label_centred_on_two_rows(void **state)
     page_free(p);
 }
 
+static void test_textlayer__label_between_two_rows(void **state)
+{
+    /* Rows set far apart (one-line rows as far apart as the two rows of a label): a label
+     * merged down over two rows, and a header label beside a header of two levels, sit in the
+     * gap between their two rows, touching neither. Each belongs to its upper row, and the row
+     * below stays a row of its own. */
+    static const char *labels[2] = {"North", "South"};
+    static const char *nums[4][2] = {
+        {"12", "approved"}, {"7", "pending"}, {"30", "open"}, {"4", "closed"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 86);
+    synth_text(p, 140, 90, 10, true, "Budget");
+    synth_text(p, 50, 102, 10, true, "Region");
+    synth_text(p, 130, 114, 10, true, "Count");
+    synth_text(p, 200, 114, 10, true, "Grade");
+    synth_hline(p, 45, 300, 130);
+    for (int gr = 0; gr < 2; gr++) {
+        double y = 136 + 48 * gr;
+        synth_text(p, 50, y + 12, 10, false, labels[gr]);
+        for (int k = 0; k < 2; k++) {
+            text_right(p, 160, y + 24 * k, 10, nums[2 * gr + k][0]);
+            synth_text(p, 200, y + 24 * k, 10, false, nums[2 * gr + k][1]);
+        }
+    }
+    synth_text(p, 50, 232, 10, false, "East");
+    text_right(p, 160, 232, 10, "9");
+    synth_text(p, 200, 232, 10, false, "open");
+    synth_text(p, 50, 256, 10, false, "West");
+    text_right(p, 160, 256, 10, "5");
+    synth_text(p, 200, 256, 10, false, "closed");
+    synth_hline(p, 45, 300, 270);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 8);
+    assert_string_equal(table_text_at(t, 0, 0), "Region");
+    assert_row(t, 1, "", "Count", "Grade");
+    assert_row(t, 2, "North", "12", "approved");
+    assert_row(t, 3, "", "7", "pending");
+    assert_row(t, 4, "South", "30", "open");
+    assert_row(t, 5, "", "4", "closed");
+    assert_row(t, 6, "East", "9", "open");
+    table_free(t);
+    page_free(p);
+}
+
+static void test_textlayer__section_titles_cross_columns(void **state)
+{
+    /* Section titles set from the left edge, a quarter of the lines, cross the first column
+     * edge (more lines than a gap allows); the rows still show three columns, and each title
+     * spans the two columns it covers. */
+    static const char *rows[5][3] = {{"Adams", "12", "approved"},
+                                     {"Baker", "7", "pending"},
+                                     {"Carter", "30", "open"},
+                                     {"Dunn", "4", "closed"},
+                                     {"Evans", "19", "open"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 86);
+    synth_text(p, 50, 90, 10, true, "Name");
+    text_right(p, 160, 90, 10, "Count");
+    synth_text(p, 200, 90, 10, true, "Grade");
+    synth_hline(p, 45, 300, 104);
+    double y = 108;
+    for (int r = 0; r < 5; r++) {
+        if (r == 0 || r == 3) {
+            const char *title = r ? "Southern region total" : "Northern region holdings";
+            synth_text(p, 50, y, 10, false, title);
+            y += 14;
+        }
+        synth_text(p, 50, y, 10, false, rows[r][0]);
+        text_right(p, 160, y, 10, rows[r][1]);
+        synth_text(p, 200, y, 10, false, rows[r][2]);
+        y += 14;
+    }
+    synth_hline(p, 45, 300, y);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 8);
+    assert_row(t, 1, "Northern region holdings", "Northern region holdings", "");
+    assert_row(t, 2, "Adams", "12", "approved");
+    assert_row(t, 5, "Southern region total", "Southern region total", "");
+    assert_row(t, 6, "Dunn", "4", "closed");
+    table_free(t);
+    page_free(p);
+}
+
+static void test_textlayer__monospaced_gap_below_half_em(void **state)
+{
+    /* Monospaced text (every word 0.5 em per character): right-aligned numbers and a
+     * left-aligned column one narrow space (0.8 advance, below 0.5 em) apart, under a header
+     * that leaves a wide gap there, are two columns. */
+    static const char *rows[5][3] = {{"Adams", "12", "approved"},
+                                     {"Baker", "7,310", "pending"},
+                                     {"Carter", "30", "open"},
+                                     {"Dunn", "4", "closed"},
+                                     {"Evans", "(919)", "open"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 86);
+    synth_text(p, 50, 90, 10, false, "Name");
+    text_right(p, 150, 90, 10, "Count");
+    synth_text(p, 170, 90, 10, false, "Grade");
+    synth_hline(p, 45, 300, 104);
+    for (int r = 0; r < 5; r++) {
+        double y = 108 + 14 * r;
+        synth_text(p, 50, y, 10, false, rows[r][0]);
+        text_right(p, 150, y, 10, rows[r][1]);
+        synth_text(p, 154, y, 10, false, rows[r][2]);
+    }
+    synth_hline(p, 45, 300, 180);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 6);
+    assert_row(t, 0, "Name", "Count", "Grade");
+    assert_row(t, 2, "Baker", "7,310", "pending");
+    assert_row(t, 5, "Evans", "(919)", "open");
+    table_free(t);
+    page_free(p);
+}
+
+static void test_textlayer__monospaced_narrow_gap_under_spanning_header(void **state)
+{
+    /* Monospaced: dates and right-aligned numbers one advance apart, under a header of one
+     * word set across both ("Domestic"): the word does not hide the edge, since the header
+     * line below leaves a wide gap there and the rows fill both sides. */
+    static const char *rows[4][3] = {{"Adams", "02/04/2011", "429,303"},
+                                     {"Baker", "07/09/1998", "7"},
+                                     {"Carter", "03/04/2019", "68,477"},
+                                     {"Dunn", "10/10/2009", "33,731"}};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 74);
+    synth_text(p, 150, 78, 10, false, "Domestic");
+    synth_text(p, 50, 92, 10, false, "Name");
+    synth_text(p, 110, 92, 10, false, "Date");
+    text_right(p, 200, 92, 10, "Balance");
+    synth_hline(p, 45, 300, 106);
+    for (int r = 0; r < 4; r++) {
+        double y = 110 + 14 * r;
+        synth_text(p, 50, y, 10, false, rows[r][0]);
+        synth_text(p, 110, y, 10, false, rows[r][1]);
+        text_right(p, 200, y, 10, rows[r][2]);
+    }
+    synth_hline(p, 45, 300, 168);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 6);
+    assert_row(t, 1, "Name", "Date", "Balance");
+    assert_row(t, 2, "Adams", "02/04/2011", "429,303");
+    assert_row(t, 5, "Dunn", "10/10/2009", "33,731");
+    table_free(t);
+    page_free(p);
+}
+
+/* A word of proportional type filling [x0, x1] (synth words are 0.5 em per character). */
+static void word_between(struct page *p, double x0, double x1, double y, const char *s)
+{
+    synth_word(p, x0, y, 10, false, s);
+    p->words[p->n_words - 1].bbox.x1 = x1;
+}
+
+static void test_textlayer__proportional_gap_below_half_em(void **state)
+{
+    /* Proportional text: right-aligned numbers and a left-aligned column 4.5 pt apart (0.45 em,
+     * below the 0.5 em a gap needs, above a word space). The numbers end at one x and the
+     * words after them start at one x on every row: two columns. */
+    static const char *names[5] = {"Adams", "Baker", "Carter", "Dunn", "Evans"};
+    static const char *nums[5] = {"12", "7,310", "30", "4", "(919)"};
+    static const char *grades[5] = {"approved", "pending", "open", "closed", "open"};
+    static const double name_w[5] = {31, 27.5, 33, 24, 29};
+    static const double num_w[5] = {11, 26, 11.5, 6, 23};
+    static const double grade_w[5] = {46, 39, 22, 31.5, 22};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 86);
+    word_between(p, 50, 78, 90, "Name");
+    word_between(p, 121, 150, 90, "Count");
+    word_between(p, 154.5, 181.5, 90, "Grade");
+    synth_hline(p, 45, 300, 104);
+    for (int r = 0; r < 5; r++) {
+        double y = 108 + 14 * r;
+        word_between(p, 50, 50 + name_w[r], y, names[r]);
+        word_between(p, 150 - num_w[r], 150, y, nums[r]);
+        word_between(p, 154.5, 154.5 + grade_w[r], y, grades[r]);
+    }
+    synth_hline(p, 45, 300, 180);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 6);
+    assert_row(t, 0, "Name", "Count", "Grade");
+    assert_row(t, 2, "Baker", "7,310", "pending");
+    assert_row(t, 5, "Evans", "(919)", "open");
+    table_free(t);
+    page_free(p);
+}
+
+static void test_textlayer__proportional_gap_between_right_aligned(void **state)
+{
+    /* Proportional text: two right-aligned number columns, the longest numbers 4.5 pt apart
+     * (below 0.5 em). The numbers on either side end at one x on every row: two columns. */
+    static const char *names[5] = {"Adams", "Baker", "Carter", "Dunn", "Evans"};
+    static const char *nums[5] = {"12", "7,310", "30", "4", "(919)"};
+    static const char *prices[5] = {"$8.97", "$94,396.88", "$5.00", "$61,877.94", "$12.5"};
+    static const double name_w[5] = {31, 27.5, 33, 24, 29};
+    static const double num_w[5] = {11, 26, 11.5, 6, 23};
+    static const double price_w[5] = {27, 55.5, 27, 55.5, 28};
+    struct page *p = synth_page_new(500, 400);
+    synth_hline(p, 45, 300, 86);
+    word_between(p, 50, 78, 90, "Name");
+    word_between(p, 121, 150, 90, "Count");
+    word_between(p, 180, 210, 90, "Price");
+    synth_hline(p, 45, 300, 104);
+    for (int r = 0; r < 5; r++) {
+        double y = 108 + 14 * r;
+        word_between(p, 50, 50 + name_w[r], y, names[r]);
+        word_between(p, 150 - num_w[r], 150, y, nums[r]);
+        word_between(p, 210 - price_w[r], 210, y, prices[r]);
+    }
+    synth_hline(p, 45, 300, 180);
+    struct table *t = extract_one(p, REGION_HRULES);
+    assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->n_rows, 6);
+    assert_row(t, 0, "Name", "Count", "Price");
+    assert_row(t, 2, "Baker", "7,310", "$94,396.88");
+    assert_row(t, 5, "Evans", "(919)", "$12.5");
+    table_free(t);
+    page_free(p);
+}
+
 static void test_textlayer__empty_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -628,6 +853,12 @@ int main(void)
         cmocka_unit_test(test_textlayer__sparse_column),
         cmocka_unit_test(test_textlayer__cell_centred_on_row),
         cmocka_unit_test(test_textlayer__label_centred_on_two_rows),
+        cmocka_unit_test(test_textlayer__label_between_two_rows),
+        cmocka_unit_test(test_textlayer__section_titles_cross_columns),
+        cmocka_unit_test(test_textlayer__monospaced_gap_below_half_em),
+        cmocka_unit_test(test_textlayer__monospaced_narrow_gap_under_spanning_header),
+        cmocka_unit_test(test_textlayer__proportional_gap_below_half_em),
+        cmocka_unit_test(test_textlayer__proportional_gap_between_right_aligned),
         cmocka_unit_test(test_textlayer__empty_region),
         cmocka_unit_test(test_textlayer__allocation_failures),
     };

@@ -561,6 +561,33 @@ static void test_vision__borderless_table_below_with_bold_header(void **state)
     page_free(p);
 }
 
+static void test_vision__column_gap_core_in_clear_run(void **state)
+{
+    /* Two lines of ten cross the gap between two columns (70..100), one from each side, and
+     * leave a clear run of 4 pt, narrower than the 5 pt minimum. The gap still counts (one
+     * line may cross it), and its separator goes in the clear run rather than in the middle
+     * of the band, where it would cut a word. */
+    struct page *p = synth_page_new(500, 400);
+    for (int i = 0; i < 10; i++) {
+        double y = 50 + 14 * i;
+        synth_word(p, 50, y, 10, false, i == 3 ? "aaaaaaaa" : "aaaa");
+        synth_word(p, i == 6 ? 94 : 100, y, 10, false, i == 6 ? "bbbbbb" : "bbbb");
+    }
+    struct text_line *lines = NULL;
+    size_t n_lines = 0;
+    struct rect area = {0, 0, 500, 400};
+    assert_int_equal(vision_text_lines(p, area, &lines, &n_lines), 0);
+    assert_int_equal(n_lines, 10);
+    struct column_gap *gaps = NULL;
+    size_t n = 0;
+    assert_int_equal(vision_column_gaps(p, lines, n_lines, area, 5, &gaps, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(gaps[0].core > 90 && gaps[0].core < 94);
+    free(gaps);
+    vision_text_lines_free(lines, n_lines);
+    page_free(p);
+}
+
 static void test_vision__paragraph_no_region(void **state)
 {
     struct page *p = synth_page_new(500, 400);
@@ -808,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_vision__booktabs_bold_header_of_many_words),
         cmocka_unit_test(test_vision__borderless_tables_in_two_sizes),
         cmocka_unit_test(test_vision__borderless_table_below_with_bold_header),
+        cmocka_unit_test(test_vision__column_gap_core_in_clear_run),
         cmocka_unit_test(test_vision__paragraph_no_region),
         cmocka_unit_test(test_vision__list_no_region),
         cmocka_unit_test(test_vision__table_of_contents_no_region),

@@ -257,6 +257,18 @@ static int group_lines(const struct page *page, const struct text_line *lines, s
             /* the line below is the second row the label spans */
             next_starts = merge && centred;
         }
+        if (i > a && i + 1 < b && !merge && (c & row_cols) == 0 && (c & cols[i + 1 - a]) == 0) {
+            /* A label centred on two rows set apart (merged down, "Name" beside a header of
+             * two levels): it sits in the gap between two rows no farther apart than rows
+             * are, as far from the one as from the other, and fills none of their columns. */
+            double above = lines[i].bbox.y0 - lines[i - 1].bbox.y1;
+            double below = lines[i + 1].bbox.y0 - lines[i].bbox.y1;
+            double apart = lines[i + 1].bbox.y0 - lines[i - 1].bbox.y1;
+            double h = fmin(rect_height(lines[i].bbox), rect_height(lines[i - 1].bbox));
+            merge = row_gap > 0.3 * h && above > -0.3 * h && fabs(above - below) < 0.1 * h &&
+                    apart < row_gap + 0.3 * h;
+            next_starts = merge;
+        }
         if (forced)
             merge = false;
         starts[i] = !merge;
@@ -299,6 +311,12 @@ static int text_rows(const struct page *page, const struct text_line *lines, siz
     g->n_rows = rows;
     free(starts);
     return 0;
+}
+
+static int cmp_gap(const void *a, const void *b)
+{
+    const struct column_gap *x = a, *y = b;
+    return (x->core > y->core) - (x->core < y->core);
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -462,20 +480,29 @@ static double mono_advance(const struct page *page, const struct text_line *line
 static bool narrow_gap_is_column(const struct page *page, const struct text_line *lines, size_t n,
                                  double advance, const struct column_gap *gap)
 {
-    double x = gap->core;
-    bool wide = false;
+    double x = gap->core, left = INFINITY;
+    for (size_t i = 0; i < n; i++)
+        left = fmin(left, lines[i].bbox.x0);
+    bool wide = false, over = false;
+    int both = 0; /* lines with words on both sides */
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < lines[i].n_words; k++) {
             struct rect b = page->words[lines[i].words[k]].bbox;
-            if (b.x0 < x - 1 && b.x1 > x + 1)
+            /* a line of one word across it, away from the left edge, may be a header over
+             * both columns ("Domestic" over "Date" and "Balance"), not a cell */
+            bool header = lines[i].n_words == 1 && lines[i].bbox.x0 > left + advance;
+            if (b.x0 < x - 1 && b.x1 > x + 1 && !header)
                 return false;
+            over |= b.x0 < x - 1 && b.x1 > x + 1;
             if (k + 1 < lines[i].n_words && b.x1 <= x) {
                 struct rect nb = page->words[lines[i].words[k + 1]].bbox;
+                both += nb.x0 >= x;
                 bool touches = fabs(b.x1 - gap->x0) <= 1 || fabs(nb.x0 - gap->x1) <= 1;
                 wide |= nb.x0 >= x && nb.x0 - b.x1 >= 1.9 * advance && touches;
             }
         }
-    return wide;
+    /* under a header over both, the two columns hold text side by side on >= 3 lines */
+    return wide && (!over || both >= 3);
 }
 
 /* A column that few lines fill (a header and a handful of rows) hides inside the wide gap
@@ -535,32 +562,183 @@ static bool sparse_column(const struct page *page, const struct text_line *lines
     return true;
 }
 
+/* True when the line is one phrase (no gap between its words wider than `space`) starting at
+ * the left edge of the table: a section title across the columns ("Northern region"), or a row
+ * with only its first cell filled; either way it shows no column edge. */
+static bool left_phrase(const struct page *page, const struct text_line *l, double left,
+                        double space)
+{
+    if (l->n_words < 2 || l->bbox.x0 > left + space)
+        return false;
+    for (size_t k = 1; k < l->n_words; k++)
+        if (page->words[l->words[k]].bbox.x0 - page->words[l->words[k - 1]].bbox.x1 > space)
+            return false;
+    return true;
+}
+
+/* The lines whose words show where the columns are: without the left phrases (left_phrase()),
+ * when they are at most a quarter of the lines, since those may cross every narrow column edge
+ * near the left. *kept is a new array of *n_kept shallow copies (free()). */
+static int column_lines(const struct page *page, const struct text_line *lines, size_t n,
+                        double space, struct text_line **kept, size_t *n_kept)
+{
+    *kept = q_malloc(sizeof(struct text_line) * (n + 1));
+    if (!*kept)
+        return QUIRE_ENOMEM;
+    double left = INFINITY;
+    for (size_t i = 0; i < n; i++)
+        left = fmin(left, lines[i].bbox.x0);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!left_phrase(page, &lines[i], left, space))
+            (*kept)[m++] = lines[i];
+    if (m * 4 < n * 3 || m < 3) {
+        memcpy(*kept, lines, sizeof(struct text_line) * n);
+        m = n;
+    }
+    *n_kept = m;
+    return 0;
+}
+
+/* Adds to *gaps (sorted, a new array: free()) the gaps of `lines` at least min_gap wide that
+ * overlap none of those already there, and sorts them again. Returns 0 or QUIRE_ENOMEM. */
+static int add_new_gaps(const struct page *page, const struct text_line *lines, size_t n,
+                        struct rect area, double min_gap, struct column_gap **gaps,
+                        size_t *n_gaps)
+{
+    struct column_gap *more = NULL;
+    size_t n_more = 0;
+    int err = vision_column_gaps(page, lines, n, area, min_gap, &more, &n_more);
+    struct column_gap *grown =
+        err ? NULL : q_realloc(*gaps, sizeof(**gaps) * (*n_gaps + n_more + 1));
+    if (!grown) {
+        free(more);
+        return QUIRE_ENOMEM;
+    }
+    *gaps = grown;
+    size_t m = *n_gaps;
+    for (size_t j = 0; j < n_more; j++) {
+        bool overlaps = false;
+        for (size_t i = 0; i < *n_gaps && !overlaps; i++)
+            overlaps = more[j].x0 < grown[i].x1 && more[j].x1 > grown[i].x0;
+        if (!overlaps)
+            grown[m++] = more[j];
+    }
+    free(more);
+    *n_gaps = m;
+    q_sort(grown, m, sizeof *grown, cmp_gap);
+    return 0;
+}
+
+/* True when >= 3 of the m positions, and four in five, lie within 0.6 pt of their median.
+ * Sorts pos. */
+static bool lined_up(double *pos, size_t m)
+{
+    q_sort(pos, m, sizeof pos[0], cmp_double);
+    size_t ok = 0;
+    for (size_t i = 0; i < m; i++)
+        ok += fabs(pos[i] - pos[m / 2]) <= 0.6;
+    return ok >= 3 && ok * 5 >= m * 4;
+}
+
+/* True when a gap narrower than 0.5 em still parts two columns of proportional text: no word
+ * crosses its core, and on >= 3 lines, at least four in five of those with words on both
+ * sides, the words next to it end at one x (a right-aligned column) and the words after it
+ * start at one x (a left-aligned column) or end at one x (another right-aligned one). A word
+ * space inside cells does not line up so. */
+static bool aligned_gap(const struct page *page, const struct text_line *lines, size_t n,
+                        const struct column_gap *gap)
+{
+    double x = gap->core, ends[64], starts[64], after[64];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < lines[i].n_words; k++) {
+            struct rect b = page->words[lines[i].words[k]].bbox;
+            if (b.x0 < x && b.x1 > x)
+                return false;
+            if (k + 1 < lines[i].n_words && b.x1 <= x && m < 64) {
+                struct rect nb = page->words[lines[i].words[k + 1]].bbox;
+                if (nb.x0 >= x) {
+                    ends[m] = b.x1;
+                    after[m] = nb.x1;
+                    starts[m++] = nb.x0;
+                }
+            }
+        }
+    if (m < 3)
+        return false;
+    return lined_up(ends, m) && (lined_up(starts, m) || lined_up(after, m));
+}
+
+/* Adds to *gaps (sorted, a new array: free()) the gaps of proportional text between a word
+ * space and 0.5 em wide that aligned_gap() confirms, where no gap lies yet. */
+static int add_aligned_gaps(const struct page *page, const struct text_line *lines, size_t n,
+                            struct rect area, double font, struct column_gap **gaps,
+                            size_t *n_gaps)
+{
+    struct column_gap *more = NULL;
+    size_t n_more = 0;
+    int err = vision_column_gaps(page, lines, n, area, 0.36 * font, &more, &n_more);
+    struct column_gap *grown =
+        err ? NULL : q_realloc(*gaps, sizeof(**gaps) * (*n_gaps + n_more + 1));
+    if (!grown) {
+        free(more);
+        return QUIRE_ENOMEM;
+    }
+    *gaps = grown;
+    size_t m = *n_gaps;
+    for (size_t j = 0; j < n_more; j++) {
+        bool overlaps = false;
+        for (size_t i = 0; i < *n_gaps && !overlaps; i++)
+            overlaps = more[j].x0 < grown[i].x1 && more[j].x1 > grown[i].x0;
+        if (!overlaps && aligned_gap(page, lines, n, &more[j]))
+            grown[m++] = more[j];
+    }
+    free(more);
+    *n_gaps = m;
+    q_sort(grown, m, sizeof *grown, cmp_gap);
+    return 0;
+}
+
 /* Text columns: separators in the whitespace gaps. */
-static int text_cols(const struct page *page, const struct text_line *lines, size_t n,
+static int text_cols(const struct page *page, const struct text_line *all, size_t n_all,
                      struct rect box, struct grid *g)
 {
     double font = 0;
-    for (size_t i = 0; i < n; i++)
-        font += lines[i].font_size;
-    font = n ? font / (double)n : 10;
+    for (size_t i = 0; i < n_all; i++)
+        font += all[i].font_size;
+    font = n_all ? font / (double)n_all : 10;
     struct column_gap *gaps = NULL;
     size_t n_gaps = 0;
     struct rect area = {box.x0 - 2, box.y0 - 2, box.x1 + 2, box.y1 + 2};
-    g->mono_advance = mono_advance(page, lines, n);
+    g->mono_advance = mono_advance(page, all, n_all);
     double min_gap = fmax(0.5 * font, 2.5);
-    int err = vision_column_gaps(page, lines, n, area, min_gap, &gaps, &n_gaps);
+    struct text_line *lines = NULL;
+    size_t n = 0;
+    if (column_lines(page, all, n_all, fmax(min_gap, 1.5 * g->mono_advance), &lines, &n))
+        return QUIRE_ENOMEM;
+    /* The gaps of all the lines; then those of the lines without the section titles that
+     * overlap none of them: a column edge only titles cross. */
+    int err = vision_column_gaps(page, all, n_all, area, min_gap, &gaps, &n_gaps);
+    if (!err && n < n_all)
+        err = add_new_gaps(page, lines, n, area, min_gap, &gaps, &n_gaps);
+    /* Monospaced: glyph boxes sit inside their advances, so one space between a right-aligned
+     * column and a left-aligned one can measure below 0.5 em; narrow_gap_is_column() judges
+     * every gap narrower than an advance anyway. */
+    if (!err && g->mono_advance > 0 && 0.7 * g->mono_advance < min_gap)
+        err = add_new_gaps(page, lines, n, area, 0.7 * g->mono_advance, &gaps, &n_gaps);
+    if (!err && g->mono_advance == 0 && 0.36 * font > 2.5)
+        err = add_aligned_gaps(page, lines, n, area, font, &gaps, &n_gaps);
     if (err)
-        return err;
+        goto out;
     if (g->mono_advance > 0) {
         /* Monospaced: a word space is a whole advance, wider than 0.5 em; a gap must be wider
          * than that unless the layout shows it is a column edge anyway. */
         struct column_gap *wide = NULL;
         size_t n_wide = 0, kept = 0;
         err = vision_column_gaps(page, lines, n, area, 1.08 * g->mono_advance, &wide, &n_wide);
-        if (err) {
-            free(gaps);
-            return err;
-        }
+        if (err)
+            goto out;
         for (size_t i = 0; i < n_gaps; i++) {
             bool found = false;
             for (size_t j = 0; j < n_wide && !found; j++)
@@ -574,13 +752,13 @@ static int text_cols(const struct page *page, const struct text_line *lines, siz
     g->col_edges = q_malloc(sizeof(double) * (2 * n_gaps + 2));
     g->col_ruled = q_calloc(2 * n_gaps + 2, sizeof(bool));
     if (!g->col_edges || !g->col_ruled) {
-        free(gaps);
-        return QUIRE_ENOMEM;
+        err = QUIRE_ENOMEM;
+        goto out;
     }
     double lo = box.x0, hi = box.x1;
-    for (size_t i = 0; i < n; i++) {
-        lo = fmin(lo, lines[i].bbox.x0);
-        hi = fmax(hi, lines[i].bbox.x1);
+    for (size_t i = 0; i < n_all; i++) {
+        lo = fmin(lo, all[i].bbox.x0);
+        hi = fmax(hi, all[i].bbox.x1);
     }
     int m = 0;
     g->col_edges[m++] = lo;
@@ -595,8 +773,10 @@ static int text_cols(const struct page *page, const struct text_line *lines, siz
     }
     g->col_edges[m] = hi;
     g->n_cols = m;
+out:
     free(gaps);
-    return 0;
+    free(lines);
+    return err;
 }
 
 /* Text columns: a phrase (words closer than a word space) with a word across a column edge joins

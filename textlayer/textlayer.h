@@ -11,9 +11,17 @@
  *    header over unruled sub-columns). Otherwise the gaps in the projection of the words onto the
  *    x axis (vision_column_gaps): x-intervals that at most 15% of the lines cross. A wide gap
  *    with words of >= 2 lines well inside it holds a column of its own (filled only in the
- *    header and a few rows). In monospaced text (every word as wide as its characters) a word
- *    space is a whole advance, so a gap no wider than one is a column only when no word
- *    crosses it and a header leaves a wide gap there ("27 Feb 2009" stays one cell).
+ *    header and a few rows). Section titles (one phrase from the left edge, at most a quarter
+ *    of the lines) may cross more gaps than that: a gap of the other lines that overlaps no
+ *    gap of all of them is a column edge too. In monospaced text (every word as wide as its
+ *    characters) a word space is a whole advance, so a gap no wider than one is a column only
+ *    when no word of the other lines crosses it (a one-word header line over both columns may,
+ *    when >= 3 lines fill both sides) and a header leaves a wide gap there ("27 Feb
+ *    2009" stays one cell); such gaps are looked for down to 0.7 advance, since glyph boxes
+ *    sit inside their advances. In proportional text a gap between a word space (0.36 em)
+ *    and 0.5 em wide is a column when no word crosses it and, on >= 3 lines (four in five of
+ *    those filling both sides), the words before it end at one x and those after it start, or
+ *    end, at one x (right-aligned numbers beside a left-aligned or right-aligned column).
  *  - Rows: in ruled regions, the horizontal rulings; a band between two rulings that holds far
  *    more lines than the typical band, >= 3 of them filling the first column and another one, is
  *    an unruled body and is cut into text rows (a label wrapped above its numbers, the next line
@@ -26,7 +34,8 @@
  *    every row wraps count too); consecutive bold header lines merge the same way, and a bold
  *    header cell's wrapped lines set closely join their row. A line overlapping the line above
  *    by a third of its height in other columns (a two-line cell centred on its row) joins that
- *    row; a label centred on two rows, overlapping both equally, joins the upper one.
+ *    row; a label centred on two rows, overlapping both equally, joins the upper one, and so
+ *    does one set midway in the gap between two rows no farther apart than rows usually are.
  *  - Spans: two neighbouring positions are one cell when no ruling separates them (ruled edges; a
  *    column or row no ruling reaches at all, such as a label column left of the grid, is split
  *    by its text rows), when a phrase (words closer than a word space) has a word across a text

@@ -143,6 +143,38 @@ int vision_column_gaps(const struct page *page, const struct text_line *lines, s
     return vision__column_gaps(page, lines, n_lines, area, min_gap, tol, gaps, n);
 }
 
+/* The widest run of bins in [s, x) at the lowest coverage level (from minc up, below the level
+ * of the run already in *best_s, *best_len) that is at least `width` points wide; leaves the run
+ * as it is when there is none. */
+static void core_run(const int *count, size_t s, size_t x, int minc, double step, double width,
+                     size_t *best_s, size_t *best_len)
+{
+    int found = count[*best_s];
+    for (size_t y = *best_s; y < *best_s + *best_len; y++)
+        found = count[y] > found ? count[y] : found;
+    for (int level = minc; level < found; level++) {
+        size_t bs = 0, bl = 0;
+        for (size_t y = s; y < x;) {
+            if (count[y] > level) {
+                y++;
+                continue;
+            }
+            size_t t = y;
+            while (y < x && count[y] <= level)
+                y++;
+            if (y - t > bl) {
+                bl = y - t;
+                bs = t;
+            }
+        }
+        if ((double)bl * step >= width) {
+            *best_s = bs;
+            *best_len = bl;
+            return;
+        }
+    }
+}
+
 int vision__column_gaps(const struct page *page, const struct text_line *lines, size_t n_lines,
                         struct rect area, double min_gap, int tol, struct column_gap **gaps,
                         size_t *n)
@@ -230,6 +262,11 @@ int vision__column_gaps(const struct page *page, const struct text_line *lines, 
         }
         if ((double)best_len * step < min_gap)
             continue;
+        /* A clear run at a lower level, narrower than min_gap but wider than a word space
+         * (0.35 em when min_gap is 0.5 em, so it never falls between the words of a phrase),
+         * places the separator better: a word of one line across the rest of the gap (a
+         * header set wider than its column) keeps its cell. */
+        core_run(count, s, x, minc, step, 0.7 * min_gap, &best_s, &best_len);
         if (q_grow((void **)&out, sizeof *out, &cap, n_out + 1)) {
             err = QUIRE_ENOMEM;
             break;

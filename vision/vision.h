@@ -150,7 +150,8 @@ void vision_text_lines_free(struct text_line *lines, size_t n); /* NULL is a no-
 /* A vertical band of whitespace that separates two columns of a block of text lines. */
 struct column_gap {
     double x0, x1; /* the whole low-coverage band (points) */
-    double core;   /* where the separator goes: the middle of its emptiest part */
+    double core;   /* where the separator goes: the middle of its emptiest part (a run at
+                      least 0.7 min_gap wide) */
 };
 
 /* Column separators of a block of lines: x-intervals at least min_gap wide that (almost) no line
