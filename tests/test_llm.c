@@ -1429,9 +1429,11 @@ static void batch_matches_alone(struct llm_model *m, const int32_t *prompt, int 
     int32_t want[MAXB][MAXT], got[MAXB][MAXT];
     int n_want[MAXB];
     float lp_want[MAXB];
-    for (int b = 0; b < n_seqs; b++)
+    for (int r = 0; r < n_seqs; r++) {
+        int b = order[r];
         assert_int_equal(llm_generate(m, alone, prompt, n, images[b], 1, o, want[b], &n_want[b],
                                       &lp_want[b]), 0);
+    }
     struct llm_sequence seqs[MAXB];
     for (int r = 0; r < n_seqs; r++)
         seqs[r] = (struct llm_sequence){.prompt = prompt, .n_prompt = n,
