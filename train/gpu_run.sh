@@ -14,7 +14,8 @@
 # What comes back (the device returns at most 8 files of 16 MiB, 2 folders deep):
 #   $OUT/ckpt/{weights-00,weights-01}.safetensors, recipe.json, tokenizer.json  (the checkpoint)
 #   $OUT/train.log  (everything printed)   $OUT/LOG.md  (the log lines this run appended)
-#   $OUT/export.txt (the export check: sizes, reference/transformers logit differences)
+#   $OUT/export.txt (the export check: sizes, reference/transformers logit differences, and
+#                    train/check_transformers.py on a tiny random model)
 # The exported model (model.safetensors ~23 MiB) is over the 16 MiB per file that comes back:
 # re-create it anywhere from the checkpoint with train/export.py (seconds, CPU).
 set -euo pipefail
@@ -80,6 +81,8 @@ echo "== export check"
 rm -rf /tmp/quire-export
 "$PYTHON" train/export.py --ckpt "$CKPT" --out /tmp/quire-export --dtype BF16 --check ||
     echo "export check FAILED"
+echo "== transformers conformance (issue 4: tiny random model via save_pretrained)"
+"$PYTHON" train/check_transformers.py || echo "transformers check FAILED or not possible here"
 echo "== done in $(( $(date +%s) - T0 )) s"
 } 2>&1 | tee "$OUT/train.log"
 set -e
@@ -89,6 +92,6 @@ rm -f "$OUT/.train_rc"
 cp "$CKPT"/weights-*.safetensors "$CKPT"/recipe.json "$CKPT"/tokenizer.json "$OUT/ckpt/" \
     2>/dev/null || true
 [ -f "$LOG" ] && tail -n +"$((LINES_BEFORE + 1))" "$LOG" > "$OUT/LOG.md" || true
-grep -A20 "== export check" "$OUT/train.log" > "$OUT/export.txt" || true
+sed -n '/^== export check/,/^== done/p' "$OUT/train.log" > "$OUT/export.txt" || true
 ls -la "$OUT" "$OUT/ckpt"
 exit "$status"
