@@ -600,36 +600,6 @@ static int column_lines(const struct page *page, const struct text_line *lines, 
     return 0;
 }
 
-/* Adds to *gaps (sorted, a new array: free()) the gaps of `lines` at least min_gap wide that
- * overlap none of those already there, and sorts them again. Returns 0 or QUIRE_ENOMEM. */
-static int add_new_gaps(const struct page *page, const struct text_line *lines, size_t n,
-                        struct rect area, double min_gap, struct column_gap **gaps,
-                        size_t *n_gaps)
-{
-    struct column_gap *more = NULL;
-    size_t n_more = 0;
-    int err = vision_column_gaps(page, lines, n, area, min_gap, &more, &n_more);
-    struct column_gap *grown =
-        err ? NULL : q_realloc(*gaps, sizeof(**gaps) * (*n_gaps + n_more + 1));
-    if (!grown) {
-        free(more);
-        return QUIRE_ENOMEM;
-    }
-    *gaps = grown;
-    size_t m = *n_gaps;
-    for (size_t j = 0; j < n_more; j++) {
-        bool overlaps = false;
-        for (size_t i = 0; i < *n_gaps && !overlaps; i++)
-            overlaps = more[j].x0 < grown[i].x1 && more[j].x1 > grown[i].x0;
-        if (!overlaps)
-            grown[m++] = more[j];
-    }
-    free(more);
-    *n_gaps = m;
-    q_sort(grown, m, sizeof *grown, cmp_gap);
-    return 0;
-}
-
 /* True when >= 3 of the m positions, and four in five, lie within 0.6 pt of their median.
  * Sorts pos. */
 static bool lined_up(double *pos, size_t m)
@@ -670,15 +640,16 @@ static bool aligned_gap(const struct page *page, const struct text_line *lines, 
     return lined_up(ends, m) && (lined_up(starts, m) || lined_up(after, m));
 }
 
-/* Adds to *gaps (sorted, a new array: free()) the gaps of proportional text between a word
- * space and 0.5 em wide that aligned_gap() confirms, where no gap lies yet. */
-static int add_aligned_gaps(const struct page *page, const struct text_line *lines, size_t n,
-                            struct rect area, double font, struct column_gap **gaps,
-                            size_t *n_gaps)
+/* Adds to *gaps (sorted, a new array: free()) the gaps of `lines` at least min_gap wide that
+ * overlap none of those already there (and, with need_aligned, that aligned_gap() confirms: the
+ * narrow gaps of proportional text), and sorts them again. Returns 0 or QUIRE_ENOMEM. */
+static int add_new_gaps(const struct page *page, const struct text_line *lines, size_t n,
+                        struct rect area, double min_gap, bool need_aligned,
+                        struct column_gap **gaps, size_t *n_gaps)
 {
     struct column_gap *more = NULL;
     size_t n_more = 0;
-    int err = vision_column_gaps(page, lines, n, area, 0.36 * font, &more, &n_more);
+    int err = vision_column_gaps(page, lines, n, area, min_gap, &more, &n_more);
     struct column_gap *grown =
         err ? NULL : q_realloc(*gaps, sizeof(**gaps) * (*n_gaps + n_more + 1));
     if (!grown) {
@@ -691,7 +662,7 @@ static int add_aligned_gaps(const struct page *page, const struct text_line *lin
         bool overlaps = false;
         for (size_t i = 0; i < *n_gaps && !overlaps; i++)
             overlaps = more[j].x0 < grown[i].x1 && more[j].x1 > grown[i].x0;
-        if (!overlaps && aligned_gap(page, lines, n, &more[j]))
+        if (!overlaps && (!need_aligned || aligned_gap(page, lines, n, &more[j])))
             grown[m++] = more[j];
     }
     free(more);
@@ -721,14 +692,14 @@ static int text_cols(const struct page *page, const struct text_line *all, size_
      * overlap none of them: a column edge only titles cross. */
     int err = vision_column_gaps(page, all, n_all, area, min_gap, &gaps, &n_gaps);
     if (!err && n < n_all)
-        err = add_new_gaps(page, lines, n, area, min_gap, &gaps, &n_gaps);
+        err = add_new_gaps(page, lines, n, area, min_gap, false, &gaps, &n_gaps);
     /* Monospaced: glyph boxes sit inside their advances, so one space between a right-aligned
      * column and a left-aligned one can measure below 0.5 em; narrow_gap_is_column() judges
      * every gap narrower than an advance anyway. */
     if (!err && g->mono_advance > 0 && 0.7 * g->mono_advance < min_gap)
-        err = add_new_gaps(page, lines, n, area, 0.7 * g->mono_advance, &gaps, &n_gaps);
+        err = add_new_gaps(page, lines, n, area, 0.7 * g->mono_advance, false, &gaps, &n_gaps);
     if (!err && g->mono_advance == 0 && 0.36 * font > 2.5)
-        err = add_aligned_gaps(page, lines, n, area, font, &gaps, &n_gaps);
+        err = add_new_gaps(page, lines, n, area, 0.36 * font, true, &gaps, &n_gaps);
     if (err)
         goto out;
     if (g->mono_advance > 0) {
