@@ -143,6 +143,27 @@ int vision_column_gaps(const struct page *page, const struct text_line *lines, s
     return vision__column_gaps(page, lines, n_lines, area, min_gap, tol, gaps, n);
 }
 
+/* The length of the widest run of bins in [s, x) covered by at most `level` lines; *start is set
+ * to where it begins (left as it is when there is none). */
+static size_t widest_run(const int *count, size_t s, size_t x, int level, size_t *start)
+{
+    size_t best = 0;
+    for (size_t y = s; y < x;) {
+        if (count[y] > level) {
+            y++;
+            continue;
+        }
+        size_t t = y;
+        while (y < x && count[y] <= level)
+            y++;
+        if (y - t > best) {
+            best = y - t;
+            *start = t;
+        }
+    }
+    return best;
+}
+
 /* The widest run of bins in [s, x) at the lowest coverage level (from minc up, below the level
  * of the run already in *best_s, *best_len) that is at least `width` points wide; leaves the run
  * as it is when there is none. */
@@ -153,20 +174,7 @@ static void core_run(const int *count, size_t s, size_t x, int minc, double step
     for (size_t y = *best_s; y < *best_s + *best_len; y++)
         found = count[y] > found ? count[y] : found;
     for (int level = minc; level < found; level++) {
-        size_t bs = 0, bl = 0;
-        for (size_t y = s; y < x;) {
-            if (count[y] > level) {
-                y++;
-                continue;
-            }
-            size_t t = y;
-            while (y < x && count[y] <= level)
-                y++;
-            if (y - t > bl) {
-                bl = y - t;
-                bs = t;
-            }
-        }
+        size_t bs = 0, bl = widest_run(count, s, x, level, &bs);
         if ((double)bl * step >= width) {
             *best_s = bs;
             *best_len = bl;
@@ -244,22 +252,8 @@ int vision__column_gaps(const struct page *page, const struct text_line *lines, 
             continue; /* not between two columns */
         /* The core: the widest run at the lowest coverage level that is still min_gap wide. */
         size_t best_s = s, best_len = 0;
-        for (int level = minc; level <= tol && (double)best_len * step < min_gap; level++) {
-            best_len = 0;
-            for (size_t y = s; y < x;) {
-                if (count[y] > level) {
-                    y++;
-                    continue;
-                }
-                size_t t = y;
-                while (y < x && count[y] <= level)
-                    y++;
-                if (y - t > best_len) {
-                    best_len = y - t;
-                    best_s = t;
-                }
-            }
-        }
+        for (int level = minc; level <= tol && (double)best_len * step < min_gap; level++)
+            best_len = widest_run(count, s, x, level, &best_s);
         if ((double)best_len * step < min_gap)
             continue;
         /* A clear run at a lower level, narrower than min_gap but wider than a word space
