@@ -119,6 +119,12 @@ void q_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const vo
         qsort(base, n, size, cmp);
 }
 
+int q_cmp_double(const void *a, const void *b)
+{
+    double p = *(const double *)a, q = *(const double *)b;
+    return (p > q) - (p < q);
+}
+
 int q_grow(void **items, size_t size, size_t *cap, size_t need)
 {
     if (need <= *cap)

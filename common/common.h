@@ -68,6 +68,8 @@ void q_alloc_fail_after(long n);
 /* qsort() that accepts base == NULL when n < 2 (glibc declares base nonnull, so an empty array's
  * NULL pointer is undefined behaviour for qsort itself). */
 void q_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+/* The q_sort() comparator of doubles, ascending. */
+int q_cmp_double(const void *a, const void *b);
 
 /* Grows *items (element size `size`) so it holds at least `need` elements; *cap is updated.
  * Returns 0 or QUIRE_ENOMEM (then *items is unchanged). */

@@ -16,12 +16,6 @@
 
 #define POS_TOL 3.0 /* points: rulings this close are one grid line */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double p = *(const double *)a, q = *(const double *)b;
-    return p < q ? -1 : p > q;
-}
-
 void textlayer__grid_release(struct grid *g)
 {
     free(g->row_edges);
@@ -103,9 +97,9 @@ static int region_rulings(const struct page_layout *layout, struct rect box, dou
                 (*vx)[(*nv)++] = r->x0;
         }
     }
-    q_sort(*hy, *nh, sizeof **hy, cmp_double);
-    q_sort(*vx, *nv, sizeof **vx, cmp_double);
-    q_sort(*wide, *nw, sizeof **wide, cmp_double);
+    q_sort(*hy, *nh, sizeof **hy, q_cmp_double);
+    q_sort(*vx, *nv, sizeof **vx, q_cmp_double);
+    q_sort(*wide, *nw, sizeof **wide, q_cmp_double);
     return 0;
 }
 
@@ -180,7 +174,7 @@ static double typical_row_gap(const struct text_line *lines, size_t a, size_t b,
     }
     if (n == 0)
         return 0;
-    q_sort(gaps, n, sizeof gaps[0], cmp_double);
+    q_sort(gaps, n, sizeof gaps[0], q_cmp_double);
     return gaps[n / 2];
 }
 
@@ -460,7 +454,7 @@ static double mono_advance(const struct page *page, const struct text_line *line
         }
     if (m < 8)
         return 0;
-    q_sort(ratio, m, sizeof ratio[0], cmp_double);
+    q_sort(ratio, m, sizeof ratio[0], q_cmp_double);
     double med = ratio[m / 2];
     size_t close = 0;
     for (size_t i = 0; i < m; i++)
@@ -604,7 +598,7 @@ static int column_lines(const struct page *page, const struct text_line *lines, 
  * Sorts pos. */
 static bool lined_up(double *pos, size_t m)
 {
-    q_sort(pos, m, sizeof pos[0], cmp_double);
+    q_sort(pos, m, sizeof pos[0], q_cmp_double);
     size_t ok = 0;
     for (size_t i = 0; i < m; i++)
         ok += fabs(pos[i] - pos[m / 2]) <= 0.6;

@@ -173,12 +173,6 @@ struct mono_fonts {
     double size[MONO_SIZES], advance[MONO_SIZES];
 };
 
-static int cmp_double_asc(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int mono_fonts_find(const struct page *page, struct mono_fonts *m)
 {
     memset(m, 0, sizeof *m);
@@ -205,7 +199,7 @@ static int mono_fonts_find(const struct page *page, struct mono_fonts *m)
         }
         if (n < 3)
             continue;
-        q_sort(ratio, n, sizeof ratio[0], cmp_double_asc);
+        q_sort(ratio, n, sizeof ratio[0], q_cmp_double);
         double med = ratio[n / 2];
         size_t close = 0;
         for (size_t i = 0; i < n; i++)

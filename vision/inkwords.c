@@ -185,12 +185,6 @@ static int find_blobs(const struct raster *ras, int global, const uint8_t *erase
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double p = *(const double *)a, q = *(const double *)b;
-    return p < q ? -1 : p > q;
-}
-
 /* The height of blobs shaped like letters at quantile q (0 when there are too few). */
 static double letter_height(const struct blob *b, size_t n, double max_h, double q)
 {
@@ -205,7 +199,7 @@ static double letter_height(const struct blob *b, size_t n, double max_h, double
     }
     double r = 0;
     if (m >= 10) {
-        q_sort(h, m, sizeof *h, cmp_double);
+        q_sort(h, m, sizeof *h, q_cmp_double);
         r = h[(size_t)(q * (double)(m - 1))];
     }
     free(h);
@@ -436,7 +430,7 @@ static void add_word(struct ink_page *ink, const struct blob *g, const int *mem,
     size_t nb = m < 8 ? m : 8;
     for (size_t k = 0; k < nb; k++)
         bottoms[k] = g[mem[k]].y1;
-    q_sort(bottoms, nb, sizeof *bottoms, cmp_double);
+    q_sort(bottoms, nb, sizeof *bottoms, q_cmp_double);
     double base = bottoms[nb / 2];
     struct word *word = &ink->page.words[ink->page.n_words++];
     /* A text layer's word box spans the advance widths (ink plus side bearings) and the font's

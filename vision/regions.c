@@ -50,12 +50,6 @@ static int inner_positions(const double *pos, size_t n, double lo, double hi)
     return count;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double p = *(const double *)a, q = *(const double *)b;
-    return p < q ? -1 : p > q;
-}
-
 static size_t words_inside(const struct page *page, struct rect r)
 {
     size_t n = 0;
@@ -129,8 +123,8 @@ static int network_region(const struct page *page, const struct ruling *r, const
     }
     if (nh < 2 || nv < 2 || rect_width(box) < 20 || rect_height(box) < 8)
         goto out;
-    q_sort(hy, nh, sizeof *hy, cmp_double);
-    q_sort(vx, nv, sizeof *vx, cmp_double);
+    q_sort(hy, nh, sizeof *hy, q_cmp_double);
+    q_sort(vx, nv, sizeof *vx, q_cmp_double);
     int inner_h = inner_positions(hy, nh, box.y0, box.y1);
     int inner_v = inner_positions(vx, nv, box.x0, box.x1);
     double confidence;

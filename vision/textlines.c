@@ -279,12 +279,6 @@ int vision__column_gaps(const struct page *page, const struct text_line *lines, 
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double p = *(const double *)a, q = *(const double *)b;
-    return p < q ? -1 : p > q;
-}
-
 double vision__median_font(const struct page *page)
 {
     size_t m = 0;
@@ -298,7 +292,7 @@ double vision__median_font(const struct page *page)
     }
     double r = 10.0;
     if (m) {
-        q_sort(fs, m, sizeof *fs, cmp_double);
+        q_sort(fs, m, sizeof *fs, q_cmp_double);
         r = fs[m / 2];
     }
     free(fs);

@@ -20,18 +20,12 @@
 
 #define MERGE_PT 3.0
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Clusters sorted positions within MERGE_PT in place; returns the count. */
 static size_t cluster(double *v, size_t n)
 {
     if (!n)
         return 0;
-    qsort(v, n, sizeof *v, cmp_double);
+    qsort(v, n, sizeof *v, q_cmp_double);
     size_t out = 0, start = 0;
     for (size_t i = 1; i <= n; i++)
         if (i == n || v[i] - v[i - 1] > MERGE_PT) {
