@@ -54,7 +54,9 @@ static int push_word(struct page *page, size_t *cap, const struct char_info *c, 
     struct rect box = {c[0].rect.x1, c[0].rect.y1, c[0].rect.x2, c[0].rect.y2};
     double size = 0;
     int bold = 0;
+    bool ascii = true;
     for (size_t i = 0; i < n; i++) {
+        ascii = ascii && c[i].ch < 0x80;
         memcpy(text + at, c[i].utf8, (size_t)c[i].utf8_len);
         at += (size_t)c[i].utf8_len;
         struct rect r = {c[i].rect.x1, c[i].rect.y1, c[i].rect.x2, c[i].rect.y2};
@@ -64,8 +66,9 @@ static int push_word(struct page *page, size_t *cap, const struct char_info *c, 
     }
     text[at] = '\0';
     /* Composed form (NFC): TeX's Type 1 fonts give an accented letter as the base letter and a
-     * combining accent ("n" U+0301), which neither compares nor searches equal to "\u0144". */
-    char *nfc = g_utf8_normalize(text, (gssize)at, G_NORMALIZE_NFC);
+     * combining accent ("n" U+0301), which neither compares nor searches equal to "\u0144".
+     * ASCII is its own NFC: most words skip the allocation. */
+    char *nfc = ascii ? NULL : g_utf8_normalize(text, (gssize)at, G_NORMALIZE_NFC);
     if (nfc && strcmp(nfc, text) != 0) {
         char *composed = q_strdup(nfc);
         if (!composed) {
