@@ -102,7 +102,7 @@ if [ -x "$BUILD/bench/bench_llm" ] && [ -n "$VLM_ENGINES" ]; then
              "(random 12M model: figures for speed only; [model] threads = 1, one worker per core)"
         run_model_batch "$engine" "$pre" "$work/mix"
     done
-    # One document: its pages and regions go through one worker (workers/workers.h NEEDSWORK),
+    # One document: its worker lends idle cores to page helpers (workers/workers.h, "Lanes"),
     # so this shows what one big scan gets of the cores.
     VLM_LONG_PAGES=${QUIRE_BENCH_VLM_LONG_PAGES:-4}
     if [ "$VLM_LONG_PAGES" -gt 0 ]; then

@@ -90,7 +90,7 @@ static struct doc_job *run(const char *path, bool force)
     struct doc_job *job = doc_job_new(path);
     assert_non_null(job);
     job->force = force;
-    pipeline_process(job, store, &cfg, NULL, NULL);
+    pipeline_process(job, store, &cfg, NULL, NULL, NULL);
     return job;
 }
 
@@ -214,7 +214,7 @@ static void test_workers__limits(void **state)
     job = doc_job_new(path);
     assert_int_equal(page_set_parse("2", &job->pages, NULL), 0);
     job->force = true;
-    pipeline_process(job, store, &cfg, NULL, NULL);
+    pipeline_process(job, store, &cfg, NULL, NULL, NULL);
     assert_int_equal(job->outcome, JOB_STORED);
     assert_int_equal(job->result.n_pages, 1);
     assert_int_equal(job->result.pages[0].page, 2);
@@ -257,13 +257,124 @@ static void test_workers__abort_requeues(void **state)
     char *path = make_table_pdf("abort.pdf", "East");
     struct doc_job *job = doc_job_new(path);
     atomic_int abort_flag = 1;
-    pipeline_process(job, store, &cfg, NULL, &abort_flag);
+    pipeline_process(job, store, &cfg, NULL, &abort_flag, NULL);
     assert_int_equal(job->outcome, JOB_CANCELLED);
     doc_job_free(job);
     struct store_status st;
     assert_int_equal(store_status_get(store, &st), 0);
     assert_true(st.documents[DOC_QUEUED] >= 1);
     store_status_release(&st);
+    g_free(path);
+}
+
+/* A PDF of n pages, each with a 3x3 ruled table whose corner cell names its page ("P1"...). */
+static char *make_pages_pdf(const char *name, int n)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    int err = 0;
+    struct pdfgen_doc *doc = pdfgen_doc_new(path, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT, &err);
+    assert_non_null(doc);
+    struct pdfgen_table_style style;
+    pdfgen_table_style_init(&style);
+    style.font.size = 11;
+    for (int p = 1; p <= n; p++) {
+        if (p > 1)
+            assert_int_equal(pdfgen_page_new(doc, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT), 0);
+        char corner[16];
+        snprintf(corner, sizeof corner, "P%d", p);
+        const char *cells[] = {"Region", "Units", "Revenue", corner, "1,200", "3.5%",
+                               "South", "980", "(2.1%)"};
+        struct pdfgen_table t = {.rows = 3, .cols = 3, .cells = cells};
+        /* a different height on every page, so no table continues the one before */
+        assert_int_equal(pdfgen_table(doc, 72, 100 + 40 * (p % 5), &t, &style, true, NULL, NULL),
+                         0);
+    }
+    assert_int_equal(pdfgen_doc_close(doc), 0);
+    pdfgen_doc_free(doc);
+    return path;
+}
+
+/* "page:corner;" for every table of a result, in the result's order (g_free). */
+static char *result_summary(const struct doc_result *r)
+{
+    GString *s = g_string_new(NULL);
+    for (size_t i = 0; i < r->n_pages; i++)
+        g_string_append_printf(s, "[%d]", r->pages[i].page);
+    for (size_t i = 0; i < r->n_tables; i++)
+        g_string_append_printf(s, "%d:%s:%zu;", r->tables[i].page,
+                               table_text_at(r->tables[i].table, 1, 0), r->tables[i].continues);
+    return g_string_free(s, FALSE);
+}
+
+static void test_workers__lanes(void **state)
+{
+    struct lanes *l = lanes_new(2);
+    assert_non_null(l);
+    assert_int_equal(lanes_total(l), 2);
+    assert_false(lanes_wanted(l));
+    assert_true(lanes_try_acquire(l));
+    assert_true(lanes_try_acquire(l));
+    assert_false(lanes_try_acquire(l));
+    lanes_release(l);
+    lanes_acquire(l); /* one was free: no wait */
+    lanes_release(l);
+    lanes_release(l);
+    lanes_free(l);
+}
+
+/* Helpers read some of a document's pages; what is stored is the same as one thread's. */
+static void test_workers__pages_over_helpers(void **state)
+{
+    char *path = make_pages_pdf("pages.pdf", 12);
+    struct doc_job *job = run(path, true);
+    assert_int_equal(job->outcome, JOB_STORED);
+    assert_int_equal(job->page_threads, 1);
+    assert_int_equal(job->pages_by_helpers, 0);
+    assert_int_equal(job->result.n_tables, 12);
+    char *want = result_summary(&job->result);
+    doc_job_free(job);
+
+    struct lanes *lanes = lanes_new(3);
+    assert_non_null(lanes);
+    lanes_acquire(lanes); /* the document's worker */
+    for (int rep = 0; rep < 3; rep++) {
+        job = doc_job_new(path);
+        job->force = true;
+        pipeline_process(job, store, &cfg, NULL, NULL, lanes);
+        if (job->outcome != JOB_STORED)
+            fail_msg("outcome %d: %s", job->outcome, job->message ? job->message : "");
+        assert_true(job->page_threads >= 2 && job->page_threads <= 3 + 16);
+        char *got = result_summary(&job->result);
+        assert_string_equal(got, want);
+        g_free(got);
+        doc_job_free(job);
+        /* every helper gave its lane back */
+        assert_true(lanes_try_acquire(lanes));
+        assert_true(lanes_try_acquire(lanes));
+        assert_false(lanes_try_acquire(lanes));
+        lanes_release(lanes);
+        lanes_release(lanes);
+    }
+    /* a page selection, and the database holds the last run's 12 tables in page order */
+    job = doc_job_new(path);
+    job->force = true;
+    assert_int_equal(page_set_parse("2-4,9", &job->pages, NULL), 0);
+    pipeline_process(job, store, &cfg, NULL, NULL, lanes);
+    assert_int_equal(job->outcome, JOB_STORED);
+    char *got = result_summary(&job->result);
+    assert_string_equal(got, "[2][3][4][9]2:P2:0;3:P3:0;4:P4:0;9:P9:0;");
+    g_free(got);
+    doc_job_free(job);
+    /* abort: cancelled, whoever reads */
+    atomic_int abort_flag = 1;
+    job = doc_job_new(path);
+    job->force = true;
+    pipeline_process(job, store, &cfg, NULL, &abort_flag, lanes);
+    assert_int_equal(job->outcome, JOB_CANCELLED);
+    doc_job_free(job);
+    lanes_release(lanes);
+    lanes_free(lanes);
+    g_free(want);
     g_free(path);
 }
 
@@ -313,7 +424,7 @@ static struct doc_job *run_engine(const char *path, struct model_engine *engine)
     struct doc_job *job = doc_job_new(path);
     assert_non_null(job);
     job->force = true;
-    pipeline_process(job, store, &cfg, engine, NULL);
+    pipeline_process(job, store, &cfg, engine, NULL, NULL);
     if (job->outcome != JOB_STORED)
         fail_msg("outcome %d: %s", job->outcome, job->message ? job->message : "");
     return job;
@@ -943,7 +1054,7 @@ static void test_workers__decode_interrupted(void **state)
     model_engine__before_decode = abort_before_decode;
     struct doc_job *job = doc_job_new(path);
     job->force = true;
-    pipeline_process(job, store, &cfg, e, &decode_abort_flag);
+    pipeline_process(job, store, &cfg, e, &decode_abort_flag, NULL);
     assert_int_equal(job->outcome, JOB_CANCELLED);
     assert_int_equal(job->result.n_tables, 0);
     doc_job_free(job);
@@ -957,7 +1068,7 @@ static void test_workers__decode_interrupted(void **state)
     cfg.max_seconds = 1.0; /* passes while the decode waits */
     job = doc_job_new(path);
     job->force = true;
-    pipeline_process(job, store, &cfg, e, NULL);
+    pipeline_process(job, store, &cfg, e, NULL, NULL);
     cfg.max_seconds = saved;
     model_engine__before_decode = NULL;
     assert_int_equal(job->outcome, JOB_FAILED);
@@ -985,6 +1096,8 @@ int main(void)
         cmocka_unit_test(test_workers__two_thousand_pages),
         cmocka_unit_test(test_workers__max_seconds),
         cmocka_unit_test(test_workers__abort_requeues),
+        cmocka_unit_test(test_workers__lanes),
+        cmocka_unit_test(test_workers__pages_over_helpers),
         cmocka_unit_test(test_workers__engine_errors),
         cmocka_unit_test(test_workers__vlm_stores_model_table),
         cmocka_unit_test(test_workers__invalid_output),

@@ -29,6 +29,7 @@ struct pipeline {
     bool stopping;
 
     struct model_engine *engine; /* NULL with the text engine; read-only while jobs run */
+    struct lanes *lanes;       /* one per worker: a document's worker or a page helper */
 
     pthread_mutex_t lock;      /* guards the connection pool */
     struct store **idle;       /* connections not in use */
@@ -77,7 +78,9 @@ static void process_cb(uv_work_t *req)
         free(msg);
         return;
     }
-    pipeline_process(job, s, p->cfg, p->engine, &p->abort_flag);
+    lanes_acquire(p->lanes);
+    pipeline_process(job, s, p->cfg, p->engine, &p->abort_flag, p->lanes);
+    lanes_release(p->lanes);
     give_back_store(p, s);
 }
 
@@ -143,7 +146,8 @@ struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, pipelin
     p->queue_size = cfg->queue_size > workers ? cfg->queue_size : workers;
     pthread_mutex_init(&p->lock, NULL);
     give_back_store(p, s);
-    if (ingest_global_init()) { /* before any worker renders: see ingest.h */
+    if (ingest_global_init() || !(p->lanes = lanes_new(workers))) {
+        /* ingest: before any worker renders, see ingest.h */
         pipeline_free(p);
         *err = QUIRE_ENOMEM;
         return NULL;
@@ -195,6 +199,7 @@ void pipeline_free(struct pipeline *p)
     free(p->jobs);
     pthread_mutex_destroy(&p->lock);
     model_engine_free(p->engine);
+    lanes_free(p->lanes);
     ingest_global_release();
     free(p);
 }

@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,22 +29,41 @@ static void set_failure(struct doc_job *job, int err, char *message)
     job->message = message ? message : q_asprintf("%s: %s", job->path, err_str(err));
 }
 
-static int add_table(struct doc_job *job, size_t *cap, int page_no, const struct region *region,
-                     struct table *table, const char *engine, const char *model_id,
-                     double confidence)
+/* What one page gave. While several threads read a document's pages, each page's results are
+ * kept apart and put together in page order once every page is read. */
+struct page_out {
+    struct page_result page;
+    struct table_result *tables;
+    size_t n_tables, cap;
+    struct table_place *places;   /* one per table: where it sits on its page */
+    int err;                      /* why the page failed (the document fails), or 0 */
+    char *message;                /* the failure in words, naming the file, or NULL */
+};
+
+static int add_table(struct page_out *out, const struct region *region, struct table *table,
+                     const char *engine, const char *model_id, double confidence)
 {
-    struct doc_result *r = &job->result;
-    if (q_grow((void **)&r->tables, sizeof *r->tables, cap, r->n_tables + 1))
+    if (q_grow((void **)&out->tables, sizeof *out->tables, &out->cap, out->n_tables + 1))
         return QUIRE_ENOMEM;
-    struct table_result *t = &r->tables[r->n_tables++];
+    struct table_result *t = &out->tables[out->n_tables++];
     memset(t, 0, sizeof *t);
-    t->page = page_no;
+    t->page = out->page.page;
     t->bbox = region->bbox;
     t->engine = engine;
     t->model_id = model_id;
     t->confidence = confidence;
     t->table = table;
     return 0;
+}
+
+static void page_out_release(struct page_out *out)
+{
+    for (size_t i = 0; i < out->n_tables; i++)
+        table_free(out->tables[i].table);
+    free(out->tables);
+    free(out->places);
+    free(out->message);
+    memset(out, 0, sizeof *out);
 }
 
 /* What one page needs for the model: the document to render it again at another DPI, and the
@@ -56,7 +76,7 @@ struct page_ctx {
     const struct page *page;
     const struct page_layout *layout;
     struct page *hires;       /* the page rendered at hires->raster.dpi, or NULL */
-    size_t *tables_cap;
+    struct page_out *out;     /* where its tables go */
     const atomic_int *abort_flag; /* may be NULL; checked per token of a decode */
     double deadline;          /* now_seconds() time of max_seconds, checked likewise */
 };
@@ -145,8 +165,7 @@ static int text_table(struct page_ctx *ctx, size_t i)
                 msg ? msg : err_str(e));
     } else if (table->n_rows == 0 || table->n_cols == 0) {
         table_free(table);
-    } else if ((err = add_table(ctx->job, ctx->tables_cap, ctx->page->index + 1, region, table,
-                                "text", NULL, region->confidence))) {
+    } else if ((err = add_table(ctx->out, region, table, "text", NULL, region->confidence))) {
         table_free(table);
     }
     free(msg);
@@ -189,8 +208,8 @@ static int model_table(struct page_ctx *ctx, size_t i, bool auto_mode, struct mo
                 ctx->job->path, page->index + 1, i, n_snapped, table->n_cells);
     }
     if (!err)
-        err = add_table(ctx->job, ctx->tables_cap, page->index + 1, region, table, engine,
-                        model_engine_id(ctx->engine), confidence);
+        err = add_table(ctx->out, region, table, engine, model_engine_id(ctx->engine),
+                        confidence);
     if (err)
         table_free(table);
     return err;
@@ -233,10 +252,9 @@ static int model_tables(struct page_ctx *ctx, size_t first, size_t n, bool auto_
     if (!err)
         err = model_engine_read_batch(ctx->engine, reads, n, ctx->abort_flag, ctx->deadline);
     if (err == QUIRE_ETIMEOUT)
-        set_failure(ctx->job, err, q_asprintf("%s: still running after %.0f s (max_seconds) "
-                                              "while reading the tables of page %d",
-                                              ctx->job->path, ctx->cfg->max_seconds,
-                                              ctx->page->index + 1));
+        ctx->out->message = q_asprintf("%s: still running after %.0f s (max_seconds) while "
+                                       "reading the tables of page %d", ctx->job->path,
+                                       ctx->cfg->max_seconds, ctx->page->index + 1);
     for (size_t k = 0; k < n && !err; k++)
         err = model_table(ctx, first + k, auto_mode, &reads[k]);
     for (size_t k = 0; k < n; k++)
@@ -246,8 +264,8 @@ static int model_tables(struct page_ctx *ctx, size_t first, size_t n, bool auto_
 
 /* Finds and extracts the tables of one loaded page. */
 static int process_page(struct doc_job *job, struct document *doc, const struct page *page,
-                        const struct config *cfg, struct model_engine *engine, size_t *tables_cap,
-                        const atomic_int *abort_flag, double deadline)
+                        const struct config *cfg, struct model_engine *engine,
+                        struct page_out *out, const atomic_int *abort_flag, double deadline)
 {
     struct vision_options vo;
     vision_options_init(&vo);
@@ -257,7 +275,7 @@ static int process_page(struct doc_job *job, struct document *doc, const struct 
     if (err)
         return err;
     struct page_ctx ctx = {.job = job, .cfg = cfg, .engine = engine, .doc = doc, .page = page,
-                           .layout = layout, .tables_cap = tables_cap,
+                           .layout = layout, .out = out,
                            .abort_flag = abort_flag, .deadline = deadline};
     bool use_model = engine && strcmp(cfg->engine, "text") != 0;
     bool auto_mode = !strcmp(cfg->engine, "auto");
@@ -272,7 +290,7 @@ static int process_page(struct doc_job *job, struct document *doc, const struct 
     /* A scan's regions under the text engine: found, not read. Recorded with the page (and said)
      * so that a user sees why a scanned table gave nothing and which pages a model would read. */
     if (!err && !use_model && !page->has_text_layer && layout->n_regions) {
-        job->result.pages[job->result.n_pages - 1].unread_regions = (int)layout->n_regions;
+        out->page.unread_regions = (int)layout->n_regions;
         log_msg(LOG_WARN, "%s: page %d: %zu table region%s on a page without a text layer not "
                 "read: the text engine needs the PDF's text (--engine auto with a model reads "
                 "scans)", job->path, page->index + 1, layout->n_regions,
@@ -340,10 +358,154 @@ static void link_continued_tables(struct doc_job *job, const struct table_place 
     }
 }
 
-/* Opens the PDF and runs every selected page. On failure the job says why. */
+/* One document's pages being read, by its worker and any helpers (workers.h, "Lanes"). */
+struct page_run {
+    struct doc_job *job;
+    const struct config *cfg;
+    struct model_engine *engine;
+    const atomic_int *abort_flag;
+    struct lanes *lanes;          /* NULL: no helpers */
+    double started;               /* now_seconds() when the job began (max_seconds) */
+    int n_total;                  /* pages in the PDF */
+    int *order;                   /* the 0-based indexes of the selected pages, ascending */
+    size_t n_order;
+    struct page_out *outs;        /* one per entry of order */
+    atomic_size_t next;           /* the next entry of order not yet taken */
+    atomic_int stop;              /* a page failed: take no more */
+    atomic_int active_helpers;
+    atomic_int pages_by_helpers;
+};
+
+/* Reads page order[k] into outs[k] (its err says whether that worked). */
+static void read_page(struct page_run *run, struct document *doc, size_t k)
+{
+    const struct config *cfg = run->cfg;
+    struct doc_job *job = run->job;
+    struct page_out *out = &run->outs[k];
+    int i = run->order[k];
+    if (run->abort_flag && *run->abort_flag) {
+        out->err = QUIRE_ECANCELLED;
+        return;
+    }
+    if (now_seconds() - run->started > cfg->max_seconds) {
+        out->err = QUIRE_ETIMEOUT;
+        out->message = q_asprintf("%s: still running after %.0f s (max_seconds) at page %d of %d",
+                                  job->path, cfg->max_seconds, i + 1, run->n_total);
+        return;
+    }
+    struct page_options po = {.dpi = cfg->dpi, .max_pixels = cfg->max_pixels, .words = true};
+    struct page *page = NULL;
+    out->err = document_load_page(doc, i, &po, &page, &out->message);
+    if (out->err)
+        return;
+    out->page = (struct page_result){.page = i + 1, .width = page->width,
+                                     .height = page->height,
+                                     .has_text_layer = page->has_text_layer};
+    out->err = process_page(job, doc, page, cfg, run->engine, out, run->abort_flag,
+                            run->started + cfg->max_seconds);
+    if (!out->err && out->n_tables &&
+        !(out->places = q_calloc(out->n_tables, sizeof *out->places)))
+        out->err = QUIRE_ENOMEM;
+    for (size_t t = 0; !out->err && t < out->n_tables; t++)
+        out->places[t] = measure_place(page, out->tables[t].bbox);
+    page_free(page);
+}
+
+static void recruit_helper(struct page_run *run, pthread_t *helpers, int *n_helpers,
+                           int max_helpers);
+
+/* Takes pages in order until none is left or one failed. A helper stops early when a worker
+ * waits for its lane; the document's own worker recruits helpers before each page. */
+static void read_pages(struct page_run *run, struct document *doc, pthread_t *helpers,
+                       int *n_helpers, int max_helpers)
+{
+    bool helper = helpers == NULL;
+    while (!atomic_load(&run->stop)) {
+        if (!helper)
+            recruit_helper(run, helpers, n_helpers, max_helpers);
+        size_t k = atomic_fetch_add(&run->next, 1);
+        if (k >= run->n_order)
+            break;
+        read_page(run, doc, k);
+        if (run->outs[k].err) {
+            atomic_store(&run->stop, 1);
+            break;
+        }
+        if (helper) {
+            atomic_fetch_add(&run->pages_by_helpers, 1);
+            if (lanes_wanted(run->lanes))
+                break;
+        }
+    }
+}
+
+/* A helper thread: the PDF opened again, pages read until none is left, its lane given back. */
+static void *helper_main(void *arg)
+{
+    struct page_run *run = arg;
+    struct document *doc = NULL;
+    char *msg = NULL;
+    int err = document_open(run->job->path, run->job->password, &doc, &msg);
+    if (err)
+        log_msg(LOG_DEBUG, "%s: a helper cannot open it: %s", run->job->path,
+                msg ? msg : err_str(err));
+    else if (document_page_count(doc) == run->n_total) /* else the file was replaced */
+        read_pages(run, doc, NULL, NULL, 0);
+    document_close(doc);
+    free(msg);
+    atomic_fetch_sub(&run->active_helpers, 1);
+    lanes_release(run->lanes);
+    return NULL;
+}
+
+/* Starts a helper when a lane is free, at least two pages are left and fewer than the lanes'
+ * worth of helpers run (the document's worker holds one lane). */
+static void recruit_helper(struct page_run *run, pthread_t *helpers, int *n_helpers,
+                           int max_helpers)
+{
+    size_t next = atomic_load(&run->next);
+    if (!run->lanes || *n_helpers >= max_helpers || next + 2 > run->n_order ||
+        atomic_load(&run->active_helpers) >= lanes_total(run->lanes) - 1 ||
+        !lanes_try_acquire(run->lanes))
+        return;
+    atomic_fetch_add(&run->active_helpers, 1);
+    if (pthread_create(&helpers[*n_helpers], NULL, helper_main, run) != 0) {
+        atomic_fetch_sub(&run->active_helpers, 1);
+        lanes_release(run->lanes);
+        return;
+    }
+    (*n_helpers)++;
+}
+
+/* Moves the pages' results into job->result in page order (every page read without error). */
+static int gather_pages(struct doc_job *job, struct page_run *run, struct table_place **places)
+{
+    struct doc_result *r = &job->result;
+    size_t n_tables = 0;
+    for (size_t k = 0; k < run->n_order; k++)
+        n_tables += run->outs[k].n_tables;
+    r->pages = q_calloc(run->n_order ? run->n_order : 1, sizeof *r->pages);
+    r->tables = q_calloc(n_tables ? n_tables : 1, sizeof *r->tables);
+    *places = q_calloc(n_tables ? n_tables : 1, sizeof **places);
+    if (!r->pages || !r->tables || !*places)
+        return QUIRE_ENOMEM;
+    for (size_t k = 0; k < run->n_order; k++) {
+        struct page_out *out = &run->outs[k];
+        r->pages[r->n_pages++] = out->page;
+        for (size_t t = 0; t < out->n_tables; t++) {
+            (*places)[r->n_tables] = out->places[t];
+            r->tables[r->n_tables++] = out->tables[t];
+        }
+        out->n_tables = 0; /* the tables are the job's now */
+    }
+    return 0;
+}
+
+/* Opens the PDF and reads every selected page (with helpers when lanes are free). On failure
+ * the job says why. */
 static int process_pages(struct doc_job *job, const struct config *cfg,
                          struct model_engine *engine, const atomic_int *abort_flag,
-                         double started)
+                         struct lanes *lanes, double started)
 {
     struct document *doc = NULL;
     char *msg = NULL;
@@ -361,53 +523,54 @@ static int process_pages(struct doc_job *job, const struct config *cfg,
                                                   job->path, n, cfg->max_pages));
         return QUIRE_ELIMIT;
     }
-    struct page_options po = {.dpi = cfg->dpi, .max_pixels = cfg->max_pixels, .words = true};
-    size_t pages_cap = 0, tables_cap = 0, places_cap = 0;
-    struct table_place *places = NULL;   /* one per table of job->result */
-    for (int i = 0; i < n && !err; i++) {
-        if (job->pages.n_ranges && !page_set_contains(&job->pages, i + 1))
-            continue;
-        if (abort_flag && *abort_flag) {
-            err = QUIRE_ECANCELLED;
-            break;
-        }
-        if (now_seconds() - started > cfg->max_seconds) {
-            err = QUIRE_ETIMEOUT;
-            set_failure(job, err, q_asprintf("%s: still running after %.0f s (max_seconds) at page "
-                                             "%d of %d", job->path, cfg->max_seconds, i + 1, n));
-            break;
-        }
-        struct page *page = NULL;
-        err = document_load_page(doc, i, &po, &page, &msg);
-        if (err) {
-            set_failure(job, err, msg);
-            msg = NULL;
-            break;
-        }
-        struct doc_result *r = &job->result;
-        if (q_grow((void **)&r->pages, sizeof *r->pages, &pages_cap, r->n_pages + 1)) {
-            err = QUIRE_ENOMEM;
-        } else {
-            r->pages[r->n_pages++] = (struct page_result){
-                .page = i + 1, .width = page->width, .height = page->height,
-                .has_text_layer = page->has_text_layer};
-            size_t before = r->n_tables;
-            err = process_page(job, doc, page, cfg, engine, &tables_cap, abort_flag,
-                               started + cfg->max_seconds);
-            if (!err && r->n_tables > before &&
-                q_grow((void **)&places, sizeof *places, &places_cap, r->n_tables))
-                err = QUIRE_ENOMEM;
-            for (size_t k = before; !err && k < r->n_tables; k++)
-                places[k] = measure_place(page, r->tables[k].bbox);
-        }
-        page_free(page);
+    struct page_run run = {.job = job, .cfg = cfg, .engine = engine, .abort_flag = abort_flag,
+                           .lanes = lanes, .started = started, .n_total = n};
+    run.order = q_calloc(n > 0 ? (size_t)n : 1, sizeof *run.order);
+    run.outs = q_calloc(n > 0 ? (size_t)n : 1, sizeof *run.outs);
+    if (!run.order || !run.outs) {
+        free(run.order);
+        free(run.outs);
+        document_close(doc);
+        set_failure(job, QUIRE_ENOMEM, NULL);
+        return QUIRE_ENOMEM;
     }
+    for (int i = 0; i < n; i++)
+        if (!job->pages.n_ranges || page_set_contains(&job->pages, i + 1))
+            run.order[run.n_order++] = i;
+
+    enum { MAX_HELPER_STARTS = 16 };
+    pthread_t helpers[MAX_HELPER_STARTS];
+    int n_helpers = 0;
+    read_pages(&run, doc, helpers, &n_helpers, MAX_HELPER_STARTS);
+    for (int h = 0; h < n_helpers; h++)
+        pthread_join(helpers[h], NULL);
     document_close(doc);
+    job->page_threads = 1 + n_helpers;
+    job->pages_by_helpers = atomic_load(&run.pages_by_helpers);
+    if (n_helpers)
+        log_msg(LOG_DEBUG, "%s: %d of %zu pages read by %d helper thread%s", job->path,
+                job->pages_by_helpers, run.n_order, n_helpers, n_helpers == 1 ? "" : "s");
+
+    /* The first page in order that failed decides (pages are taken in order, so every page
+     * before it was read). */
+    size_t handed = atomic_load(&run.next);
+    for (size_t k = 0; k < run.n_order && k < handed && !err; k++)
+        if (run.outs[k].err) {
+            err = run.outs[k].err;
+            if (err != QUIRE_ECANCELLED)
+                set_failure(job, err, run.outs[k].message);
+            run.outs[k].message = NULL;
+        }
+    struct table_place *places = NULL;
+    if (!err && (err = gather_pages(job, &run, &places)))
+        set_failure(job, err, NULL);
     if (!err)
         link_continued_tables(job, places);
     free(places);
-    if (err && job->outcome != JOB_FAILED && err != QUIRE_ECANCELLED)
-        set_failure(job, err, NULL);
+    for (size_t k = 0; k < run.n_order; k++)
+        page_out_release(&run.outs[k]);
+    free(run.outs);
+    free(run.order);
     return err;
 }
 
@@ -442,7 +605,8 @@ static void record_vanished(struct doc_job *job, struct store *store)
 }
 
 void pipeline_process(struct doc_job *job, struct store *store, const struct config *cfg,
-                      struct model_engine *engine, const atomic_int *abort_flag)
+                      struct model_engine *engine, const atomic_int *abort_flag,
+                      struct lanes *lanes)
 {
     double started = now_seconds();
     struct stat st;
@@ -490,7 +654,7 @@ void pipeline_process(struct doc_job *job, struct store *store, const struct con
         set_failure(job, err, store_failure(store, job->path, "mark the document running", err));
         return;
     }
-    err = process_pages(job, cfg, engine, abort_flag, started);
+    err = process_pages(job, cfg, engine, abort_flag, lanes, started);
     job->seconds = now_seconds() - started;
     if (err == QUIRE_ECANCELLED) {
         release_results(&job->result);

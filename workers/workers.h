@@ -26,16 +26,20 @@
  * caches, its size bounded in model_engine.c), all by the worker thread that runs the page.
  * Cores: OpenBLAS (the pthreads build, whose thread count is one process-wide setting) runs
  * [model] threads threads per decoding worker; with the model engine, workers = 0 means
- * cores / threads workers (at least one), so workers x threads = the cores. The default threads = 1 keeps each decode single-threaded and takes the
- * parallelism from documents, as the text engine does: on a 2-core machine two documents decode
- * at once, each on one core, and nothing is oversubscribed. Setting both workers and threads so
- * that their product exceeds the cores is allowed (a warning is logged). NEEDSWORK: a single big
- * document decodes its pages one after another on one core (each page's tables as one batch);
- * splitting a document's pages over workers would keep both cores busy on it. bench/run.sh
- * measures both (2-core machine, random 12M model, threads = 1): over 8 mixed PDFs the process
- * had a runnable thread for each core in 90% of samples (the rest: the last document alone),
- * while one 4-page PDF had one runnable thread throughout (vlm_long_pdf_runnable_avg 1.00,
- * 40% of the cores busy).
+ * cores / threads workers (at least one), so workers x threads = the cores. The default threads
+ * = 1 keeps each decode single-threaded and takes the parallelism from documents and pages: on a
+ * 2-core machine two pages decode at once, each on one core, and nothing is oversubscribed.
+ * Setting both workers and threads so that their product exceeds the cores is allowed (a warning
+ * is logged).
+ *
+ * Lanes: the pipeline has `workers` lanes, one per thread that may read pages at a time. A
+ * worker takes a lane for its document (waiting for one if need be). While it reads a document
+ * of several pages it recruits helper threads on lanes nobody else wants (lanes_try_acquire):
+ * each helper opens the PDF again (a Poppler document is one thread's) and reads the next pages
+ * not yet taken, so one big PDF keeps every core busy; the pages' results are put together in
+ * page order, so the result does not depend on who read which page. A helper gives its lane
+ * back after the page it is reading when a worker waits for one (a new document starts), so a
+ * folder of documents still runs one document per core.
  *
  * Tables over page breaks: once every page of a document is read, the topmost table of each page
  * is linked to the lowest table of the page before when table_continues() (table/table.h) says
@@ -95,6 +99,8 @@ struct doc_job {
     int64_t doc_id;            /* 0 when the document never reached the store */
     int n_pages_total;         /* pages in the PDF */
     struct doc_result result;  /* pages processed and tables found (tables owned by the job) */
+    int page_threads;          /* threads that read its pages at most at once (1 + helpers) */
+    int pages_by_helpers;      /* of its pages, those read by helper threads */
     double seconds;
 
     /* private */
@@ -128,11 +134,25 @@ void pipeline_abort(struct pipeline *p);
 /* Frees the pipeline and its database connections. Only when pipeline_pending() == 0. */
 void pipeline_free(struct pipeline *p);
 
+/* Lanes (see above): `total` tokens, taken by document workers (waiting) and by page helpers
+ * (only when free and nobody waits). Any thread. */
+struct lanes;
+struct lanes *lanes_new(int total);          /* NULL on ENOMEM */
+void lanes_free(struct lanes *l);            /* NULL is a no-op; none may be taken */
+int lanes_total(const struct lanes *l);
+void lanes_acquire(struct lanes *l);         /* blocks until one is free */
+bool lanes_try_acquire(struct lanes *l);     /* false when none is free or a thread waits */
+void lanes_release(struct lanes *l);
+bool lanes_wanted(struct lanes *l);          /* a thread waits in lanes_acquire */
+
 /* Processes one job synchronously on the calling thread with the given connection (what a
- * pool thread does). `engine` is the loaded model when cfg->engine is vlm or auto (NULL for
- * text). Exposed for tests. `abort_flag` may be NULL. */
+ * pool thread does, holding one of `lanes`). `engine` is the loaded model when cfg->engine is
+ * vlm or auto (NULL for text). `lanes` (may be NULL: the calling thread reads every page) lends
+ * free lanes to helper threads that read pages too. Exposed for tests. `abort_flag` may be
+ * NULL. */
 void pipeline_process(struct doc_job *job, struct store *store, const struct config *cfg,
-                      struct model_engine *engine, const atomic_int *abort_flag);
+                      struct model_engine *engine, const atomic_int *abort_flag,
+                      struct lanes *lanes);
 /* The pipeline's model engine (NULL with the text engine). Loop thread. */
 struct model_engine *pipeline_model_engine(const struct pipeline *p);
 
