@@ -12,6 +12,7 @@
 #include "table_internal.h"
 
 #include <ctype.h>
+#include <glib.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ static bool at_page_bottom(const struct table_place *p)
     double h = p->page_height;
     if (h <= 0 || p->bbox.y1 < h * (1 - EDGE_FRACTION))
         return false;
-    return p->text_below < 0 || p->text_below >= h * (1 - MARGIN_FRACTION);
+    return p->text_below < 0 || p->text_below >= h * (1 - MARGIN_FRACTION) || p->note_below;
 }
 
 static bool at_page_top(const struct table_place *p)
@@ -35,7 +36,7 @@ static bool at_page_top(const struct table_place *p)
     double h = p->page_height;
     if (h <= 0 || p->bbox.y0 > h * EDGE_FRACTION)
         return false;
-    return p->text_above < 0 || p->text_above <= h * MARGIN_FRACTION;
+    return p->text_above < 0 || p->text_above <= h * MARGIN_FRACTION || p->note_above;
 }
 
 /* The x-range of each column from the boxes of its one-column cells; false when a column has
@@ -119,6 +120,64 @@ static bool rows_repeat(const struct table *a, const struct table *b, int n)
     return any_text;
 }
 
+/* A value: at least one digit, and besides digits only separators, signs, brackets, currency
+ * and percent signs, and at most three letters (units, "bn", "USD"). */
+static bool value_like(const char *s)
+{
+    int digits = 0, letters = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isdigit(*p))
+            digits++;
+        else if (isalpha(*p))
+            letters++;
+        else if (*p < 0x80 && !strchr(" ,.%()+-'/:$*", *p))
+            return false;   /* other ASCII punctuation; non-ASCII (minus, currency) is allowed */
+    }
+    return digits > 0 && letters <= 3;
+}
+
+/* next's header rows read as a body row of head (see table_continues). */
+static bool header_is_body(const struct table *head, const struct table *next)
+{
+    if (head->header_rows < 1 || head->header_rows >= head->n_rows || next->header_rows < 1)
+        return false;
+    int values = 0;
+    for (int c = 0; c < head->n_cols; c++) {
+        if (!value_like(table_text_at(head, head->header_rows, c)))
+            continue;
+        if (!value_like(table_text_at(next, 0, c)) ||
+            value_like(table_text_at(head, head->header_rows - 1, c)))
+            return false;
+        values++;
+    }
+    return values > 0;
+}
+
+bool table_note_continues(const char *line)
+{
+    static const char *const marks[] = {"continued", "cont", "cont'd", "contd", "ctd",
+                                        "fortsetzung", "suite", "continuación", "continua",
+                                        "continuação", "continuacion", "continuacao",
+                                        "cont\u2019d"};
+    int words = 0;
+    bool found = false;
+    const char *p = line;
+    while (*p) {
+        while (*p && !isalnum((unsigned char)*p) && (unsigned char)*p < 0x80)
+            p++;
+        if (!*p)
+            break;
+        const char *w = p;
+        while (*p && (isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80 || *p == '\''))
+            p++;
+        size_t n = (size_t)(p - w);
+        words++;
+        for (size_t i = 0; i < sizeof marks / sizeof *marks && !found; i++)
+            found = strlen(marks[i]) == n && g_ascii_strncasecmp(w, marks[i], n) == 0;
+    }
+    return found && words <= 8;
+}
+
 bool table_continues(const struct table *prev, const struct table_place *prev_place,
                      const struct table *next, const struct table_place *next_place,
                      const struct table *head, int *repeated_header_rows)
@@ -135,7 +194,8 @@ bool table_continues(const struct table *prev, const struct table_place *prev_pl
         return false;
     int header = head->header_rows > 0 ? head->header_rows : 1;
     int repeated = rows_repeat(head, next, header) ? header : 0;
-    if (!repeated && next->header_rows > 0)
+    if (!repeated && next->header_rows > 0 && !next_place->note_above &&
+        !prev_place->note_below && !header_is_body(head, next))
         return false;
     if (repeated_header_rows)
         *repeated_header_rows = repeated;
@@ -182,8 +242,10 @@ int table_merge(const struct table *const *parts, const int *skip_rows, size_t n
             int row = c->row < skip ? skip : c->row;
             clipped = clipped || c->row < skip;
             char *text = q_strdup(c->text ? c->text : "");
+            /* the header is parts[0]'s: a later part's own header rows are body rows here */
+            enum cell_kind kind = i && c->kind == CELL_COLUMN_HEADER ? CELL_DATA : c->kind;
             err = text ? table__append_cell(t, base + row - skip, c->col, end - row, c->colspan,
-                                            c->kind, text)
+                                            kind, text)
                        : QUIRE_ENOMEM;
         }
         base += p->n_rows - skip;

@@ -88,15 +88,24 @@ struct table_place {
     struct rect bbox;      /* the table's box */
     double text_above;     /* y1 of the lowest such word above the table; < 0 when none */
     double text_below;     /* y0 of the highest such word below the table; < 0 when none */
+    bool note_above;       /* the line of that text just above says the table goes on from a
+                            * page before ("Table 3 (continued)"): table_note_continues() */
+    bool note_below;       /* the line just below says it goes on ("Continued on next page") */
 };
+
+/* Whether a short line next to a table says the table continues: a word "continued", "cont.",
+ * "cont'd", "contd", "ctd", "Fortsetzung", "suite", "continuación", "continua"/"continuação"
+ * (any case, as a whole word: "Discontinued operations" is not one) in a line of at most 8
+ * words. Pure; any thread. */
+bool table_note_continues(const char *line);
 
 /* Whether `next`, the first (topmost) table of a page, continues `prev`, the last (lowest) table
  * of the page before. `head` is the first part of prev's chain (prev itself when prev continues
  * nothing): a repeated header is compared with it. The rule, every part of which must hold:
  *  - prev ends in the bottom quarter of its page with nothing below it but a footer (text
- *    in the bottom 12% of the page); next starts in the top quarter of its page with nothing
- *    above it but a running head (text in the top 12%). NEEDSWORK: a caption such as
- *    "Table 3 (continued)" above the second part keeps the two apart.
+ *    in the bottom 12% of the page) or a note that it continues (note_below); next starts in
+ *    the top quarter of its page with nothing above it but a running head (text in the top 12%)
+ *    or a caption saying it continues (note_above, "Table 3 (continued)").
  *  - Both have the same number of columns, at least two.
  *  - The columns line up: where every column of both tables has cell boxes (cells spanning one
  *    column, has_bbox), column c of one overlaps column c of the other by at least half the
@@ -104,10 +113,12 @@ struct table_place {
  *    max(6 pt, 2% of the page width) of each other.
  *  - Headers: when the leading rows of next repeat head's header rows (head's first row when
  *    head has none) text for text, next continues prev and *repeated_header_rows (may be NULL)
- *    is set to their number; otherwise next must have no header rows of its own (a new header
- *    starts a new table) and *repeated_header_rows is 0. NEEDSWORK: so a continuation whose
- *    first row the engine took for a header (a rule under it, as in a table ruled between all
- *    rows) is not linked; telling such a row from a real header needs more than the text.
+ *    is set to their number; otherwise *repeated_header_rows is 0 and next must carry no header
+ *    of its own (a new header starts a new table) unless a note says the table continues, or
+ *    next's "header" reads as a body row of head: head has a header, and in every column where
+ *    head's first body row holds a value (a number, amount, percentage, date) next's first row
+ *    holds one too, while head's header there holds none (a table ruled between all rows gets
+ *    its first row taken for a header on every page).
  * Pure; any thread. */
 bool table_continues(const struct table *prev, const struct table_place *prev_place,
                      const struct table *next, const struct table_place *next_place,

@@ -1198,6 +1198,85 @@ static void test_table__continues_rejects(void **state)
     table_free(two);
 }
 
+/* A note next to the parts ("Table 3 (continued)"), and a continuation whose first row the
+ * engine took for a header (a table ruled between all rows). */
+static void test_table__continues_notes_and_body_header(void **state)
+{
+    assert_true(table_note_continues("Table 3 (continued)"));
+    assert_true(table_note_continues("TABLE IV - CONTINUED"));
+    assert_true(table_note_continues("Table 2. Cont."));
+    assert_true(table_note_continues("Table 2 (cont'd)"));
+    assert_true(table_note_continues("Tabelle 1 (Fortsetzung)"));
+    assert_true(table_note_continues("Tableau 5 (suite)"));
+    assert_true(table_note_continues("Continued on next page"));
+    assert_false(table_note_continues("Discontinued operations"));
+    assert_false(table_note_continues("Table 3: Revenue by region"));
+    assert_false(table_note_continues("Sales continued to grow in every region in the year, as "
+                                      "the table below shows"));
+    assert_false(table_note_continues(""));
+
+    static const char *const head[] = {"Region", "Units", "Revenue"};
+    static const char *const other[] = {"Name", "Age", "City"};
+    struct table *a = make_part(head, "a", 20, true, 0);
+    struct table *own = make_part(other, "o", 10, true, 0);
+    /* a caption 20 pt above the second part, below the running head band */
+    struct table_place pa = place(200, 780, 150, -1), pb = place(160, 400, 140, 420);
+    assert_false(table_continues(a, &pa, own, &pb, NULL, NULL));
+    pb.note_above = true;
+    int repeated = -1;
+    assert_true(table_continues(a, &pa, own, &pb, NULL, &repeated));
+    assert_int_equal(repeated, 0);
+    /* "Continued on next page" under the first part */
+    struct table *b = make_part(NULL, "b", 10, true, 0);
+    struct table_place pa2 = place(200, 700, 150, 715), pb2 = place(60, 400, -1, 420);
+    assert_false(table_continues(a, &pa2, b, &pb2, NULL, NULL));
+    pa2.note_below = true;
+    assert_true(table_continues(a, &pa2, b, &pb2, NULL, NULL));
+
+    /* values under a header of names: the second part's first row is body, though marked header */
+    struct table *h = table_new(3, 3), *n = table_new(2, 3);
+    const char *hv[] = {"Region", "Units", "Revenue", "North", "1,200", "$3.5m",
+                        "South", "980", "(2.1%)"};
+    const char *nv[] = {"East", "1,010", "$1.2m", "West", "75", "4.0%"};
+    for (int i = 0; i < 9; i++)
+        put(h, i / 3, i % 3, 1, 1, i < 3 ? CELL_COLUMN_HEADER : CELL_DATA, hv[i]);
+    for (int i = 0; i < 6; i++)
+        put(n, i / 3, i % 3, 1, 1, i < 3 ? CELL_COLUMN_HEADER : CELL_DATA, nv[i]);
+    h->header_rows = n->header_rows = 1;
+    struct table_place ph = place(200, 780, 150, -1), pn = place(60, 400, -1, 420);
+    assert_true(table_continues(h, &ph, n, &pn, NULL, &repeated));
+    assert_int_equal(repeated, 0);
+    /* a header of its own with values where the body has them (years): a new table */
+    struct table *y = table_new(2, 3);
+    const char *yv[] = {"East", "2023", "2024", "West", "75", "4.0%"};
+    for (int i = 0; i < 6; i++)
+        put(y, i / 3, i % 3, 1, 1, i < 3 ? CELL_COLUMN_HEADER : CELL_DATA, yv[i]);
+    y->header_rows = 1;
+    struct table *yh = table_new(3, 3);
+    const char *yhv[] = {"Region", "2021", "2022", "North", "1,200", "$3.5m",
+                         "South", "980", "(2.1%)"};
+    for (int i = 0; i < 9; i++)
+        put(yh, i / 3, i % 3, 1, 1, i < 3 ? CELL_COLUMN_HEADER : CELL_DATA, yhv[i]);
+    yh->header_rows = 1;
+    assert_false(table_continues(yh, &ph, y, &pn, NULL, NULL));
+    /* merged, the second part's "header" is a body row */
+    const struct table *parts[] = {h, n};
+    struct table *m = NULL;
+    assert_int_equal(table_merge(parts, NULL, 2, &m), 0);
+    assert_int_equal(m->header_rows, 1);
+    assert_int_equal(table_cell_at(m, 3, 0)->kind, CELL_DATA);
+    assert_string_equal(table_text_at(m, 3, 1), "1,010");
+    assert_int_equal(table_validate(m, NULL), 0);
+    table_free(m);
+    table_free(a);
+    table_free(own);
+    table_free(b);
+    table_free(h);
+    table_free(n);
+    table_free(y);
+    table_free(yh);
+}
+
 static void test_table__merge_parts(void **state)
 {
     static const char *const head[] = {"Region", "Units", "Revenue"};
@@ -1310,6 +1389,7 @@ int main(void)
         cmocka_unit_test(test_table__json_empty_one_unicode_multiline),
         cmocka_unit_test(test_table__continues_with_and_without_repeated_header),
         cmocka_unit_test(test_table__continues_rejects),
+        cmocka_unit_test(test_table__continues_notes_and_body_header),
         cmocka_unit_test(test_table__merge_parts),
         cmocka_unit_test(test_table__allocation_failures_are_handled),
     };

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <glib.h>
+
 #include "../ingest/ingest.h"
 #include "../textlayer/textlayer.h"
 #include "../vision/vision.h"
@@ -301,8 +303,30 @@ static int process_page(struct doc_job *job, struct document *doc, const struct 
     return err;
 }
 
+/* The words of the line nearest the table on one side (above: whose bottom is within half
+ * their height of `edge`, the lowest text above; below: likewise for tops), joined, for
+ * table_note_continues(). */
+static bool note_continues(const struct page *page, struct rect box, double edge, bool above)
+{
+    GString *line = g_string_new(NULL);
+    for (size_t i = 0; i < page->n_words; i++) {
+        const struct word *w = &page->words[i];
+        if (!w->text || !w->text[0] || w->bbox.x1 <= box.x0 || w->bbox.x0 >= box.x1)
+            continue;
+        double cy = (w->bbox.y0 + w->bbox.y1) / 2, h = rect_height(w->bbox);
+        bool near = above ? cy < box.y0 && w->bbox.y1 >= edge - 0.5 * h
+                          : cy > box.y1 && w->bbox.y0 <= edge + 0.5 * h;
+        if (near)
+            g_string_append_printf(line, "%s ", w->text);
+    }
+    bool says = table_note_continues(line->str);
+    g_string_free(line, TRUE);
+    return says;
+}
+
 /* Where a table sits on its page, for table_continues(): the words of the page outside the
- * table that overlap its x-range, nearest above and below it. */
+ * table that overlap its x-range, nearest above and below it, and whether those lines say the
+ * table continues. */
 static struct table_place measure_place(const struct page *page, struct rect box)
 {
     struct table_place p = {.page_width = page->width, .page_height = page->height, .bbox = box,
@@ -317,6 +341,8 @@ static struct table_place measure_place(const struct page *page, struct rect box
         else if (cy > box.y1 && (p.text_below < 0 || w->bbox.y0 < p.text_below))
             p.text_below = w->bbox.y0;
     }
+    p.note_above = p.text_above >= 0 && note_continues(page, box, p.text_above, true);
+    p.note_below = p.text_below >= 0 && note_continues(page, box, p.text_below, false);
     return p;
 }
 
