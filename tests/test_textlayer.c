@@ -131,6 +131,61 @@ static void test_textlayer__ruled_merged_cells(void **state)
     page_free(p);
 }
 
+/* A form: a ruled two-column grid (labels | text) whose middle cell holds, besides its text, a
+ * small ruled table of its own, apart from the form's rules. Both are tables: the form reads
+ * without the inner table's rules and words, the inner one reads alone. */
+static void test_textlayer__table_nested_in_a_cell(void **state)
+{
+    struct page *p = synth_page_new(600, 700);
+    double x = 40, y = 60, mid = 160, right = 560;
+    double rows[] = {y, y + 40, y + 260, y + 300};
+    for (int r = 0; r < 4; r++)
+        synth_hline(p, x, right, rows[r]);
+    synth_vline(p, x, rows[0], rows[3]);
+    synth_vline(p, mid, rows[0], rows[3]);
+    synth_vline(p, right, rows[0], rows[3]);
+    synth_text(p, x + 5, y + 15, 10, true, "Purpose");
+    synth_text(p, mid + 5, y + 15, 10, false, "Saving for retirement.");
+    synth_text(p, x + 5, y + 55, 10, true, "Death");
+    synth_text(p, mid + 5, y + 55, 10, false, "The benefit is raised by:");
+    /* the inner table: 3 x 2, 20 pt inside the cell's rules */
+    double ix = mid + 40, iy = y + 90, iw = 120;
+    for (int r = 0; r <= 3; r++)
+        synth_hline(p, ix, ix + 2 * iw, iy + 20 * r);
+    for (int c = 0; c <= 2; c++)
+        synth_vline(p, ix + iw * c, iy, iy + 60);
+    const char *inner[3][2] = {{"Age", "Bonus"}, {"18-75", "1.00%"}, {"76-80", "0.50%"}};
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 2; c++)
+            synth_text(p, ix + iw * c + 5, iy + 20 * r + 5, 10, r == 0, inner[r][c]);
+    synth_text(p, mid + 5, iy + 80, 10, false, "No guarantee is given.");
+    synth_text(p, x + 5, y + 275, 10, true, "Options");
+    synth_text(p, mid + 5, y + 275, 10, false, "None.");
+
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 2);
+    assert_true(vision_region_nested(&l->regions[1], &l->regions[0]));
+    assert_false(vision_region_nested(&l->regions[0], &l->regions[1]));
+    struct table *form = NULL, *t = NULL;
+    assert_int_equal(textlayer_extract(p, l, &l->regions[0], &form, NULL), 0);
+    assert_int_equal(form->n_rows, 3);
+    assert_int_equal(form->n_cols, 2);
+    assert_string_equal(table_text_at(form, 0, 0), "Purpose");
+    assert_string_equal(table_text_at(form, 1, 0), "Death");
+    assert_string_equal(table_text_at(form, 1, 1),
+                        "The benefit is raised by: No guarantee is given.");
+    assert_string_equal(table_text_at(form, 2, 1), "None.");
+    assert_int_equal(textlayer_extract(p, l, &l->regions[1], &t, NULL), 0);
+    assert_int_equal(t->n_rows, 3);
+    assert_int_equal(t->n_cols, 2);
+    assert_string_equal(table_text_at(t, 0, 0), "Age");
+    assert_string_equal(table_text_at(t, 2, 1), "0.50%");
+    table_free(form);
+    table_free(t);
+    page_layout_free(l);
+    page_free(p);
+}
+
 static void test_textlayer__ruled_header_unruled_body(void **state)
 {
     /* Rules frame the header and the body, but the body has no inner rules and the group "Total"
@@ -839,6 +894,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_textlayer__ruled_merged_cells),
+        cmocka_unit_test(test_textlayer__table_nested_in_a_cell),
         cmocka_unit_test(test_textlayer__ruled_header_unruled_body),
         cmocka_unit_test(test_textlayer__ruled_multiline_cell),
         cmocka_unit_test(test_textlayer__booktabs),

@@ -391,6 +391,49 @@ out:
     return err;
 }
 
+/* Whether point (x, y) lies in a ruled region nested in `region` (vision_region_nested). */
+static bool in_nested(const struct page_layout *layout, const struct region *region, double x,
+                      double y)
+{
+    for (size_t i = 0; i < layout->n_regions; i++) {
+        const struct region *r = &layout->regions[i];
+        if (vision_region_nested(r, region) && x >= r->bbox.x0 - 2 && x <= r->bbox.x1 + 2 &&
+            y >= r->bbox.y0 - 2 && y <= r->bbox.y1 + 2)
+            return true;
+    }
+    return false;
+}
+
+/* A region with ruled tables set in its cells: read without their words and rulings (they are
+ * tables of their own), on a copy of the page and the layout that leaves them out. */
+static int extract_around_nested(const struct page *page, const struct page_layout *layout,
+                                 const struct region *region, struct table **out, char **msg)
+{
+    struct page view = *page;
+    struct page_layout outer = {0};
+    view.words = q_malloc(sizeof *view.words * (page->n_words + 1));
+    outer.rulings = q_malloc(sizeof *outer.rulings * (layout->n_rulings + 1));
+    int err = view.words && outer.rulings ? 0 : QUIRE_ENOMEM;
+    if (!err) {
+        view.n_words = 0;
+        for (size_t i = 0; i < page->n_words; i++) {
+            struct rect b = page->words[i].bbox;
+            if (!in_nested(layout, region, (b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2))
+                view.words[view.n_words++] = page->words[i];
+        }
+        for (size_t i = 0; i < layout->n_rulings; i++) {
+            const struct ruling *r = &layout->rulings[i];
+            if (!in_nested(layout, region, r->x0, r->y0) ||
+                !in_nested(layout, region, r->x1, r->y1))
+                outer.rulings[outer.n_rulings++] = *r;
+        }
+        err = extract_upright(&view, &outer, region, out, msg);
+    }
+    free(view.words);
+    free(outer.rulings);
+    return err;
+}
+
 int textlayer_extract(const struct page *page, const struct page_layout *layout,
                       const struct region *region, struct table **out, char **msg)
 {
@@ -401,5 +444,8 @@ int textlayer_extract(const struct page *page, const struct page_layout *layout,
     *out = NULL;
     if (region->rotation == 90 || region->rotation == 180 || region->rotation == 270)
         return extract_rotated(page, layout, region, out, msg);
+    for (size_t i = 0; layout && i < layout->n_regions; i++)
+        if (vision_region_nested(&layout->regions[i], region))
+            return extract_around_nested(page, layout, region, out, msg);
     return extract_upright(page, layout, region, out, msg);
 }

@@ -80,7 +80,16 @@ static int cmp_region(const void *a, const void *b)
     return p->bbox.x0 < q->bbox.x0 ? -1 : p->bbox.x0 > q->bbox.x0;
 }
 
-/* Merges overlapping regions (the union keeps the more certain kind) until none overlap. */
+bool vision_region_nested(const struct region *inner, const struct region *outer)
+{
+    struct rect a = inner->bbox, b = outer->bbox;
+    return inner != outer && inner->kind == REGION_RULED && outer->kind == REGION_RULED &&
+           a.x0 >= b.x0 - 1 && a.y0 >= b.y0 - 1 && a.x1 <= b.x1 + 1 && a.y1 <= b.y1 + 1 &&
+           rect_width(a) * rect_height(a) <= 0.7 * rect_width(b) * rect_height(b);
+}
+
+/* Merges overlapping regions (the union keeps the more certain kind) until none overlap but
+ * nested ruled ones. */
 static void merge_overlapping(struct region *r, size_t *n)
 {
     bool changed = true;
@@ -88,7 +97,8 @@ static void merge_overlapping(struct region *r, size_t *n)
         changed = false;
         for (size_t i = 0; i < *n && !changed; i++) {
             for (size_t j = i + 1; j < *n; j++) {
-                if (rect_overlap_area(r[i].bbox, r[j].bbox) <= 0)
+                if (rect_overlap_area(r[i].bbox, r[j].bbox) <= 0 ||
+                    vision_region_nested(&r[i], &r[j]) || vision_region_nested(&r[j], &r[i]))
                     continue;
                 r[i].bbox = rect_union(r[i].bbox, r[j].bbox);
                 if (r[j].kind < r[i].kind)

@@ -28,8 +28,11 @@
  *  - Sideways text (words of direction 90/180/270, e.g. a landscape table on a portrait page) is
  *    analysed on a turned view of the page (vision_rotated_view) and mapped back; each region
  *    records the direction of most of its words, which textlayer_extract() follows.
- *  - Overlapping regions are merged; a rule-only or borderless region directly above or below
- *    another one with the same left and right edges is merged with it (one table cut by a rule).
+ *  - Overlapping regions are merged, except a ruled table inside a cell of another (its rulings
+ *    a network of their own, apart from the outer grid's: a small table set in a form): both are
+ *    kept, and textlayer_extract() reads the outer one without the inner one's rulings and
+ *    words. A rule-only or borderless region directly above or below another one with the same
+ *    left and right edges is merged with it (one table cut by a rule).
  *  - Pages without a text layer (scans) get ruled regions from the raster, and rule-only and
  *    borderless regions from the same detectors run on pseudo-words cut from the ink
  *    (inkwords.c): ink is 60 levels darker than the local paper (so zebra stripes and shaded
@@ -43,8 +46,9 @@
  *    climb across pixel rows on a skewed scan are recovered from the ink.
  *
  * Invariants of the result: rulings are horizontal (y0 == y1, x0 < x1) or vertical (x0 == x1,
- * y0 < y1), in points; regions do not overlap each other and are sorted top to bottom, then left to
- * right; confidence is in [0, 1].
+ * y0 < y1), in points; regions do not overlap each other except a nested ruled region inside
+ * its outer one (vision_region_nested) and are sorted top to bottom, then left to right;
+ * confidence is in [0, 1].
  *
  * Ownership: vision_analyze() returns a layout the caller frees with page_layout_free(). The page
  * is only read. Thread-safety: no global state; any thread may call these on distinct (or even
@@ -98,6 +102,10 @@ struct vision_options {
 
 /* Fills o with the documented defaults. */
 void vision_options_init(struct vision_options *o);
+
+/* True when `inner` is a ruled region set inside `outer`, another ruled region (its box within
+ * outer's and at most 70% of its area): a table in a cell of another. Pure; any thread. */
+bool vision_region_nested(const struct region *inner, const struct region *outer);
 
 /* Finds the rulings and table regions of `page`. opts may be NULL (defaults). On success returns 0
  * and *out is a new layout owned by the caller (page_layout_free()); a page without raster and
