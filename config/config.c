@@ -31,7 +31,7 @@ static const struct option_def options[] = {
     OPT("pipeline", "dpi", OPT_DOUBLE, dpi, "150", 36, 600),
     OPT("pipeline", "max_pages", OPT_INT, max_pages, "2000", 1, 1000000),
     OPT("pipeline", "max_pixels", OPT_INT64, max_pixels, "40000000", 10000, 4e9),
-    OPT("pipeline", "max_seconds", OPT_DOUBLE, max_seconds, "600", 1, 864000),
+    OPT("pipeline", "max_seconds", OPT_DOUBLE, max_seconds, "0", 0, 864000),
     OPT("watch", "settle_seconds", OPT_DOUBLE, settle_seconds, "2", 0, 3600),
     OPT("watch", "rescan_seconds", OPT_DOUBLE, rescan_seconds, "60", 0.1, 86400),
     OPT("watch", "incomplete_seconds", OPT_DOUBLE, incomplete_seconds, "30", 0, 86400),

@@ -26,7 +26,7 @@ struct config {
     double dpi;                /* page raster resolution (default 150) */
     int max_pages;             /* per document (default 2000) */
     int64_t max_pixels;        /* per rendered page (default 40000000) */
-    double max_seconds;        /* per document (default 600) */
+    double max_seconds;        /* per document; 0 = 60 s per page read (default 0) */
     /* [watch] */
     double settle_seconds;     /* size and mtime stable this long before a file is taken (default 2) */
     double rescan_seconds;     /* full rescan period, in case inotify dropped events (default 60) */

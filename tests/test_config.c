@@ -30,6 +30,7 @@ static void test_config__defaults(void **state)
     assert_int_equal(c.queue_size, 64);
     assert_true(c.dpi == 150);
     assert_int_equal(c.max_pages, 2000);
+    assert_true(c.max_seconds == 0); /* 60 s per page read (workers/) */
     assert_string_equal(c.engine, "text");
     assert_false(c.markdown_repeat_spans);
     assert_true(c.latex_booktabs);

@@ -80,7 +80,8 @@ struct page_ctx {
     struct page *hires;       /* the page rendered at hires->raster.dpi, or NULL */
     struct page_out *out;     /* where its tables go */
     const atomic_int *abort_flag; /* may be NULL; checked per token of a decode */
-    double deadline;          /* now_seconds() time of max_seconds, checked likewise */
+    double deadline;          /* now_seconds() time of the time limit, checked likewise */
+    double limit;             /* the time limit in seconds (for messages) */
 };
 
 /* The DPI at which the region's text has an x-height of ~10 px (x-height ~ half the font size):
@@ -256,7 +257,7 @@ static int model_tables(struct page_ctx *ctx, size_t first, size_t n, bool auto_
     if (err == QUIRE_ETIMEOUT)
         ctx->out->message = q_asprintf("%s: still running after %.0f s (max_seconds) while "
                                        "reading the tables of page %d", ctx->job->path,
-                                       ctx->cfg->max_seconds, ctx->page->index + 1);
+                                       ctx->limit, ctx->page->index + 1);
     for (size_t k = 0; k < n && !err; k++)
         err = model_table(ctx, first + k, auto_mode, &reads[k]);
     for (size_t k = 0; k < n; k++)
@@ -267,7 +268,8 @@ static int model_tables(struct page_ctx *ctx, size_t first, size_t n, bool auto_
 /* Finds and extracts the tables of one loaded page. */
 static int process_page(struct doc_job *job, struct document *doc, const struct page *page,
                         const struct config *cfg, struct model_engine *engine,
-                        struct page_out *out, const atomic_int *abort_flag, double deadline)
+                        struct page_out *out, const atomic_int *abort_flag, double deadline,
+                        double limit)
 {
     struct vision_options vo;
     vision_options_init(&vo);
@@ -278,7 +280,7 @@ static int process_page(struct doc_job *job, struct document *doc, const struct 
         return err;
     struct page_ctx ctx = {.job = job, .cfg = cfg, .engine = engine, .doc = doc, .page = page,
                            .layout = layout, .out = out,
-                           .abort_flag = abort_flag, .deadline = deadline};
+                           .abort_flag = abort_flag, .deadline = deadline, .limit = limit};
     bool use_model = engine && strcmp(cfg->engine, "text") != 0;
     bool auto_mode = !strcmp(cfg->engine, "auto");
     size_t batch = use_model ? (size_t)model_engine_max_batch(engine) : 1;
@@ -384,6 +386,9 @@ static void link_continued_tables(struct doc_job *job, const struct table_place 
     }
 }
 
+/* The time a document may take when max_seconds is 0: this much for each page it reads. */
+#define PAGE_SECONDS 60.0
+
 /* One document's pages being read, by its worker and any helpers (workers.h, "Lanes"). */
 struct page_run {
     struct doc_job *job;
@@ -391,7 +396,8 @@ struct page_run {
     struct model_engine *engine;
     const atomic_int *abort_flag;
     struct lanes *lanes;          /* NULL: no helpers */
-    double started;               /* now_seconds() when the job began (max_seconds) */
+    double started;               /* now_seconds() when the job began */
+    double limit;                 /* seconds it may take: max_seconds, or 60 s a page */
     int n_total;                  /* pages in the PDF */
     int *order;                   /* the 0-based indexes of the selected pages, ascending */
     size_t n_order;
@@ -413,10 +419,10 @@ static void read_page(struct page_run *run, struct document *doc, size_t k)
         out->err = QUIRE_ECANCELLED;
         return;
     }
-    if (now_seconds() - run->started > cfg->max_seconds) {
+    if (now_seconds() - run->started > run->limit) {
         out->err = QUIRE_ETIMEOUT;
         out->message = q_asprintf("%s: still running after %.0f s (max_seconds) at page %d of %d",
-                                  job->path, cfg->max_seconds, i + 1, run->n_total);
+                                  job->path, run->limit, i + 1, run->n_total);
         return;
     }
     struct page_options po = {.dpi = cfg->dpi, .max_pixels = cfg->max_pixels, .words = true};
@@ -428,7 +434,7 @@ static void read_page(struct page_run *run, struct document *doc, size_t k)
                                      .height = page->height,
                                      .has_text_layer = page->has_text_layer};
     out->err = process_page(job, doc, page, cfg, run->engine, out, run->abort_flag,
-                            run->started + cfg->max_seconds);
+                            run->started + run->limit, run->limit);
     if (!out->err && out->n_tables &&
         !(out->places = q_calloc(out->n_tables, sizeof *out->places)))
         out->err = QUIRE_ENOMEM;
@@ -563,6 +569,7 @@ static int process_pages(struct doc_job *job, const struct config *cfg,
     for (int i = 0; i < n; i++)
         if (!job->pages.n_ranges || page_set_contains(&job->pages, i + 1))
             run.order[run.n_order++] = i;
+    run.limit = cfg->max_seconds > 0 ? cfg->max_seconds : PAGE_SECONDS * fmax(1, run.n_order);
 
     enum { MAX_HELPER_STARTS = 16 };
     pthread_t helpers[MAX_HELPER_STARTS];

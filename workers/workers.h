@@ -49,8 +49,8 @@
  * Shutdown: pipeline_stop() cancels jobs still waiting in the pool (their documents stay queued in
  * the database); running jobs finish. pipeline_abort() also asks running jobs to give up at the
  * next page boundary, or within one token of a model decode; their documents go back to queued.
- * [limits] max_seconds is checked at the same places (a decode stops with QUIRE_ETIMEOUT and the
- * document fails as it does between pages).
+ * [pipeline] max_seconds (0: 60 s per page read) is checked at the same places (a decode stops
+ * with QUIRE_ETIMEOUT and the document fails as it does between pages).
  *
  * All functions are for the loop thread only, except where said otherwise.
  */
