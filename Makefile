@@ -26,7 +26,7 @@ TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps test asan tsan valgrind fuzz bench demo eval install clean help
+.PHONY: all deps test asan tsan valgrind fuzz bench demo eval eval-engines install clean help
 
 all: $(BUILD)/quire $(TOOLS)        ## build the quire binary and the tools
 
@@ -100,6 +100,9 @@ eval: all                           ## score quire on ../shared/eval-dev and on 
 	python3 tools/eval_regions.py --pagedump $(BUILD)/tools/pagedump $(BUILD)/eval-gen \
 	    $(BUILD)/eval-scan
 
+eval-engines: all                   ## the text, vlm and auto engines side by side (MODEL=dir, default models/quire-table)
+	python3 tools/eval_engines.py --quire $(BUILD)/quire --model $(or $(MODEL),models/quire-table)
+
 install: all                        ## install the binary, the default config and the shipped model under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/quire
 	install -m 755 $(BUILD)/quire $(DESTDIR)$(PREFIX)/bin/quire
@@ -112,6 +115,6 @@ clean:                              ## remove the build output
 	rm -rf build build-asan build-tsan
 
 help:                               ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
+	@grep -hE '^[a-z-]+:.*##' Makefile | sed -E 's/:[^#]*## */:\t/'
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TESTS:=.d) $(TOOLS:=.d) $(BENCHES:=.d)

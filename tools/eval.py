@@ -3,6 +3,7 @@
 
 usage: tools/eval.py --quire build/quire [--set DIR_OR_CASES.jsonl ...] [--per-case]
                      [--by-style] [--per-table] [--jobs N] [--timeout S] [--json OUT]
+                     [--engine text|vlm|auto] [--model DIR]
                      [--gentables PATH] [--gen-count N] [--gen-seed S] [--self-test]
 
 Sets. A set is a cases file in the eval-dev format (one page per line: {"id", "pdf" (relative
@@ -13,7 +14,7 @@ exists, plus a set generated into a temporary folder with build/tools/gentables 
 files, seed --gen-seed, every style).
 
 For every case it runs
-    quire convert --format json --pages P --db TMP [--password PW] FILE
+    quire convert --format json --pages P --db TMP [--password PW] [--engine E --model M] FILE
 and reads the JSON Lines it prints (one object per document: {"path", "sha256", "pages",
 "tables": [{"id", "page", "bbox", "rows", "spans", "header_rows", ...}], "error"}), keeping the
 tables on page P (and, when the case gives an "area", those whose bbox meets it, if any do).
@@ -239,13 +240,15 @@ def overlaps(bbox, area):
     return min(x1, right) > max(x0, left) and min(y1, bottom) > max(y0, top)
 
 
-def run_case(quire, case, timeout):
-    """Runs quire on one case; returns (tables on the page, error message or None)."""
+def run_case(quire, case, timeout, extra=()):
+    """Runs quire on one case (with the extra arguments); returns (tables on the page, error
+    message or None)."""
     tmp = tempfile.mkdtemp(prefix="quire-eval-")
     cmd = [quire, "convert", "--format", "json", "--pages", str(case["page"]),
            "--db", os.path.join(tmp, "eval.db")]
     if case.get("password"):
         cmd += ["--password", case["password"]]
+    cmd += list(extra)
     cmd.append(case["pdf_path"])
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
@@ -316,9 +319,9 @@ def fmt_summary(label, s):
                s["extra"], s["errors"]))
 
 
-def evaluate(quire, cases, jobs, timeout):
+def evaluate(quire, cases, jobs, timeout, quire_args=()):
     def one(case):
-        predicted, error = run_case(quire, case, timeout)
+        predicted, error = run_case(quire, case, timeout, quire_args)
         scores, extra = score_page(case["tables"], predicted)
         return {"id": case["id"], "style": case.get("style") or case.get("source") or "",
                 "expected": case["tables"], "n_predicted": len(predicted), "scores": scores,
@@ -362,6 +365,11 @@ def report(name, results, args):
     if len(failed) > 10:
         print("  ... and %d more failures" % (len(failed) - 10))
     return total
+
+
+def engine_args(engine, model):
+    """quire convert's arguments for an engine and a model folder (either may be None)."""
+    return (["--engine", engine] if engine else []) + (["--model", model] if model else [])
 
 
 def generate_set(gentables, folder, count, seed):
@@ -412,6 +420,8 @@ def main():
     ap.add_argument("--gen-count", type=int, default=36, help="files in the generated set")
     ap.add_argument("--gen-seed", type=int, default=1, help="seed of the generated set")
     ap.add_argument("--self-test", action="store_true", help="check the scorer and exit")
+    ap.add_argument("--engine", choices=("text", "vlm", "auto"), help="quire's --engine")
+    ap.add_argument("--model", metavar="DIR", help="quire's --model")
     args = ap.parse_args()
     if args.self_test:
         self_test()
@@ -438,7 +448,8 @@ def main():
     try:
         for s in sets:
             name = "generated" if tmp and s == tmp else s
-            results = evaluate(quire, load_cases(s), args.jobs, args.timeout)
+            results = evaluate(quire, load_cases(s), args.jobs, args.timeout,
+                               engine_args(args.engine, args.model))
             total = report(name, results, args)
             everything[name] = {"total": total, "cases": [
                 {k: v for k, v in r.items() if k != "expected"} for r in results]}
