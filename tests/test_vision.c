@@ -281,6 +281,56 @@ static void test_vision__two_column_layout(void **state)
     page_free(p);
 }
 
+/* A table in the right column whose first header line shares its height with the last words
+ * of a paragraph in the left column (the two columns run at different line pitches), as on a
+ * tax form: the header lines are still the table's, the prose is not. */
+static void test_vision__header_beside_prose_column(void **state)
+{
+    struct page *p = synth_page_new(612, 600);
+    static const char *end[] = {"the", "2011", "withholding", "tables."};
+    static const double end_x[] = {42, 59, 84, 137};
+    for (int i = 0; i < 4; i++)
+        synth_word(p, end_x[i], 292, 10, false, end[i]);
+    /* justified: a wide space before the paragraph's next sentence */
+    static const char *first[] = {"Social", "security", "and", "Medicare", "tax", "for",
+                                  "2011.", "For", "2011,"};
+    static const double first_x[] = {42, 74, 115, 136, 182, 199, 216, 248, 266};
+    for (int i = 0; i < 9; i++)
+        synth_word(p, first_x[i], 313, 10, false, first[i]);
+    static const char *prose[] = {
+        "",
+        "the year the employee tax rate for social security is",
+        "The employer tax rate for social security remains the",
+        "same as before. The social security wage base limit",
+        "is raised again. The Medicare tax rate is unchanged",
+        "for employers and employees alike, as it was in the",
+        "year before. There is no wage base limit for this tax.",
+        "Employers should use the new rate as soon as they can",
+        "but not later than the end of the first month of it."};
+    static const double prose_y[] = {313, 324.5, 344, 355.4, 366.8, 378.2, 389.6, 409, 420.4};
+    for (int i = 1; i < 9; i++)
+        synth_text(p, 42, prose_y[i], 10, false, prose[i]);
+    synth_text(p, 323, 293, 9, true, "Pay");
+    text_right(p, 556, 293, 9, "One Withholding"); /* wider than its column */
+    synth_text(p, 323, 302.6, 9, true, "Payroll Period");
+    text_right(p, 536, 302.6, 9, "Allowance");
+    static const char *rows[7][2] = {{"Weekly", "71.15"},      {"Biweekly", "142.31"},
+                                     {"Semimonthly", "154.17"}, {"Monthly", "308.33"},
+                                     {"Quarterly", "925.00"},   {"Semiannually", "1,850.00"},
+                                     {"Annually", "3,700.00"}};
+    for (int r = 0; r < 7; r++) {
+        synth_text(p, 323, 318.6 + 16.4 * r, 9, false, rows[r][0]);
+        text_right(p, 536, 318.6 + 16.4 * r, 9, rows[r][1]);
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    struct rect b = l->regions[0].bbox;
+    assert_true(b.x0 >= 320);
+    assert_true(b.y0 <= 294); /* both header lines are in */
+    page_layout_free(l);
+    page_free(p);
+}
+
 /* Lays out `text` as a ragged-right paragraph of lines at most `width` wide from (x, y), 1.3 em
  * apart, each word `advance` per character (em) and spaced by `space` (em); returns the line
  * count. */
@@ -825,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_vision__rules_around_a_wrapped_row),
         cmocka_unit_test(test_vision__two_tables),
         cmocka_unit_test(test_vision__two_column_layout),
+        cmocka_unit_test(test_vision__header_beside_prose_column),
         cmocka_unit_test(test_vision__short_prose_lines_beside_table),
         cmocka_unit_test(test_vision__monospaced_prose_beside_table),
         cmocka_unit_test(test_vision__justified_monospaced_column_beside_table),

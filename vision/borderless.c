@@ -518,6 +518,50 @@ static bool h_overlap(struct rect a, struct rect b)
     return a.x0 < b.x1 && b.x0 < a.x1;
 }
 
+/* Where a line's words lie against a block's extent (for header lines above it). */
+enum over { OVER_NO, OVER_KEEP, OVER_BESIDE };
+
+/* A line reaching beyond the block's extent. Its words within the extent, or (a line of
+ * several segments: column headers wider than their columns) reaching at most 3 em beyond it,
+ * are the block's; the others must lie on one side only, at least 1.5 em from the extent (the
+ * page's other column). Then the line keeps only the block's words (OVER_KEEP), or is beside
+ * the block when it has none (OVER_BESIDE); otherwise (a title wider than the table, a word
+ * across its edge) OVER_NO. */
+static enum over keep_words_over(const struct page *page, struct line_info *li,
+                                 struct rect extent, double font)
+{
+    double em = font > 0 ? font : 10, slack = li->kind == LINE_MULTI ? 3 * em : 10;
+    double lo = extent.x0 - slack, hi = extent.x1 + slack;
+    size_t inside = 0;
+    int left = 0, right = 0;
+    for (size_t k = 0; k < li->n_cells; k++) {
+        struct rect b = page->words[li->cells[k]].bbox;
+        if (b.x0 >= lo && b.x1 <= hi)
+            inside++;
+        else if (b.x1 <= extent.x0 - 1.5 * em)
+            left = 1;
+        else if (b.x0 >= extent.x1 + 1.5 * em)
+            right = 1;
+        else
+            return OVER_NO; /* a word across the edge, or just beside it */
+    }
+    if (left && right)
+        return OVER_NO;
+    if (!inside)
+        return left || right ? OVER_BESIDE : OVER_NO;
+    size_t n = 0;
+    li->extent = (struct rect){INFINITY, INFINITY, -INFINITY, -INFINITY};
+    for (size_t k = 0; k < li->n_cells; k++) {
+        struct rect b = page->words[li->cells[k]].bbox;
+        if (b.x0 >= lo && b.x1 <= hi) {
+            li->cells[n++] = li->cells[k];
+            li->extent = rect_union(li->extent, b);
+        }
+    }
+    li->n_cells = n;
+    return OVER_KEEP;
+}
+
 static bool is_bullet(const char *t)
 {
     size_t n = strlen(t);
@@ -764,17 +808,32 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
             extent = rect_union(extent, li->extent);
             end = last = j;
         }
-        /* Header lines just above the first multi line (a spanning header is one segment). */
-        for (int up = 0; up < 3 && start > 0 && !info[start - 1].used; up++) {
-            struct line_info *li = &info[start - 1];
-            const struct text_line *above = &lines[start - 1], *first = &lines[start];
+        /* Header lines just above the first multi line (a spanning header is one segment).
+         * Prose beside the block (the page's other column) is passed over, and so are the
+         * words of a header line that lie in that other column. */
+        size_t top = start;
+        for (size_t k = start, taken = 0; k-- > 0 && taken < 3;) {
+            struct line_info *li = &info[k];
+            if (li->used || (li->has_prose && h_overlap(li->prose, extent)))
+                break;
+            if (li->kind == LINE_PROSE)
+                continue;
+            const struct text_line *above = &lines[k], *first = &lines[top];
             double gap = first->bbox.y0 - above->bbox.y1;
             if ((li->kind != LINE_SINGLE && li->kind != LINE_MULTI) ||
-                gap > 1.2 * rect_height(first->bbox) || li->extent.x0 < extent.x0 - 10 ||
-                li->extent.x1 > extent.x1 + 10 || caption_line(page, above))
+                gap > 1.2 * rect_height(first->bbox) || caption_line(page, above))
                 break;
-            start--;
+            if (li->extent.x0 < extent.x0 - 10 || li->extent.x1 > extent.x1 + 10) {
+                enum over over = keep_words_over(page, li, extent, above->font_size);
+                if (over == OVER_BESIDE)
+                    continue;
+                if (over == OVER_NO)
+                    break;
+            }
+            top = k;
+            taken++;
         }
+        start = top;
         /* Lines start..end, leaving out those beside the block. */
         struct line_info *saved = q_malloc(sizeof *saved * (end - start + 1));
         if (!saved) {
@@ -789,10 +848,14 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
             else
                 info[k].used = true;
         }
+        size_t before = *n_regions;
         if (end > start)
             err = judge_block(page, lines, info, start, end, font, regions, n_regions, cap);
-        for (size_t k = start; k <= end; k++)
+        for (size_t k = start; k <= end; k++) {
             info[k].n_cells = saved[k - start].n_cells;
+            if (*n_regions == before)
+                info[k].used = saved[k - start].used; /* not a table: the header of the next? */
+        }
         free(saved);
         i = resume < end + 1 ? resume : end + 1;
     }
