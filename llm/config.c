@@ -140,6 +140,16 @@ static void read_text(struct reader *r, JsonObject *t, JsonObject *root, struct 
     c->max_positions = get_int(r, t, s, "max_position_embeddings", 2048, 1, 1 << 20);
     c->eps = get_float(r, t, s, "rms_norm_eps", 1e-6, 0.0, 1.0);
     c->rope_theta = get_float(r, t, s, "rope_theta", 10000.0, 1.0, 1e12);
+    /* transformers 5 writes the RoPE settings as text_config.rope_parameters */
+    JsonObject *rope = t ? get_object(r, t, "rope_parameters") : NULL;
+    if (rope) {
+        c->rope_theta = get_float(r, rope, "text_config.rope_parameters.", "rope_theta",
+                                  c->rope_theta, 1.0, 1e12);
+        expect_string(r, rope, "text_config.rope_parameters.", "rope_type", "default");
+    }
+    /* the text model is Llama; another (granite: embedding, residual and logit multipliers)
+     * would run with wrong numbers */
+    expect_string(r, t, s, "model_type", "llama");
     bool top = get_bool(r, root, "", "tie_word_embeddings", false);
     c->tie_embeddings = get_bool(r, t, s, "tie_word_embeddings", top);
     expect_string(r, t, s, "hidden_act", "silu");

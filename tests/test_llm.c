@@ -686,6 +686,29 @@ static void test_llm__config_and_shape_errors(void **unused)
     expect_config_error("[1]", "not a JSON object");
     expect_config_error("{\"vision_config\": 3}", "vision_config: want an object");
     expect_model_error("\"model_type\"", "\"model_type", "config.json");
+    /* transformers 5's rope_parameters: a RoPE type other than the default, and a text model
+     * other than Llama (granite's multipliers), are refused rather than run wrong */
+    expect_model_error("\"rope_theta\": 10000.0",
+                       "\"rope_parameters\": {\"rope_type\": \"yarn\", \"rope_theta\": 1e4}",
+                       "rope_parameters.rope_type");
+    expect_model_error("\"rope_theta\": 10000.0", "\"model_type\": \"granite\"",
+                       "text_config.model_type");
+
+    /* rope_parameters.rope_theta is read (and wins over a rope_theta beside it) */
+    char *cfg = config_with("\"rope_theta\": 10000.0",
+                            "\"rope_theta\": 10000.0, \"model_type\": \"llama\",\n"
+                            "    \"rope_parameters\": {\"rope_type\": \"default\", "
+                            "\"rope_theta\": 100000.0}");
+    char *dir = copy_model(cfg);
+    int rerr = 0;
+    char *rmsg = NULL;
+    struct llm_model *rm = llm_model_load(dir, &rerr, &rmsg);
+    if (!rm)
+        fail_msg("%s", rmsg ? rmsg : err_str(rerr));
+    assert_true(rm->config.text.rope_theta == 100000.0f);
+    llm_model_free(rm);
+    remove_tmpdir(dir);
+    free(cfg);
 
     int err = 0;
     char *msg = NULL;

@@ -113,16 +113,20 @@ int main(int argc, char **argv)
 
 
 def tiny_model(seed=0):
+    """Every setting that has a default is set to another value (layer_norm_eps 1e-5 and
+    rms_norm_eps 1e-5 against 1e-6, rope_theta 1e5 as SmolVLM's against 1e4), so a key the
+    reference or the engine fails to read shows as a difference. transformers 5 saves the
+    RoPE settings as text_config.rope_parameters: that path is exercised too."""
     torch.manual_seed(seed)
     config = Idefics3Config(
         image_token_id=IMAGE_TOKEN, scale_factor=2, tie_word_embeddings=False, pad_token_id=0,
         vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
                        "num_attention_heads": 4, "image_size": 32, "patch_size": 8,
-                       "num_channels": 3, "layer_norm_eps": 1e-6,
+                       "num_channels": 3, "layer_norm_eps": 1e-5,
                        "hidden_act": "gelu_pytorch_tanh"},
         text_config={"model_type": "llama", "hidden_size": 48, "intermediate_size": 96,
                      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-                     "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "vocab_size": VOCAB,
+                     "rms_norm_eps": 1e-5, "rope_theta": 100000.0, "vocab_size": VOCAB,
                      "max_position_embeddings": 128, "tie_word_embeddings": False,
                      "hidden_act": "silu", "pad_token_id": 0})
     model = Idefics3ForConditionalGeneration(config).float().eval()

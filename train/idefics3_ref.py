@@ -174,6 +174,12 @@ class Config:
         self.kv_heads = t.get("num_key_value_heads", self.heads)
         self.eps = t.get("rms_norm_eps", 1e-6)
         self.rope_theta = t.get("rope_theta", 10000.0)
+        rope = t.get("rope_parameters") or {}          # transformers 5 writes it here
+        self.rope_theta = rope.get("rope_theta", self.rope_theta)
+        if rope.get("rope_type", "default") != "default":
+            raise ValueError("text_config.rope_parameters.rope_type: only 'default' is supported")
+        if t.get("model_type", "llama") != "llama":
+            raise ValueError("text_config.model_type: only 'llama' is supported")
         self.vocab = t.get("vocab_size", 32000)
         self.tie = t.get("tie_word_embeddings", d.get("tie_word_embeddings", False))
         self.scale = d.get("scale_factor", 2)
@@ -186,22 +192,21 @@ class Config:
 
 def vision_embeddings(w, c, pixels):
     """pixels (B, C, H, W) -> (B, n_patches, v_dim), position embeddings added.
-    Position ids as Idefics3VisionEmbeddings computes them for a full (unmasked) image: the
-    bucketized fractional coordinates reduce to 0..n_patches-1. (transformers 4.55 briefly
-    computed the coordinates as i / n * (1 - 1e-6), which shifts every bucket by one; that was
-    a regression, transformers#41190, reverted by #41374. This follows the original.)"""
+    Position ids as Idefics3VisionEmbeddings computes them for a full (unmasked) image, which
+    is all quire and the Idefics3 processor give it (every tile is image_size square): patch i
+    gets position i. transformers <= 4.54 bucketized arange(0, 1 - 1e-6, 1/n), which is the
+    identity for the 32-patch grids of SmolVLM / SmolDocling / granite-docling but not for
+    every grid (27: a repeated 9); 4.55 computed i / n * (1 - 1e-6) (shifted by one,
+    transformers#41190); #41374 and 5.x clamp i * (1/n), the identity. This follows 5.x, as
+    the C engine does (llm/vision.c)."""
     p = "model.vision_model.embeddings."
     x = F.conv2d(pixels, w[p + "patch_embedding.weight"], w[p + "patch_embedding.bias"],
                  stride=c.patch)
     B, _, nh, nw = x.shape
     x = x.flatten(2).transpose(1, 2)
     side = c.image_size // c.patch
-    boundaries = torch.arange(1 / side, 1.0, 1 / side)
-    fh = torch.arange(0, 1 - 1e-6, 1 / nh)
-    fw = torch.arange(0, 1 - 1e-6, 1 / nw)
-    bh = torch.bucketize(fh, boundaries, right=True)
-    bw = torch.bucketize(fw, boundaries, right=True)
-    pos_ids = (bh[:, None] * side + bw).flatten()
+    assert nh == side and nw == side, "full image_size images only"
+    pos_ids = torch.arange(nh * nw)
     return x + w[p + "position_embedding.weight"][pos_ids]
 
 

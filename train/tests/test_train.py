@@ -146,6 +146,20 @@ class TestModel(unittest.TestCase):
         self.assertEqual(g, gref)
 
 
+class TestReferenceConfig(unittest.TestCase):
+    def test_ref__rope_parameters_and_text_model_type(self):
+        C = idefics3_ref.Config
+        self.assertEqual(C({"text_config": {"rope_theta": 1e4}}).rope_theta, 1e4)
+        # transformers 5 writes the RoPE settings as rope_parameters; they win
+        c = C({"text_config": {"rope_theta": 1e4, "rope_parameters":
+                               {"rope_type": "default", "rope_theta": 1e5}}})
+        self.assertEqual(c.rope_theta, 1e5)
+        with self.assertRaises(ValueError):
+            C({"text_config": {"rope_parameters": {"rope_type": "yarn", "rope_theta": 1e4}}})
+        with self.assertRaises(ValueError):
+            C({"text_config": {"model_type": "granite"}})
+
+
 class TestTraining(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
