@@ -997,7 +997,7 @@ static void *writer_main(void *arg)
     struct writer *w = arg;
     struct store *s = NULL;
     char *msg = NULL;
-    if ((w->err = store_open(w->db, 10000, &s, &msg))) {
+    if ((w->err = store_open(w->db, 60000, &s, &msg))) {
         fprintf(stderr, "writer %d: %s\n", w->index, msg ? msg : "?");
         free(msg);
         return NULL;
