@@ -55,6 +55,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(PDFGEN_OBJ) $(BUILD)/libquire.a
 
 test: deps                          ## install what is missing, build, run every test
 	$(MAKE) --no-print-directory all $(TESTS)
+	python3 tools/test_tabula_as_quire.py -q
 	QUIRE_BIN=$(abspath $(BUILD)/quire) QUIRE_TOOLS=$(abspath $(BUILD)/tools) \
 	    sh tests/run-tests.sh $(TESTS)
 
