@@ -26,7 +26,7 @@ TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps test asan tsan valgrind fuzz bench demo eval install clean help
+.PHONY: all deps test asan tsan valgrind fuzz bench bench-tabula demo eval install clean help
 
 all: $(BUILD)/quire $(TOOLS)        ## build the quire binary and the tools
 
@@ -85,6 +85,11 @@ fuzz:                               ## libFuzzer on the model-file and tokenizer
 bench: all $(BENCHES)               ## run the benchmarks; prints `name: value` lines
 	sh bench/run.sh $(BUILD)
 
+bench-tabula: all                   ## install java and npm, fetch tabula-java, time quire against it
+	sh tools/install-deps.sh --tabula
+	sh tools/fetch-tabula.sh $(BUILD)/tabula
+	sh bench/tabula.sh $(BUILD)
+
 demo: deps                          ## install, build, convert examples/*.pdf into ./quire.db, print Markdown
 	$(MAKE) --no-print-directory all
 	$(BUILD)/quire convert --db quire.db --format md examples/*.pdf
@@ -113,6 +118,6 @@ clean:                              ## remove the build output
 	rm -rf build build-asan build-tsan
 
 help:                               ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TESTS:=.d) $(TOOLS:=.d) $(BENCHES:=.d)
