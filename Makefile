@@ -26,7 +26,7 @@ TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps test asan tsan valgrind fuzz bench demo eval eval-engines install clean help
+.PHONY: all deps test asan tsan valgrind fuzz bench bench-tabula demo eval eval-engines install clean help
 
 all: $(BUILD)/quire $(TOOLS)        ## build the quire binary and the tools
 
@@ -55,6 +55,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(PDFGEN_OBJ) $(BUILD)/libquire.a
 
 test: deps                          ## install what is missing, build, run every test
 	$(MAKE) --no-print-directory all $(TESTS)
+	python3 tools/test_tabula_as_quire.py -q
 	QUIRE_BIN=$(abspath $(BUILD)/quire) QUIRE_TOOLS=$(abspath $(BUILD)/tools) \
 	    sh tests/run-tests.sh $(TESTS)
 
@@ -83,6 +84,11 @@ fuzz:                               ## libFuzzer on the model-file and tokenizer
 
 bench: all $(BENCHES)               ## run the benchmarks; prints `name: value` lines
 	sh bench/run.sh $(BUILD)
+
+bench-tabula: all                   ## install java and npm, fetch tabula-java, time quire against it
+	sh tools/install-deps.sh --tabula
+	sh tools/fetch-tabula.sh $(BUILD)/tabula
+	sh bench/tabula.sh $(BUILD)
 
 demo: deps                          ## install, build, convert examples/*.pdf into ./quire.db, print Markdown
 	$(MAKE) --no-print-directory all

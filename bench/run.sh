@@ -10,6 +10,9 @@
 #              QUIRE_BENCH_VLM_ENGINES="vlm" skips auto, "" both.
 #   vlm_long_pdf_*  the same for one QUIRE_BENCH_VLM_LONG_PAGES-page PDF (default 4; 0 skips).
 #   llm_*      the inference engine's benchmarks (bench/bench_llm), when built.
+#   tabula_*, quire_*, quire_vs_tabula_*
+#              quire batch and tabula-java in turns over the batch_* folder (bench/tabula.sh),
+#              when java and the jar are there; else one `tabula: skipped (why)` line.
 set -eu
 BUILD=${1:-build}
 QUIRE=$BUILD/quire
@@ -113,6 +116,11 @@ if [ -x "$BUILD/bench/bench_llm" ] && [ -n "$VLM_ENGINES" ]; then
     fi
 fi
 
+# quire against tabula-java over the same folder, in turns (bench/tabula.sh); one
+# `tabula: skipped (why)` line when java or the jar is not here (make bench-tabula fetches it).
+echo "== quire and tabula-java"
+sh bench/tabula.sh "$BUILD" "$work/pdfs" | tee "$work/tabula.txt"
+
 if [ -x "$BUILD/bench/bench_llm" ]; then
     echo "== inference engine"
     "$BUILD/bench/bench_llm" | tee "$work/llm.txt"
@@ -133,3 +141,4 @@ done
 if [ -f "$work/llm.txt" ]; then
     grep -E '^[a-z0-9_]+: ' "$work/llm.txt" || true
 fi
+grep -E '^[a-z0-9_]+: ' "$work/tabula.txt" || true

