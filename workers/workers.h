@@ -99,7 +99,7 @@ struct doc_job {
     int64_t doc_id;            /* 0 when the document never reached the store */
     int n_pages_total;         /* pages in the PDF */
     struct doc_result result;  /* pages processed and tables found (tables owned by the job) */
-    int page_threads;          /* threads that read its pages at most at once (1 + helpers) */
+    int page_threads;          /* 1 + the helper threads started for its pages (workers.h, Lanes) */
     int pages_by_helpers;      /* of its pages, those read by helper threads */
     double seconds;
 
