@@ -413,16 +413,22 @@ static void make_image(uint8_t *rgb)
 }
 
 /* <|im_start|>User:<fake><global-img> <image>*256 <fake>Convert table to OTSL.<eou>\nAssistant: */
-static int make_prompt(int32_t *p)
+/* The chat prompt around n_images images, each behind <fake_token_around_image><global-img>
+ * (the wrappers cost what the real ones do; their kind does not matter for speed). */
+static int make_prompt(int32_t *p, int n_images)
 {
     int n = 0;
-    const int32_t head[] = {602, 85, 83, 69, 82, 26, 604, 607};
+    const int32_t head[] = {602, 85, 83, 69, 82, 26};
     const int32_t tail[] = {604, 35, 79, 78, 86, 69, 82, 84, 300, 310, 320, 330, 14, 603, 10,
                             33, 83, 83, 73, 83, 84, 26, 0};
     for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
         p[n++] = head[i];
-    for (int i = 0; i < (IMAGE / PATCH) * (IMAGE / PATCH) / (SCALE * SCALE); i++)
-        p[n++] = IMAGE_TOKEN;
+    for (int img = 0; img < n_images; img++) {
+        p[n++] = 604;
+        p[n++] = 607;
+        for (int i = 0; i < (IMAGE / PATCH) * (IMAGE / PATCH) / (SCALE * SCALE); i++)
+            p[n++] = IMAGE_TOKEN;
+    }
     for (size_t i = 0; tail[i]; i++)
         p[n++] = tail[i];
     return n;
@@ -731,21 +737,7 @@ static int bench_table_10x6(const struct llm_model *m)
     io.longest_edge = W;
     float *pixels = NULL;
     int n_images = 0, rows = 0, cols = 0, err;
-    /* prompt: as make_prompt, with each image's 256 tokens behind two wrapper tokens */
-    const int32_t head[] = {602, 85, 83, 69, 82, 26};
-    const int32_t tail[] = {604, 35, 79, 78, 86, 69, 82, 84, 300, 310, 320, 330, 14, 603, 10,
-                            33, 83, 83, 73, 83, 84, 26};
-    int n = 0;
-    for (size_t i = 0; i < sizeof head / sizeof *head; i++)
-        prompt[n++] = head[i];
-    for (int img = 0; img < 3; img++) {
-        prompt[n++] = 604;
-        prompt[n++] = 607;
-        for (int i = 0; i < (IMAGE / PATCH) * (IMAGE / PATCH) / (SCALE * SCALE); i++)
-            prompt[n++] = IMAGE_TOKEN;
-    }
-    for (size_t i = 0; i < sizeof tail / sizeof *tail; i++)
-        prompt[n++] = tail[i];
+    int n = make_prompt(prompt, 3);
     struct llm_state *s = llm_state_new(m, n + TOKENS_10X6 + 8, 3, &err);
     if (!s)
         return 1;
@@ -822,7 +814,7 @@ int main(int argc, char **argv)
     uint8_t *rgb = malloc((size_t)IMAGE * IMAGE * 3);
     int32_t prompt[512], out[NEW_TOKENS];
     make_image(rgb);
-    int n_prompt = make_prompt(prompt);
+    int n_prompt = make_prompt(prompt, 1);
     int err = write_config(dir) || write_weights(dir, &params) ||
               write_inputs(dir, rgb, prompt, n_prompt) ? QUIRE_EIO : 0;
     char *msg = NULL;
