@@ -202,8 +202,9 @@ static void test_vision__label_value_table_with_sections(void **state)
     assert_int_equal(l->n_regions, 1);
     assert_int_equal(l->regions[0].kind, REGION_BORDERLESS);
     struct rect b = l->regions[0].bbox;
-    /* from the first labelled row to the last: the three groups are one table */
-    assert_true(fabs(b.y0 - 78) <= 1 && fabs(b.y1 - (y - 20)) <= 1);
+    /* from the first group's title to the last row: the three groups are one table, and the
+     * first group keeps its title as the others do */
+    assert_true(fabs(b.y0 - 60) <= 1 && fabs(b.y1 - (y - 20)) <= 1);
     assert_true(b.x0 <= 41 && b.x1 >= 430);
     page_layout_free(l);
     page_free(p);
@@ -327,6 +328,32 @@ static void test_vision__header_beside_prose_column(void **state)
     struct rect b = l->regions[0].bbox;
     assert_true(b.x0 >= 320);
     assert_true(b.y0 <= 294); /* both header lines are in */
+    page_layout_free(l);
+    page_free(p);
+}
+
+/* A two-column statement set with a blank line between rows: its header line ("2016" over the
+ * figures) sits a little further above the first row than one line height, as far as the rows
+ * are apart. It belongs to the table; the title further up does not. */
+static void test_vision__header_above_widely_spaced_rows(void **state)
+{
+    (void)state;
+    struct page *p = synth_page_new(612, 600);
+    synth_text(p, 70, 90, 14, true, "Key numbers");
+    text_right(p, 530, 130, 10, "2016");
+    static const char *rows[6][2] = {
+        {"Net asset value at year end", "5,111,372"}, {"Units outstanding at year end", "49,136"},
+        {"Net asset value per unit", "104.03"},       {"Revaluation of the portfolio", "2,076,667"},
+        {"Costs charged to the fund", "(106,870)"},   {"Investment result per unit", "3.78"}};
+    for (int r = 0; r < 6; r++) {
+        synth_text(p, 70, 152.6 + 21 * r, 10, false, rows[r][0]);
+        text_right(p, 530, 152.6 + 21 * r, 10, rows[r][1]);
+    }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    struct rect b = l->regions[0].bbox;
+    assert_true(b.y0 <= 130.5); /* the header line is in */
+    assert_true(b.y0 > 104);    /* the title is not */
     page_layout_free(l);
     page_free(p);
 }
@@ -876,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_vision__two_tables),
         cmocka_unit_test(test_vision__two_column_layout),
         cmocka_unit_test(test_vision__header_beside_prose_column),
+        cmocka_unit_test(test_vision__header_above_widely_spaced_rows),
         cmocka_unit_test(test_vision__short_prose_lines_beside_table),
         cmocka_unit_test(test_vision__monospaced_prose_beside_table),
         cmocka_unit_test(test_vision__justified_monospaced_column_beside_table),

@@ -820,8 +820,10 @@ int vision__borderless_regions(const struct page *page, const struct vision_opti
                 continue;
             const struct text_line *above = &lines[k], *first = &lines[top];
             double gap = first->bbox.y0 - above->bbox.y1;
-            if ((li->kind != LINE_SINGLE && li->kind != LINE_MULTI) ||
-                gap > 1.2 * rect_height(first->bbox) || caption_line(page, above))
+            /* A table set with wide row spacing keeps it above its first row too. */
+            double reach = fmax(1.2 * rect_height(first->bbox), 1.3 * row_gap);
+            if ((li->kind != LINE_SINGLE && li->kind != LINE_MULTI) || gap > reach ||
+                caption_line(page, above))
                 break;
             if (li->extent.x0 < extent.x0 - 10 || li->extent.x1 > extent.x1 + 10) {
                 enum over over = keep_words_over(page, li, extent, above->font_size);
