@@ -227,10 +227,11 @@ def load_tokenizer(path):
     return FastBPE(dict(m["vocab"]), merges, added)
 
 
-def get_tokenizer(path):
-    """Loads `path`, building and writing it first when it does not exist."""
+def get_tokenizer(path, n_merges=DEFAULT_MERGES):
+    """Loads `path`, building and writing it first (with n_merges merges) when it does not
+    exist. n_merges = 0 gives character-level text: one token per byte of UTF-8."""
     if not os.path.exists(path):
-        _, tj = build_tokenizer()
+        _, tj = build_tokenizer(n_merges)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         save_tokenizer(tj, path)
     return load_tokenizer(path)

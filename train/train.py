@@ -115,8 +115,10 @@ def load_weights(path):
 
 
 def build(cfg, ckpt, device):
-    """-> (model, recipe, tokenizer, model_config). Fresh when ckpt holds no weights."""
-    tok = ov.get_tokenizer(os.path.join(ckpt, "tokenizer.json"))
+    """-> (model, recipe, tokenizer, model_config). Fresh when ckpt holds no weights; a fresh
+    tokenizer gets cfg["tokenizer"]["merges"] merges (default ov.DEFAULT_MERGES)."""
+    merges = cfg.get("tokenizer", {}).get("merges", ov.DEFAULT_MERGES)
+    tok = ov.get_tokenizer(os.path.join(ckpt, "tokenizer.json"), merges)
     mcfg = model_config(cfg, tok)
     model = Idefics3(mcfg, ctc_classes=data.CTC_CLASSES)
     recipe = {"stage": "A", "samples": {s: 0 for s in STAGES}, "steps": 0, "seed_offset": 0,
@@ -130,6 +132,32 @@ def build(cfg, ckpt, device):
         if missing or unexpected:
             raise RuntimeError(f"{ckpt}: missing {missing[:5]} unexpected {unexpected[:5]}")
     return model.to(device), recipe, tok, mcfg
+
+
+def init_encoder(model, recipe, src):
+    """Starts a fresh checkpoint from another one's encoder (vision_model.* and ctc_head.*,
+    the result of stage A): the decoder, the connector and the tokenizer stay fresh, stage A's
+    sample count is carried over and training goes on with stage B. Lets a recipe change on
+    the decoder side (tokenizer, decoder size) reuse a trained reader."""
+    with open(os.path.join(src, "recipe.json")) as f:
+        theirs = json.load(f)
+    ours_v = recipe["config"]["model"]["vision_config"]
+    if theirs["config"]["model"]["vision_config"] != ours_v:
+        raise SystemExit(f"{src}: its vision_config differs from this config's")
+    sd = {k: v for k, v in load_weights(src).items()
+          if k.startswith("model.vision_model.") or k.startswith("ctc_head.")}
+    own = model.state_dict()
+    missing = [k for k in own if (k.startswith("model.vision_model.") or
+                                  k.startswith("ctc_head.")) and k not in sd]
+    if missing or not sd:
+        raise SystemExit(f"{src}: no encoder weights ({missing[:3]})")
+    model.load_state_dict(sd, strict=False)
+    recipe["samples"]["A"] = theirs["samples"]["A"]
+    recipe["metrics"]["A"] = theirs["metrics"].get("A", {})
+    recipe["stage"] = "B"
+    recipe["init_encoder"] = {"from": os.path.abspath(src), "samples_A": theirs["samples"]["A"]}
+    print(f"encoder from {src} (stage A {theirs['samples']['A']} samples, "
+          f"{json.dumps(recipe['metrics']['A'])}); stage B next", flush=True)
 
 
 def load_for_eval(ckpt, device):
@@ -243,7 +271,12 @@ def run(args):
     with open(args.config) as f:
         cfg = json.load(f)
     os.makedirs(args.ckpt, exist_ok=True)
+    fresh = not os.path.exists(os.path.join(args.ckpt, "recipe.json"))
     model, recipe, tok, mcfg = build(cfg, args.ckpt, device)
+    if args.init_encoder:
+        if not fresh:
+            raise SystemExit(f"--init-encoder needs a fresh --ckpt; {args.ckpt} has a recipe")
+        init_encoder(model, recipe, args.init_encoder)
     if recipe.get("config") != cfg and os.path.exists(os.path.join(args.ckpt, "recipe.json")):
         if recipe["config"]["model"] != cfg["model"]:
             raise SystemExit(f"{args.ckpt}: the checkpoint's model config differs from "
@@ -422,6 +455,8 @@ def parse(argv=None):
     ap.add_argument("--plan", default="",
                     help="minutes per stage in this run, e.g. A:3,B:2.3: a stage whose minutes "
                          "are spent hands over to the next even if its gate is not met (logged)")
+    ap.add_argument("--init-encoder", default="",
+                    help="a fresh --ckpt starts from this checkpoint's encoder, in stage B")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--workers", type=int, default=-1, help="DataLoader workers (-1: config)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps")

@@ -241,6 +241,52 @@ class TestTraining(unittest.TestCase):
         self.assertEqual(tr.stage_done("A", tr.load_json(TINY), recipe, {"cer": 0.01}),
                          "gate met")
 
+    def test_training__init_encoder_with_a_character_tokenizer(self):
+        # a stage-A checkpoint with the default (BPE) tokenizer
+        src = os.path.join(self.dir, "reader")
+        log = os.path.join(self.dir, "init-LOG.md")
+        os.makedirs(src)
+        shutil.copy(tokenizer_path(), os.path.join(src, "tokenizer.json"))
+        tr.run(tr.parse(["--config", TINY, "--ckpt", src, "--device", "cpu", "--workers", "0",
+                         "--log", log, "--no-eval", "--stage", "A", "--max-steps", "2"]))
+        reader = tr.load_weights(src)
+        # a decoder-side change: character-level tokens, a fresh checkpoint from that encoder
+        cfg = tr.load_json(TINY)
+        cfg["tokenizer"] = {"merges": 0}
+        char_cfg = os.path.join(self.dir, "char.json")
+        with open(char_cfg, "w") as f:
+            json.dump(cfg, f)
+        dst = os.path.join(self.dir, "char")
+        recipe, losses = tr.run(tr.parse(
+            ["--config", char_cfg, "--ckpt", dst, "--device", "cpu", "--workers", "0", "--log",
+             log, "--no-eval", "--init-encoder", src, "--max-steps", "2"]))
+        self.assertEqual(recipe["stage"], "B")
+        self.assertEqual(recipe["samples"]["A"], 2 * cfg["train"]["batch"]["A"])
+        self.assertEqual(recipe["samples"]["B"], 2 * cfg["train"]["batch"]["B"])
+        tok = ov.load_tokenizer(os.path.join(dst, "tokenizer.json"))
+        self.assertEqual(len(tok.encode("Net 1,234")), len("Net 1,234"))
+        self.assertEqual(len(tok), 256 + len(ov.ADDED))
+        # the encoder is the reader's (frozen for the first B samples); the rest is new
+        got = tr.load_weights(dst)
+        enc = [k for k in reader if k.startswith("model.vision_model.")]
+        self.assertTrue(enc)
+        for k in enc:
+            self.assertTrue(torch.equal(got[k], reader[k]), k)
+        self.assertNotEqual(got["model.text_model.embed_tokens.weight"].shape,
+                            reader["model.text_model.embed_tokens.weight"].shape)
+        # only into a fresh checkpoint, and only from the same encoder shape
+        with self.assertRaises(SystemExit):
+            tr.run(tr.parse(["--config", char_cfg, "--ckpt", dst, "--device", "cpu",
+                             "--workers", "0", "--no-log", "--no-eval", "--init-encoder", src,
+                             "--max-steps", "1"]))
+        cfg["model"]["vision_config"]["hidden_size"] = 64
+        with open(char_cfg, "w") as f:
+            json.dump(cfg, f)
+        with self.assertRaises(SystemExit):
+            tr.run(tr.parse(["--config", char_cfg, "--ckpt", os.path.join(self.dir, "c2"),
+                             "--device", "cpu", "--workers", "0", "--no-log", "--no-eval",
+                             "--init-encoder", src, "--max-steps", "1"]))
+
     def test_training__stage_a_ctc_step(self):
         cfg = tr.load_json(TINY)
         m = Idefics3(tr.model_config(cfg, ov.load_tokenizer(tokenizer_path())),
