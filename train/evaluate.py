@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 
@@ -135,6 +136,15 @@ def teds(pred_otsl, true_otsl, structure_only=False):
     def size(n):
         return 1 + sum(size(c) for c in n.children)
     return max(0.0, 1.0 - tree_edit_distance(a, b) / max(size(a), size(b)))
+
+
+def text_cer(pred_otsl, true_otsl):
+    """Character error rate of the text between the tags (edits / true characters, capped at 1):
+    a measure of reading that does not depend on the tokenizer, and that moves before exact
+    matches do."""
+    strip = lambda s: re.sub(r"<[^>]*>", " ", s).split()  # noqa: E731
+    p, t = " ".join(strip(pred_otsl)), " ".join(strip(true_otsl))
+    return min(1.0, levenshtein(p, t) / max(len(t), 1))
 
 
 def cell_exact(pred_otsl, true_otsl):
@@ -333,7 +343,8 @@ def stage_metrics(model, cfg, tok, stage, device, n):
     elif stage == "B":
         cells = eval_items(cfg, tok, "cell", n)
         res = eval_seq(model, cfg, tok, cells, device)
-        m = {"cell_exact": sum(p == it["target"] for p, it in res) / len(res)}
+        m = {"cell_exact": sum(p == it["target"] for p, it in res) / len(res),
+             "cell_cer": sum(text_cer(p, it["target"]) for p, it in res) / len(res)}
         reads = eval_items(cfg, tok, "read", max(n // 2, 1), seed0=data.EVAL_SEED + 10 ** 6)
         res = eval_seq(model, cfg, tok, reads, device)
         m["read_exact"] = sum(p == it["target"] for p, it in res) / len(res)

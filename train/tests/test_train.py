@@ -312,6 +312,13 @@ class TestMetrics(unittest.TestCase):
                                        "<otsl><fcel>abce<nl></otsl>"), 1 - 0.25 / 3)
         self.assertEqual(ev.teds("", b), 1 - 6 / 7)
 
+    def test_text_cer(self):
+        t = "<otsl><fcel>Net 1,234<nl></otsl>"
+        self.assertEqual(ev.text_cer(t, t), 0.0)
+        self.assertAlmostEqual(ev.text_cer("<otsl><fcel>Net 1,284<nl></otsl>", t), 1 / 9)
+        self.assertEqual(ev.text_cer("<otsl><fcel><nl></otsl>", t), 1.0)
+        self.assertEqual(ev.text_cer("<otsl><fcel>" + "x" * 40 + "<nl></otsl>", t), 1.0)
+
     def test_cell_exact(self):
         t = "<otsl><ched>x<ched>y<nl><fcel>1<fcel>2<nl></otsl>"
         self.assertEqual(ev.cell_exact(t, t), 1.0)
