@@ -100,6 +100,11 @@ void run_signals_close(struct run_signals *rs)
         uv_close((uv_handle_t *)&rs->sigint, NULL);
     if (!uv_is_closing((uv_handle_t *)&rs->sigterm))
         uv_close((uv_handle_t *)&rs->sigterm, NULL);
+    /* Closing the watchers gives the signals their default action back; a Ctrl-C that comes
+     * while the finished run closes the database and prints its summary would kill it without
+     * that summary or its exit status. The work is done: ignore them from here on. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
 }
 
 bool is_pdf_name(const char *name)
