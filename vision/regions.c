@@ -70,25 +70,25 @@ static size_t band_index(const double *pos, size_t n, double v)
     return k;
 }
 
-/* How many distinct grid positions (between the rulings' positions) hold a word's centre. */
-static size_t filled_cells(const struct page *page, struct rect box, const double *hy, size_t nh,
-                           const double *vx, size_t nv)
+/* How many distinct grid positions (between the rulings' positions) hold a word's centre; -1
+ * when out of memory. */
+static long filled_cells(const struct page *page, struct rect box, const double *hy, size_t nh,
+                         const double *vx, size_t nv)
 {
-    size_t found[64][2], n = 0, total = 0;
+    unsigned char *seen = q_calloc((nh + 1) * (nv + 1), 1);
+    if (!seen)
+        return -1;
+    long total = 0;
     for (size_t i = 0; i < page->n_words; i++) {
         struct rect b = page->words[i].bbox;
         double cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
         if (!rect_contains_point(box, cx, cy))
             continue;
-        size_t r = band_index(hy, nh, cy), c = band_index(vx, nv, cx), k = 0;
-        while (k < n && (found[k][0] != r || found[k][1] != c))
-            k++;
-        if (k == n && n < 64) {
-            found[n][0] = r;
-            found[n++][1] = c;
-            total++;
-        }
+        size_t at = band_index(hy, nh, cy) * (nv + 1) + band_index(vx, nv, cx);
+        total += !seen[at];
+        seen[at] = 1;
     }
+    free(seen);
     return total;
 }
 
@@ -131,7 +131,11 @@ static int network_region(const struct page *page, const struct ruling *r, const
     if (page->has_text_layer) {
         if (words_inside(page, box) < 2 || (inner_h == 0 && inner_v == 0))
             goto out;
-        size_t filled = filled_cells(page, box, hy, nh, vx, nv);
+        long filled = filled_cells(page, box, hy, nh, vx, nv);
+        if (filled < 0) {
+            err = QUIRE_ENOMEM;
+            goto out;
+        }
         if (filled < 3 || (double)filled < 0.2 * (inner_h + 1) * (inner_v + 1))
             goto out; /* boxes around a letterhead or a logo, not a table */
         if (inner_v == 0) {
