@@ -3,7 +3,8 @@
  *
  * usage: gentables --out DIR --count N --seed S [--style STYLE[,STYLE...]]
  *   STYLE: all (default: the styles below in turn) | grid | booktabs | hrules | borderless |
- *          zebra | spans | multiline | twocol | notable; a comma-separated list is cycled
+ *          zebra | spans | multiline | twocol | notable; a comma-separated list is cycled;
+ *          darkhead (white text on a dark header band) only when named
  *   Writes DIR/<style>-<NNNN>.pdf (file i gets the (i mod n)-th style) and DIR/truth.jsonl.
  *
  * Why: measuring table extraction needs many PDFs whose tables are known cell by cell, in the
@@ -444,8 +445,10 @@ static struct gtable *fit_table(struct pdfgen_doc *doc, struct rng *r, const str
 /* --- pages -------------------------------------------------------------------------------- */
 
 static const char *const styles[] = {"grid",  "booktabs",  "hrules", "borderless", "zebra",
-                                     "spans", "multiline", "twocol", "notable"};
+                                     "spans", "multiline", "twocol", "notable",    "darkhead"};
 #define N_STYLES (sizeof(styles) / sizeof(styles[0]))
+/* "all": darkhead is asked for by name (--style darkhead), so that the sets made before it was
+ * added stay the same file for file. */
 #define ALL_STYLES "grid,booktabs,hrules,borderless,zebra,spans,multiline,twocol,notable"
 
 struct page {
@@ -562,6 +565,15 @@ static struct pdfgen_table_style table_style_for(struct rng *r, const char *styl
     } else if (strcmp(style, "multiline") == 0) {
         s.rules = (enum pdfgen_rules)rng_int(r, 0, 2);
         s.wrap_width = 60 + 10 * rng_int(r, 0, 5);
+    } else if (strcmp(style, "darkhead") == 0) {
+        /* A dark header band with white text, as reports and statements set it: ruled, with
+         * rules between the rows, or none; sometimes grey bands on the body rows too. */
+        s.rules = (enum pdfgen_rules)rng_int(r, 0, 3);
+        s.header_gray = 0.15 + 0.05 * rng_int(r, 0, 6);
+        s.header_text_gray = 1;
+        s.header_bold = true;
+        if (rng_chance(r, 0.3))
+            s.zebra_gray = 0.72 + 0.02 * rng_int(r, 0, 5);
     } else { /* twocol */
         s.rules = (enum pdfgen_rules)rng_int(r, 0, 3);
     }

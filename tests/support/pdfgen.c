@@ -240,7 +240,7 @@ double pdfgen_text(struct pdfgen_doc *doc, double x, double y, const struct pdfg
         x -= w / 2;
     else if (align == PDFGEN_ALIGN_RIGHT)
         x -= w;
-    cairo_set_source_rgb(doc->cr, 0, 0, 0);
+    cairo_set_source_rgb(doc->cr, font->gray, font->gray, font->gray);
     cairo_move_to(doc->cr, x, y);
     cairo_show_text(doc->cr, utf8);
     cairo_new_path(doc->cr);
@@ -430,6 +430,8 @@ static struct pdfgen_font cell_font(const struct pdfgen_table *t,
     struct pdfgen_font f = s->font;
     if ((r < s->header_rows && s->header_bold) || is_section(t, r))
         f.bold = true;
+    if (r < s->header_rows)
+        f.gray = s->header_text_gray;
     return f;
 }
 

@@ -45,6 +45,7 @@ struct pdfgen_font {
     double size;        /* points; <= 0 means 10 */
     bool bold;
     bool italic;
+    double gray; /* text colour: 0 = black (the default), 1 = white */
 };
 
 enum pdfgen_align { PDFGEN_ALIGN_LEFT = 0, PDFGEN_ALIGN_CENTER, PDFGEN_ALIGN_RIGHT };
@@ -125,11 +126,13 @@ struct pdfgen_table_style {
     int header_rows;         /* leading rows drawn as the header */
     bool header_bold;
     bool header_center;
-    double header_gray;  /* header background, < 0 or >= 1 = none */
-    double zebra_gray;   /* every second body row's background, < 0 or >= 1 = none */
-    double pad_x, pad_y; /* cell padding in points; < 0 = defaults (4, 2) */
-    double wrap_width;   /* > 0: wrap cell text into lines at most this wide (points) */
-    double line_width;   /* rule width; <= 0 = 0.5 */
+    double header_gray;      /* header background, < 0 or >= 1 = none */
+    double header_text_gray; /* header text colour: 0 = black (default), 1 = white (on a dark
+                                header_gray, as corporate reports set it) */
+    double zebra_gray;       /* every second body row's background, < 0 or >= 1 = none */
+    double pad_x, pad_y;     /* cell padding in points; < 0 = defaults (4, 2) */
+    double wrap_width;       /* > 0: wrap cell text into lines at most this wide (points) */
+    double line_width;       /* rule width; <= 0 = 0.5 */
 };
 
 /* Sets the defaults: full grid, DejaVu Sans 9 pt, one bold header row, no shading, no wrap. */
