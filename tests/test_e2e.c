@@ -185,6 +185,91 @@ static void test_e2e__convert_json_and_rows(void **state)
     g_free(db);
 }
 
+/* Tables under dark header bands with white text, as reports set them: a grid whose header cells
+ * wrap onto two lines over grey total rows, and below it, after a blank, a table with rules
+ * between the rows. The bands must not swallow the rules that touch them, nor their letters
+ * give rules of their own. */
+static void test_e2e__dark_header_bands(void **state)
+{
+    (void)state;
+    char *pdf = path_in("darkhead.pdf"), *db = path_in("darkhead.db");
+    int err = 0;
+    struct pdfgen_doc *doc = pdfgen_doc_new(pdf, PDFGEN_A4_WIDTH, PDFGEN_A4_HEIGHT, &err);
+    assert_non_null(doc);
+    static const char *const grid[] = {"Country",
+                                       "Valid replies per country",
+                                       "Replies by fellows",
+                                       "Total",
+                                       "Austria",
+                                       "77",
+                                       "1",
+                                       "78",
+                                       "Belgium",
+                                       "159",
+                                       "2",
+                                       "161",
+                                       "Bulgaria",
+                                       "52",
+                                       "0",
+                                       "52",
+                                       "Croatia",
+                                       "144",
+                                       "0",
+                                       "144",
+                                       "Cyprus",
+                                       "43",
+                                       "2",
+                                       "45"};
+    struct pdfgen_table a = {.rows = 6, .cols = 4, .cells = grid};
+    struct pdfgen_table_style st;
+    pdfgen_table_style_init(&st);
+    st.font.size = 9;
+    st.header_gray = 0.25;
+    st.header_text_gray = 1;
+    st.zebra_gray = 0.75;
+    st.wrap_width = 70;
+    struct rect box_a;
+    assert_int_equal(pdfgen_table(doc, 80, 100, &a, &st, true, NULL, &box_a), 0);
+    static const char *const rows[] = {"Item",    "Units", "Price", "Status", "Bolts", "120",
+                                       "0.40",    "open",  "Nuts",  "300",    "0.15",  "closed",
+                                       "Washers", "75",    "0.05",  "open"};
+    struct pdfgen_table b = {.rows = 4, .cols = 4, .cells = rows};
+    st.rules = PDFGEN_RULES_HROWS;
+    st.header_gray = 0.2;
+    st.zebra_gray = -1;
+    st.wrap_width = 0;
+    assert_int_equal(pdfgen_table(doc, 80, box_a.y1 + 40, &b, &st, true, NULL, NULL), 0);
+    assert_int_equal(pdfgen_doc_close(doc), 0);
+    pdfgen_doc_free(doc);
+
+    char *out = NULL, *errs = NULL;
+    int rc = quire(&out, &errs, "convert", "--db", db, "--format", "csv", pdf, NULL);
+    if (rc != 0)
+        fail_msg("exit %d: %s", rc, errs);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 2);
+    /* the grid: one header row of whole two-line cells, five body rows, four columns */
+    assert_int_equal(db_int(db, "SELECT n_rows * 10 + n_cols FROM tables ORDER BY y0 LIMIT 1"), 64);
+    char *h = db_text(db, "SELECT text FROM cells WHERE row = 0 AND col = 1 AND table_id = "
+                          "(SELECT id FROM tables ORDER BY y0 LIMIT 1)");
+    assert_non_null(h);
+    assert_string_equal(h, "Valid replies per country");
+    g_free(h);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM cells WHERE row = 5 AND col = 3 AND "
+                                "text = '45'"),
+                     1);
+    /* the ruled rows below: a table of its own, header included */
+    assert_int_equal(db_int(db, "SELECT n_rows * 10 + n_cols FROM tables ORDER BY y0 DESC "
+                                "LIMIT 1"),
+                     44);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM cells WHERE row = 0 AND col = 2 AND "
+                                "text = 'Price' AND is_header = 1"),
+                     1);
+    g_free(out);
+    g_free(errs);
+    g_free(pdf);
+    g_free(db);
+}
+
 static void test_e2e__bad_input_and_status(void **state)
 {
     char *good = path_in("good.pdf"), *text = path_in("text.pdf"), *cut = path_in("cut.pdf");
@@ -1161,6 +1246,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_e2e__convert_json_and_rows),
+        cmocka_unit_test(test_e2e__dark_header_bands),
         cmocka_unit_test(test_e2e__bad_input_and_status),
         cmocka_unit_test(test_e2e__scanned_page_text_engine),
         cmocka_unit_test(test_e2e__query_show_export),

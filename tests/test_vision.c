@@ -81,11 +81,25 @@ static void test_vision__rulings_from_raster(void **state)
     synth_hline(p, 50, 120, 150); /* a line in two pieces, 1 pt apart */
     synth_hline(p, 121, 200, 150);
     synth_vline(p, 80, 40, 240);
-    synth_fill(p, 250, 200, 350, 260); /* a filled box: not a ruling */
+    synth_fill(p, 250, 200, 350, 260); /* a filled box: its edges are marked as a fill's */
     synth_fill(p, 20, 20, 24, 26);     /* a speck: too short */
     struct ruling *r = NULL;
     size_t n = 0, cap = 0;
     assert_int_equal(vision_find_rulings(&p->raster, NULL, &r, &n, &cap), 0);
+    size_t kept = 0, edges = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].fill) { /* the box's edges, the box on their inner side */
+            edges++;
+            bool h = ruling_is_horizontal(&r[i]);
+            double at = h ? r[i].y0 : r[i].x0, mid = h ? 230 : 300;
+            assert_int_equal(r[i].fill, at < mid ? 1 : -1);
+            assert_true(fabs(at - (h ? (at < mid ? 200 : 260) : (at < mid ? 250 : 350))) <= 0.5);
+        } else {
+            r[kept++] = r[i];
+        }
+    }
+    assert_int_equal(edges, 4);
+    n = kept;
     assert_int_equal(n, 3);
     assert_true(ruling_is_horizontal(&r[0]));
     assert_true(fabs(r[0].y0 - 100) <= 0.5 && fabs(r[0].x0 - 50) <= 0.5 &&
@@ -98,6 +112,130 @@ static void test_vision__rulings_from_raster(void **state)
                 fabs(r[2].y1 - 240) <= 0.5);
     assert_true(fabs(r[2].thickness - 1.0) <= 0.5);
     free(r);
+    page_free(p);
+}
+
+/* White text on a dark band: the word in the text layer and, in the raster, light letter stems
+ * (2 pt apart) over the word's box. */
+static void white_word(struct page *p, double x, double y, double fs, const char *text)
+{
+    double right = synth_word(p, x, y, fs, true, text);
+    for (double sx = x + 0.5; sx + 1 <= right; sx += 2)
+        synth_shade(p, sx, y + 0.15 * fs, sx + 1, y + 0.85 * fs, 255);
+}
+
+/* A grid under a dark header band (grey 60) set with two lines of white text, grey total rows
+ * (grey 191), black rules drawn over both; the band's lower edge has no rule of its own. */
+static void shaded_grid(struct page *p)
+{
+    synth_shade(p, 60, 100, 360, 124, 60);
+    static const char *head[2][3] = {{"Name", "Kind of", "Count"}, {"", "animal", "total"}};
+    for (int l = 0; l < 2; l++)
+        for (int c = 0; c < 3; c++)
+            if (*head[l][c])
+                white_word(p, 65 + 100 * c, 102 + 11 * l, 9, head[l][c]);
+    synth_shade(p, 60, 144, 360, 164, 191);
+    synth_shade(p, 60, 184, 360, 204, 191);
+    for (int r = 0; r < 4; r++)
+        synth_hline(p, 60, 360, 144 + 20 * r);
+    for (int c = 0; c <= 3; c++)
+        synth_vline(p, 60 + 100 * c, 100, 204);
+    static const char *cells[4][3] = {
+        {"Alpha", "cat", "12"}, {"Total", "", "12"}, {"Beta", "dog", "7"}, {"Total", "", "7"}};
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 3; c++)
+            if (*cells[r][c])
+                synth_text(p, 65 + 100 * c, 129 + 20 * r, 10, false, cells[r][c]);
+}
+
+static void test_vision__rulings_through_shaded_bands(void **state)
+{
+    (void)state;
+    struct page *p = synth_page_new(500, 400);
+    shaded_grid(p);
+    struct page_layout *l = analyze(p);
+    /* the column rules run the whole height, through the band and the grey rows */
+    size_t nv = 0, nh = 0;
+    static const double want_h[] = {100, 124, 144, 164, 184, 204};
+    for (size_t i = 0; i < l->n_rulings; i++) {
+        const struct ruling *r = &l->rulings[i];
+        if (!ruling_is_horizontal(r)) {
+            assert_true(fabs(r->x0 - (60 + 100 * (double)nv)) <= 1);
+            assert_true(r->y0 <= 101 && r->y1 >= 203);
+            nv++;
+            continue;
+        }
+        /* rows: the band's edges and the drawn rules, nothing from the white letters */
+        assert_true(nh < 6);
+        assert_true(fabs(r->y0 - want_h[nh]) <= 1);
+        assert_true(r->x0 <= 61 && r->x1 >= 359);
+        assert_int_equal(r->fill, nh == 0 ? 1 : nh == 1 ? -1 : 0);
+        nh++;
+    }
+    assert_int_equal(nv, 4);
+    assert_int_equal(nh, 6);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_RULED);
+    struct rect b = l->regions[0].bbox;
+    assert_true(fabs(b.x0 - 60) <= 1 && fabs(b.y0 - 100) <= 1 && fabs(b.x1 - 360) <= 1 &&
+                fabs(b.y1 - 204) <= 1);
+    page_layout_free(l);
+    page_free(p);
+}
+
+/* Light zebra bands without rules are shading, not rules; a dark bar with nothing written in it
+ * (a redaction) gives no rulings either. */
+static void test_vision__bands_without_rules_or_text(void **state)
+{
+    (void)state;
+    struct page *p = synth_page_new(500, 400);
+    for (int r = 0; r < 4; r++)
+        synth_shade(p, 60, 100 + 28 * r, 360, 114 + 28 * r, 191);
+    synth_fill(p, 100, 300, 220, 312);
+    synth_text(p, 60, 40, 10, false, "Some words so that the page has a text layer.");
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_rulings, 0);
+    page_layout_free(l);
+    page_free(p);
+}
+
+/* A ruled grid of 40 rows and 9 columns (400 cells, more than the 64 positions once counted)
+ * is a ruled table. */
+static void test_vision__large_ruled_grid(void **state)
+{
+    (void)state;
+    struct page *p = synth_page_new(612, 792);
+    for (int r = 0; r <= 40; r++)
+        synth_hline(p, 40, 580, 60 + 16 * r);
+    for (int c = 0; c <= 9; c++)
+        synth_vline(p, 40 + 60 * c, 60, 700);
+    char buf[16];
+    for (int r = 0; r < 40; r++)
+        for (int c = 0; c < 9; c++) {
+            snprintf(buf, sizeof buf, "v%d.%d", r, c);
+            synth_text(p, 44 + 60 * c, 63 + 16 * r, 9, false, buf);
+        }
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 1);
+    assert_int_equal(l->regions[0].kind, REGION_RULED);
+    page_layout_free(l);
+    page_free(p);
+}
+
+/* A ruled grid and, after a blank, a table with rules of its own of the same width: two tables,
+ * not one grown over the blank. */
+static void test_vision__ruled_grid_then_table_below(void **state)
+{
+    (void)state;
+    struct page *p = synth_page_new(500, 400);
+    ruled_grid(p, 60, 100); /* down to 180 */
+    synth_hline(p, 60, 360, 195);
+    borderless_table(p, 70, 200);
+    synth_hline(p, 60, 360, 213);
+    synth_hline(p, 60, 360, 270);
+    struct page_layout *l = analyze(p);
+    assert_int_equal(l->n_regions, 2);
+    page_layout_free(l);
     page_free(p);
 }
 
@@ -902,6 +1040,10 @@ int main(void)
         cmocka_unit_test(test_vision__rules_around_a_wrapped_row),
         cmocka_unit_test(test_vision__two_tables),
         cmocka_unit_test(test_vision__two_column_layout),
+        cmocka_unit_test(test_vision__rulings_through_shaded_bands),
+        cmocka_unit_test(test_vision__bands_without_rules_or_text),
+        cmocka_unit_test(test_vision__large_ruled_grid),
+        cmocka_unit_test(test_vision__ruled_grid_then_table_below),
         cmocka_unit_test(test_vision__header_beside_prose_column),
         cmocka_unit_test(test_vision__header_above_widely_spaced_rows),
         cmocka_unit_test(test_vision__short_prose_lines_beside_table),

@@ -562,7 +562,7 @@ static int skewed_rules(struct ink_page *ink, const struct blob *b, size_t n, do
             return QUIRE_ENOMEM;
         double yu = (ya + yb) / 2 / scale;
         ink->rules[ink->n_rules++] =
-            (struct ruling){x0 / scale, yu, x1 / scale, yu, fmax(bh - bw * climb, 1) / scale};
+            (struct ruling){x0 / scale, yu, x1 / scale, yu, fmax(bh - bw * climb, 1) / scale, 0};
     }
     return 0;
 }

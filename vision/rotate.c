@@ -91,9 +91,9 @@ void vision_rulings_to_view(const struct page *page, int rotation, struct ruling
         bool horizontal = rotation == 90 || rotation == 270 ? !ruling_is_horizontal(&r[i])
                                                             : ruling_is_horizontal(&r[i]);
         if (horizontal)
-            r[i] = (struct ruling){b.x0, b.y0, b.x1, b.y0, r[i].thickness};
+            r[i] = (struct ruling){b.x0, b.y0, b.x1, b.y0, r[i].thickness, 0};
         else
-            r[i] = (struct ruling){b.x0, b.y0, b.x0, b.y1, r[i].thickness};
+            r[i] = (struct ruling){b.x0, b.y0, b.x0, b.y1, r[i].thickness, 0};
     }
 }
 

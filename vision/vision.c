@@ -29,17 +29,87 @@ void page_layout_free(struct page_layout *layout)
     free(layout);
 }
 
-/* Drops rulings that lie inside a word's box: underlines of a heading, a large letter's stem. */
-static void drop_rulings_in_words(const struct page *page, struct ruling *r, size_t *n)
+/* True when the short ruling r runs across the word box b through its middle line, within the
+ * word or `reach` points beside it: a stroke of the letters (white letters on a dark band give
+ * such strokes from the band's edge to edge, beside each letter), never a rule between cells,
+ * which would cut the word or leave it room. */
+static bool through_word(const struct ruling *r, struct rect b, double reach)
+{
+    double h = rect_height(b);
+    if (ruling_is_horizontal(r)) /* a strike-through */
+        return r->x1 - r->x0 < 3 * h && r->y0 > b.y0 + 0.25 * h && r->y0 < b.y1 - 0.25 * h &&
+               r->x0 >= b.x0 - reach && r->x1 <= b.x1 + reach;
+    double mid = (b.y0 + b.y1) / 2;
+    return r->y1 - r->y0 < 3 * h && r->x0 >= b.x0 - reach && r->x0 <= b.x1 + reach && r->y0 < mid &&
+           r->y1 > mid;
+}
+
+/* The share of ruling r's length that lies within `tol` points of word boxes. */
+static double share_in_words(const struct page *page, const struct ruling *r, double tol)
+{
+    bool h = ruling_is_horizontal(r);
+    double a0 = h ? r->x0 : r->y0, a1 = h ? r->x1 : r->y1, at = h ? r->y0 : r->x0;
+    if (a1 <= a0)
+        return 0;
+    enum { STEPS = 64 };
+    int covered = 0;
+    for (int s = 0; s < STEPS; s++) {
+        double p = a0 + (a1 - a0) * (s + 0.5) / STEPS;
+        for (size_t k = 0; k < page->n_words; k++) {
+            struct rect b = page->words[k].bbox;
+            double x = h ? p : at, y = h ? at : p;
+            if (x >= b.x0 - tol && x <= b.x1 + tol && y >= b.y0 - tol && y <= b.y1 + tol) {
+                covered++;
+                break;
+            }
+        }
+    }
+    return covered / (double)STEPS;
+}
+
+/* True when some word lies inside the fill beside the fill edge r, within `depth` points of it:
+ * the text of a coloured header band. A dark bar with nothing written in it (a redaction, a
+ * logo) gives no rulings. */
+static bool fill_holds_words(const struct page *page, const struct ruling *r, double depth)
+{
+    bool h = ruling_is_horizontal(r);
+    double at = h ? r->y0 : r->x0, lo = r->fill < 0 ? at - depth : at,
+           hi = r->fill < 0 ? at : at + depth;
+    for (size_t k = 0; k < page->n_words; k++) {
+        struct rect b = page->words[k].bbox;
+        double cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
+        double across = h ? cy : cx, along = h ? cx : cy;
+        if (across > lo && across < hi && along >= (h ? r->x0 : r->y0) &&
+            along <= (h ? r->x1 : r->y1))
+            return true;
+    }
+    return false;
+}
+
+/* Drops rulings that lie inside a word's box (underlines of a heading, a large letter's stem,
+ * the edge of a white letter on a dark band, which may reach `reach` points out of the box),
+ * run through one (through_word), or, short and on a dark band, run along the letters of its
+ * white text (the gap between two lines of it); and the edges of dark fills without text. */
+static void drop_rulings_in_words(const struct page *page, const struct vision_options *o,
+                                  struct ruling *r, size_t *n)
 {
     size_t m = 0;
+    double reach = vision__fill_reach(&page->raster, o);
+    double tol = 1 + reach, font = vision__median_font(page);
     for (size_t i = 0; i < *n; i++) {
         bool inside = false;
         for (size_t k = 0; k < page->n_words && !inside; k++) {
             struct rect b = page->words[k].bbox;
-            inside = r[i].x0 >= b.x0 - 1 && r[i].x1 <= b.x1 + 1 && r[i].y0 >= b.y0 - 1 &&
-                     r[i].y1 <= b.y1 + 1;
+            inside = (r[i].x0 >= b.x0 - tol && r[i].x1 <= b.x1 + tol && r[i].y0 >= b.y0 - tol &&
+                      r[i].y1 <= b.y1 + tol) ||
+                     through_word(&r[i], b, reach);
         }
+        double len = fmax(r[i].x1 - r[i].x0, r[i].y1 - r[i].y0);
+        if (!inside && len < 8 * font && share_in_words(page, &r[i], tol) >= 0.8 &&
+            vision__ruling_on_dark(&page->raster, o, &r[i]))
+            inside = true;
+        if (!inside && r[i].fill && !fill_holds_words(page, &r[i], 3 * font))
+            inside = true;
         if (!inside)
             r[m++] = r[i];
     }
@@ -300,8 +370,9 @@ out:
 
 /* Merges a rule-only or borderless region into the one right above or below it when they are
  * one table cut in two (rules under some rows end a borderless block): about the same left and
- * right edges, and a gap of at most two lines. Two ruled grids stay apart: stacked grids are
- * separate tables. */
+ * right edges, and a gap of at most two lines. A ruled grid joins only a region that touches
+ * it (a ruled header over a body without rules); after a blank, the grid was a table of its
+ * own. Two ruled grids stay apart: stacked grids are separate tables. */
 static void merge_stacked(struct region *r, size_t *n, double font)
 {
     bool changed = true;
@@ -310,7 +381,8 @@ static void merge_stacked(struct region *r, size_t *n, double font)
         for (size_t i = 0; i < *n && !changed; i++) {
             for (size_t j = 0; j < *n; j++) {
                 struct rect a = r[i].bbox, b = r[j].bbox;
-                if (i == j || b.y0 < a.y1 || b.y0 - a.y1 > 2.0 * font ||
+                bool ruled = r[i].kind == REGION_RULED || r[j].kind == REGION_RULED;
+                if (i == j || b.y0 < a.y1 || b.y0 - a.y1 > (ruled ? 0.5 : 2.0) * font ||
                     (r[i].kind == REGION_RULED && r[j].kind == REGION_RULED))
                     continue;
                 double wide = fmax(rect_width(a), rect_width(b));
@@ -350,7 +422,7 @@ int vision_analyze(const struct page *page, const struct vision_options *opts,
     if (err)
         goto fail;
     if (page->has_text_layer)
-        drop_rulings_in_words(page, layout->rulings, &layout->n_rulings);
+        drop_rulings_in_words(page, opts, layout->rulings, &layout->n_rulings);
     else if (page->raster.gray) {
         vision__drop_faint_rulings(&page->raster, layout->rulings, &layout->n_rulings);
         err = vision__ink_page(page, layout->rulings, layout->n_rulings, &ink);

@@ -64,6 +64,8 @@
 struct ruling {
     double x0, y0, x1, y1;
     double thickness; /* points */
+    signed char fill; /* 0: a drawn line; -1 or +1: the edge of a dark filled area (a coloured
+                         header band) that lies before it (above, left) or after it */
 };
 
 static inline bool ruling_is_horizontal(const struct ruling *r)

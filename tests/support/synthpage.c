@@ -30,13 +30,18 @@ struct page *synth_page_new(double width, double height)
     return p;
 }
 
-/* Fills the rectangle (points) black in the raster. */
-void synth_fill(struct page *p, double x0, double y0, double x1, double y1)
+/* Fills the rectangle (points) with grey level `gray` in the raster. */
+void synth_shade(struct page *p, double x0, double y0, double x1, double y1, unsigned char gray)
 {
     double s = SYNTH_DPI / 72;
     for (int y = (int)(y0 * s); y < (int)ceil(y1 * s) && y < p->raster.height; y++)
         for (int x = (int)(x0 * s); x < (int)ceil(x1 * s) && x < p->raster.width; x++)
-            p->raster.gray[(size_t)y * (size_t)p->raster.width + (size_t)x] = 0;
+            p->raster.gray[(size_t)y * (size_t)p->raster.width + (size_t)x] = gray;
+}
+
+void synth_fill(struct page *p, double x0, double y0, double x1, double y1)
+{
+    synth_shade(p, x0, y0, x1, y1, 0);
 }
 
 void synth_hline(struct page *p, double x0, double x1, double y)

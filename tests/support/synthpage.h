@@ -10,6 +10,8 @@
 struct page *synth_page_new(double width, double height);
 /* Fills the rectangle (points) black in the raster. */
 void synth_fill(struct page *p, double x0, double y0, double x1, double y1);
+/* Fills it with grey level `gray` (0 black .. 255 white). */
+void synth_shade(struct page *p, double x0, double y0, double x1, double y1, unsigned char gray);
 /* A 1 pt horizontal (vertical) line from x0 to x1 at y (from y0 to y1 at x). */
 void synth_hline(struct page *p, double x0, double x1, double y);
 void synth_vline(struct page *p, double x, double y0, double y1);
