@@ -100,6 +100,9 @@ eval: all                           ## score quire on ../shared/eval-dev and on 
 	rm -rf $(BUILD)/eval-latex
 	python3 tools/genlatex.py --out $(BUILD)/eval-latex --count 70 --seed 1
 	python3 tools/eval.py --quire $(BUILD)/quire --by-style --set $(BUILD)/eval-latex
+	rm -rf $(BUILD)/eval-darkhead
+	$(BUILD)/tools/gentables --out $(BUILD)/eval-darkhead --count 80 --seed 5 --style darkhead >/dev/null
+	python3 tools/eval.py --quire $(BUILD)/quire --set $(BUILD)/eval-darkhead
 	rm -rf $(BUILD)/eval-gen $(BUILD)/eval-scan
 	$(BUILD)/tools/gentables --out $(BUILD)/eval-gen --count 90 --seed 11 >/dev/null
 	$(BUILD)/tools/scanify $(BUILD)/eval-gen $(BUILD)/eval-scan
