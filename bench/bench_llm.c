@@ -61,8 +61,10 @@
  *                         to 1024 x 468 and padded to 1024 x 512 (workers/model_engine.c), so
  *                         2 tiles + the global image (768 image tokens); 425 new tokens (the
  *                         median OTSL length of a 10 x 6 table with the model's tokenizer,
- *                         train/README.md); gray input, preprocess + llm_generate. Target of
- *                         the model issue: <= 1.5 s on this 2-core machine
+ *                         train/README.md; --tokens-10x6 N for another tokenizer's length:
+ *                         a character-level one needs ~600); gray input, preprocess +
+ *                         llm_generate. Target of the model issue: <= 1.5 s on this 2-core
+ *                         machine
  *   peak_rss_mb           this process's peak resident set (the C engine and this bench)
  * --no-torch skips the PyTorch side; --keep leaves the model directory (named on stderr).
  * --write-model DIR only writes the random model to DIR as a folder quire loads (--engine vlm
@@ -721,11 +723,12 @@ static int bench_batches(const struct llm_model *m, const struct llm_image_optio
 }
 
 /* The 10 x 6 table of the model issue (see the header): prints its three figures. */
-static int bench_table_10x6(const struct llm_model *m)
+static int bench_table_10x6(const struct llm_model *m, int tokens)
 {
-    enum { W = 1024, H = 512, TOKENS_10X6 = 425 };
+    enum { W = 1024, H = 512 };
     uint8_t *gray = malloc((size_t)W * H);
-    int32_t *prompt = malloc(sizeof(int32_t) * 1024), *out = malloc(sizeof(int32_t) * 512);
+    int32_t *prompt = malloc(sizeof(int32_t) * 1024);
+    int32_t *out = malloc(sizeof(int32_t) * (size_t)(tokens + 8));
     if (!gray || !prompt || !out)
         return 1;
     for (int y = 0; y < H; y++) /* text-like rows of ink on white, white padding below 468 */
@@ -738,10 +741,10 @@ static int bench_table_10x6(const struct llm_model *m)
     float *pixels = NULL;
     int n_images = 0, rows = 0, cols = 0, err;
     int n = make_prompt(prompt, 3);
-    struct llm_state *s = llm_state_new(m, n + TOKENS_10X6 + 8, 3, &err);
+    struct llm_state *s = llm_state_new(m, n + tokens + 8, 3, &err);
     if (!s)
         return 1;
-    struct llm_generate_options o = {.max_new_tokens = TOKENS_10X6};
+    struct llm_generate_options o = {.max_new_tokens = tokens};
     struct timing best = TIMING_NONE;
     int n_out = 0;
     float lp;
@@ -755,7 +758,7 @@ static int bench_table_10x6(const struct llm_model *m)
         if (!err)
             err = llm_generate(m, s, prompt, n, pixels, n_images, &o, out, &n_out, &lp);
         timing_best(&best, t);
-        if (err || n_out != TOKENS_10X6) {
+        if (err || n_out != tokens) {
             fprintf(stderr, "bench_llm: 10x6 table: %s (%d images, %d tokens)\n",
                     err_str(err), n_images, n_out);
             return 1;
@@ -774,12 +777,18 @@ static int bench_table_10x6(const struct llm_model *m)
 
 int main(int argc, char **argv)
 {
-    int threads = 1;
+    int threads = 1, tokens_10x6 = 425;
     bool keep = false, no_torch = false;
     const char *write_model = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--tokens-10x6") == 0 && i + 1 < argc) {
+            tokens_10x6 = atoi(argv[++i]);
+            if (tokens_10x6 < 1 || tokens_10x6 > 4000) {
+                fprintf(stderr, "bench_llm: --tokens-10x6 wants 1..4000\n");
+                return 2;
+            }
         } else if (strcmp(argv[i], "--keep") == 0) {
             keep = true;
         } else if (strcmp(argv[i], "--no-torch") == 0) {
@@ -787,7 +796,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--write-model") == 0 && i + 1 < argc) {
             write_model = argv[++i];
         } else {
-            fprintf(stderr, "usage: bench_llm [--threads N] [--keep] [--no-torch]\n"
+            fprintf(stderr, "usage: bench_llm [--threads N] [--tokens-10x6 N] [--keep] [--no-torch]\n"
                             "       bench_llm --write-model DIR\n");
             return 2;
         }
@@ -912,7 +921,7 @@ int main(int argc, char **argv)
     printf("generated_tokens: %d\n", n_out);
     printf("seconds_per_table: %.3f\n", table.wall);
     printf("cpu_seconds_per_table: %.3f\n", table.cpu);
-    if (bench_batches(m, &io, rgb, prompt, n_prompt) || bench_table_10x6(m))
+    if (bench_batches(m, &io, rgb, prompt, n_prompt) || bench_table_10x6(m, tokens_10x6))
         return 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
