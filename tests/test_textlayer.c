@@ -78,6 +78,46 @@ static void unruled_table(struct page *p, double x, double y, bool bold_header)
 
 /* --- tests ----------------------------------------------------------------------------------- */
 
+/* A ruled grid with a thin empty strip between every two rows (a grey spacer, ruled above and
+ * below), and one empty row as tall as the others: the strips are not rows, the empty row is.
+ * A short stray rule inside the header band (on its right) is weaker than the full rule under
+ * the header, which stays. */
+static void test_textlayer__spacer_strips_between_rows(void **state)
+{
+    (void)state;
+    struct page *p = synth_page_new(500, 400);
+    static const char *rows[4][3] = {{"Town", "Voters", "Turnout"},
+                                     {"Alcona", "963", "439"},
+                                     {"", "", ""},
+                                     {"Curtis", "1026", "349"}};
+    double y = 100;
+    synth_hline(p, 60, 360, y);
+    for (int r = 0; r < 4; r++) {
+        for (int c = 0; c < 3; c++)
+            if (*rows[r][c])
+                synth_text(p, 65 + 100 * c, y + 4, 10, r == 0, rows[r][c]);
+        if (r == 0)
+            synth_hline(p, 300, 360, y + 12); /* the stray rule: under "Turnout" only */
+        y += 16;
+        synth_hline(p, 60, 360, y);
+        if (r < 3) {
+            y += 6; /* the spacer strip */
+            synth_hline(p, 60, 360, y);
+        }
+    }
+    for (int c = 0; c <= 3; c++)
+        synth_vline(p, 60 + 100 * c, 100, y);
+    struct table *t = extract_one(p, REGION_RULED);
+    assert_int_equal(t->n_rows, 4);
+    assert_int_equal(t->n_cols, 3);
+    assert_row(t, 0, "Town", "Voters", "Turnout");
+    assert_row(t, 1, "Alcona", "963", "439");
+    assert_row(t, 2, "", "", "");
+    assert_row(t, 3, "Curtis", "1026", "349");
+    table_free(t);
+    page_free(p);
+}
+
 /* A ruled grid:  Name (2 rows) | Size (over 2 columns) ;  - | W | H ;  then two data rows. */
 static void test_textlayer__ruled_merged_cells(void **state)
 {
@@ -894,6 +934,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_textlayer__ruled_merged_cells),
+        cmocka_unit_test(test_textlayer__spacer_strips_between_rows),
         cmocka_unit_test(test_textlayer__table_nested_in_a_cell),
         cmocka_unit_test(test_textlayer__ruled_header_unruled_body),
         cmocka_unit_test(test_textlayer__ruled_multiline_cell),

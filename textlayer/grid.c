@@ -399,6 +399,62 @@ out:
     return err;
 }
 
+/* How much of [x0, x1] the horizontal rulings at y cover (points). */
+static double rule_cover(const struct page_layout *layout, double y, double x0, double x1)
+{
+    double cover = 0;
+    for (size_t i = 0; i < layout->n_rulings; i++) {
+        const struct ruling *r = &layout->rulings[i];
+        if (ruling_is_horizontal(r) && fabs(r->y0 - y) <= POS_TOL)
+            cover += fmax(0, fmin(r->x1, x1) - fmax(r->x0, x0));
+    }
+    return cover;
+}
+
+/* Ruled rows: an empty band much thinner than the rows that hold text (under 0.6 of their median
+ * height) is a spacer drawn between the rows (a grey strip, the gap of a double rule), not a
+ * row: the weaker of its two edges (the one rules cover less of the width; the lower one on a
+ * tie) goes, so the band joins its neighbour. The region's outer edges stay. An empty row as
+ * tall as the others stays. */
+static void drop_spacer_bands(const struct page_layout *layout, struct rect box,
+                              const struct text_line *lines, size_t n, struct grid *g)
+{
+    double *h = q_malloc(sizeof(double) * ((size_t)g->n_rows + 1));
+    bool *text = q_calloc((size_t)g->n_rows + 1, sizeof(bool));
+    size_t m = 0;
+    for (int r = 0; h && text && r < g->n_rows; r++) {
+        for (size_t i = 0; i < n && !text[r]; i++) {
+            double cy = (lines[i].bbox.y0 + lines[i].bbox.y1) / 2;
+            text[r] = cy > g->row_edges[r] && cy < g->row_edges[r + 1];
+        }
+        if (text[r])
+            h[m++] = g->row_edges[r + 1] - g->row_edges[r];
+    }
+    if (m) {
+        q_sort(h, m, sizeof *h, q_cmp_double);
+        double row = h[m / 2];
+        for (int r = g->n_rows - 1; r >= 0 && g->n_rows > 1; r--) {
+            if (text[r] || g->row_edges[r + 1] - g->row_edges[r] >= 0.6 * row)
+                continue;
+            int drop;
+            if (r == 0 || r + 1 == g->n_rows)
+                drop = r == 0 ? 1 : r;
+            else
+                drop = rule_cover(layout, g->row_edges[r], box.x0, box.x1) <
+                               rule_cover(layout, g->row_edges[r + 1], box.x0, box.x1) - 1
+                           ? r
+                           : r + 1;
+            memmove(&g->row_edges[drop], &g->row_edges[drop + 1],
+                    sizeof(double) * (size_t)(g->n_rows - drop));
+            memmove(&g->row_ruled[drop], &g->row_ruled[drop + 1],
+                    sizeof(bool) * (size_t)(g->n_rows - drop));
+            g->n_rows--;
+        }
+    }
+    free(h); /* only a tidying step: out of memory, the spacers stay */
+    free(text);
+}
+
 /* Rule-only regions: true when the rules separate the rows themselves (>= 3 bands, and at most a
  * quarter of them hold more than one line that fills the first column and another one), as in
  * a table with a rule under every row; false for booktabs (top, mid and bottom rules). */
@@ -998,6 +1054,7 @@ int textlayer__grid_build(const struct page *page, const struct page_layout *lay
             }
             for (int k = 0; k < m; k++)
                 g->row_ruled[k] = true;
+            drop_spacer_bands(layout, box, lines, n_lines, g);
             if (region->kind == REGION_RULED && (err = split_bands(page, lines, n_lines, g)))
                 goto out;
         }
