@@ -253,6 +253,30 @@ double vision__fill_reach(const struct raster *ras, const struct vision_options 
     return ras->dpi > 0 ? fill_k(ras, o) * 72.0 / ras->dpi : 0;
 }
 
+bool vision__ruling_on_dark(const struct raster *ras, const struct vision_options *o,
+                            const struct ruling *r)
+{
+    if (!ras->gray || ras->dpi <= 0)
+        return false;
+    bool h = ruling_is_horizontal(r);
+    double px = ras->dpi / 72.0;
+    int at = (int)lround((h ? r->y0 : r->x0) * px);
+    int off = (int)ceil(r->thickness * px / 2) + 1;
+    int from = (int)floor((h ? r->x0 : r->y0) * px), to = (int)ceil((h ? r->x1 : r->y1) * px);
+    int lines = h ? ras->height : ras->width, len = h ? ras->width : ras->height;
+    if (at - off < 0 || at + off >= lines || from < 0 || to > len || to <= from)
+        return false;
+    int both = 0;
+    for (int i = from; i < to; i++) {
+        bool a = h ? dark(ras, i, at - off, o->dark_threshold)
+                   : dark(ras, at - off, i, o->dark_threshold);
+        bool b = h ? dark(ras, i, at + off, o->dark_threshold)
+                   : dark(ras, at + off, i, o->dark_threshold);
+        both += a && b;
+    }
+    return 2 * both >= to - from;
+}
+
 /* Appends the ruling of stroke s (no thicker than a line): a line at its middle, or the edge
  * of a dark fill where the fill ends. */
 static int emit_stroke(const struct raster *ras, const struct vision_options *o, bool vertical,
@@ -280,8 +304,8 @@ static int emit_stroke(const struct raster *ras, const struct vision_options *o,
 }
 
 static int find_direction(const struct raster *ras, const unsigned char *ink,
-                          const struct vision_options *o, bool vertical, struct ruling **out,
-                          size_t *n_out, size_t *cap_out)
+                          const struct vision_options *o, bool vertical,
+                          struct ruling **out, size_t *n_out, size_t *cap_out)
 {
     double px_per_pt = ras->dpi / 72.0;
     int min_len = (int)ceil(o->min_ruling_length * px_per_pt);
@@ -289,7 +313,8 @@ static int find_direction(const struct raster *ras, const unsigned char *ink,
     struct run *runs = NULL;
     size_t n = 0, cap = 0;
     int *starts = NULL;
-    int err = collect_runs(ras, ink, vertical, min_len < 2 ? 2 : min_len, &runs, &n, &cap, &starts);
+    int err = collect_runs(ras, ink, vertical, min_len < 2 ? 2 : min_len, &runs, &n, &cap,
+                           &starts);
     if (err)
         goto out;
     int lines = vertical ? ras->width : ras->height;

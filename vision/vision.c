@@ -44,6 +44,29 @@ static bool through_word(const struct ruling *r, struct rect b, double reach)
            r->y1 > mid;
 }
 
+/* The share of ruling r's length that lies within `tol` points of word boxes. */
+static double share_in_words(const struct page *page, const struct ruling *r, double tol)
+{
+    bool h = ruling_is_horizontal(r);
+    double a0 = h ? r->x0 : r->y0, a1 = h ? r->x1 : r->y1, at = h ? r->y0 : r->x0;
+    if (a1 <= a0)
+        return 0;
+    enum { STEPS = 64 };
+    int covered = 0;
+    for (int s = 0; s < STEPS; s++) {
+        double p = a0 + (a1 - a0) * (s + 0.5) / STEPS;
+        for (size_t k = 0; k < page->n_words; k++) {
+            struct rect b = page->words[k].bbox;
+            double x = h ? p : at, y = h ? at : p;
+            if (x >= b.x0 - tol && x <= b.x1 + tol && y >= b.y0 - tol && y <= b.y1 + tol) {
+                covered++;
+                break;
+            }
+        }
+    }
+    return covered / (double)STEPS;
+}
+
 /* True when some word lies inside the fill beside the fill edge r, within `depth` points of it:
  * the text of a coloured header band. A dark bar with nothing written in it (a redaction, a
  * logo) gives no rulings. */
@@ -63,22 +86,28 @@ static bool fill_holds_words(const struct page *page, const struct ruling *r, do
     return false;
 }
 
-/* Drops rulings that lie inside a word's box (underlines of a heading, a large letter's stem) or
- * run through one (through_word: the edges of white letters on a dark band), and the edges of
- * dark fills with no text in them. */
+/* Drops rulings that lie inside a word's box (underlines of a heading, a large letter's stem,
+ * the edge of a white letter on a dark band, which may reach `reach` points out of the box),
+ * run through one (through_word), or, short and on a dark band, run along the letters of its
+ * white text (the gap between two lines of it); and the edges of dark fills without text. */
 static void drop_rulings_in_words(const struct page *page, const struct vision_options *o,
                                   struct ruling *r, size_t *n)
 {
     size_t m = 0;
-    double reach = vision__fill_reach(&page->raster, o), font = vision__median_font(page);
+    double reach = vision__fill_reach(&page->raster, o);
+    double tol = 1 + reach, font = vision__median_font(page);
     for (size_t i = 0; i < *n; i++) {
         bool inside = false;
         for (size_t k = 0; k < page->n_words && !inside; k++) {
             struct rect b = page->words[k].bbox;
-            inside = (r[i].x0 >= b.x0 - 1 && r[i].x1 <= b.x1 + 1 && r[i].y0 >= b.y0 - 1 &&
-                      r[i].y1 <= b.y1 + 1) ||
+            inside = (r[i].x0 >= b.x0 - tol && r[i].x1 <= b.x1 + tol && r[i].y0 >= b.y0 - tol &&
+                      r[i].y1 <= b.y1 + tol) ||
                      through_word(&r[i], b, reach);
         }
+        double len = fmax(r[i].x1 - r[i].x0, r[i].y1 - r[i].y0);
+        if (!inside && len < 8 * font && share_in_words(page, &r[i], tol) >= 0.8 &&
+            vision__ruling_on_dark(&page->raster, o, &r[i]))
+            inside = true;
         if (!inside && r[i].fill && !fill_holds_words(page, &r[i], 3 * font))
             inside = true;
         if (!inside)

@@ -12,7 +12,10 @@ void vision__merge_rulings(struct ruling *r, size_t *n, double across_tol, doubl
 /* How far (points) the ruling detector's edge of a dark fill reaches from the fill: the edge of
  * a light letter set in a dark band can lie this far outside the letter's box. */
 double vision__fill_reach(const struct raster *ras, const struct vision_options *o);
-
+/* True when ruling r lies on a dark band: dark just beyond it on both sides over half its
+ * length or more. */
+bool vision__ruling_on_dark(const struct raster *ras, const struct vision_options *o,
+                            const struct ruling *r);
 
 /* Regions from connected networks of rulings (REGION_RULED) and stacks of horizontal rules
  * (REGION_HRULES); appended to *regions. */
