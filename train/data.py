@@ -169,13 +169,15 @@ class SeqTasks(_Stream):
 
 
 def make_task(cfg, tok, seed, kind, max_rows=3, max_cols=3, spans=False, scanned=None):
-    """One sequence sample. kind: cell | read | small | table."""
+    """One sequence sample. kind: cell | cell_rand (random letters) | read | small | table."""
     S = cfg["model"]["vision_config"]["image_size"]
     xr = tuple(cfg["data"]["xh_range"])
-    if kind == "cell":
+    if kind in ("cell", "cell_rand"):
         t = synth.random_table(seed, 1, 1, 1, 1, spans=False, multiline=False)
         t.cells[0].kind = "fcel"
-        if not t.cells[0].text:
+        if kind == "cell_rand":  # letters no prior can guess
+            t.cells[0].text = synth.pseudo_text(random.Random(seed * 7919 + 13), 1, 3)
+        elif not t.cells[0].text:
             t.cells[0].text = synth.phrase(random.Random(seed), 1, 3)
     elif kind in ("read", "small"):
         t = synth.random_table(seed, 3, 3, spans=False, multiline=False)

@@ -348,6 +348,9 @@ def stage_metrics(model, cfg, tok, stage, device, n):
         reads = eval_items(cfg, tok, "read", max(n // 2, 1), seed0=data.EVAL_SEED + 10 ** 6)
         res = eval_seq(model, cfg, tok, reads, device)
         m["read_exact"] = sum(p == it["target"] for p, it in res) / len(res)
+        rand = eval_items(cfg, tok, "cell_rand", n, seed0=data.EVAL_SEED + 3 * 10 ** 6)
+        m["rand_cer"] = sum(text_cer(p, it["target"]) for p, it in
+                            eval_seq(model, cfg, tok, rand, device)) / len(rand)
         m["loss"] = seq_loss(model, cfg, tok, cells, device)
         m["blind_gap"] = seq_loss(model, cfg, tok, cells, device, blind=True) - m["loss"]
     else:

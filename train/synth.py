@@ -269,6 +269,23 @@ def _magnitude(rng):
     return rng.randint(1, rng.choice([9, 99, 999, 9999, 99999, 999999, 9999999]))
 
 
+def pseudo_word(rng):
+    """A word of random letters (some digits and accented letters) in the case patterns cells
+    use: text no language prior can guess, so a reader must read it letter by letter."""
+    chars = []
+    for _ in range(rng.randint(2, 9)):
+        r = rng.random()
+        chars.append(rng.choice("abcdefghijklmnopqrstuvwxyz") if r < 0.85 else
+                     rng.choice("0123456789") if r < 0.95 else rng.choice(EXTRA_CHARS[:30]))
+    w = "".join(chars)
+    r = rng.random()
+    return w.capitalize() if r < 0.4 else w.upper() if r < 0.5 else w
+
+
+def pseudo_text(rng, lo=1, hi=3):
+    return " ".join(pseudo_word(rng) for _ in range(rng.randint(lo, hi)))
+
+
 def phrase(rng, lo=1, hi=3):
     n = rng.randint(lo, hi)
     ws = [rng.choice(WORDS) for _ in range(n)]

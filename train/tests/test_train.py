@@ -49,6 +49,20 @@ class TestGenerator(unittest.TestCase):
         self.assertEqual(t1, t2)
         self.assertEqual(i1.tobytes(), i2.tobytes())
 
+    def test_data__random_letter_cells(self):
+        tok = ov.load_tokenizer(tokenizer_path())
+        cfg = tr.load_json(TINY)
+        a = data.make_task(cfg, tok, 5, "cell_rand")
+        b = data.make_task(cfg, tok, 5, "cell_rand")
+        self.assertEqual(a["target"], b["target"])
+        n_rows, n_cols, cells = ov.parse_otsl(a["target"])
+        self.assertEqual((n_rows, n_cols, len(cells)), (1, 1, 1))
+        words = [w for s in range(40)
+                 for w in ov.parse_otsl(data.make_task(cfg, tok, s, "cell_rand")["target"])[2][0]
+                 .text.split()]
+        self.assertGreater(len(words), 40)
+        self.assertLess(sum(w.lower() in synth.WORDS for w in words), 3)  # not the vocabulary
+
     def test_synth__otsl_parses_to_the_intended_grid(self):
         spans_seen = 0
         for seed in range(150):
