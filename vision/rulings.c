@@ -61,6 +61,13 @@ static inline bool dark(const struct raster *ras, int x, int y, int threshold)
     return ras->gray[(size_t)y * (size_t)ras->width + (size_t)x] < threshold;
 }
 
+/* The grey of the pixel at `pos` along scan line `line` (a column when vertical, else a row). */
+static inline int gray_on_line(const struct raster *ras, bool vertical, int line, int pos)
+{
+    return vertical ? ras->gray[(size_t)pos * (size_t)ras->width + (size_t)line]
+                    : ras->gray[(size_t)line * (size_t)ras->width + (size_t)pos];
+}
+
 /* Ink that can belong to a line, one byte per pixel (1 = yes): dark, and not inside a filled
  * area. A pixel is inside a fill when the four pixels `k` away diagonally are dark too and it is
  * not clearly darker than they are; on a line no thicker than 2k (or where two lines cross) at
@@ -217,16 +224,13 @@ static int fill_side(const struct raster *ras, int threshold, bool vertical, con
         int beside[2];
         for (int side = 0; side < 2; side++) {
             int l = side ? s->last + 1 : s->first - 1;
-            beside[side] = l < 0 || l >= lines ? 255
-                           : vertical ? ras->gray[(size_t)i * (size_t)ras->width + (size_t)l]
-                                      : ras->gray[(size_t)l * (size_t)ras->width + (size_t)i];
+            beside[side] = l < 0 || l >= lines ? 255 : gray_on_line(ras, vertical, l, i);
             light[side] += beside[side] >= threshold;
             fill_sum[side] += beside[side];
         }
         int darkest = 255;
         for (int l = s->first; l <= s->last; l++) {
-            int v = vertical ? ras->gray[(size_t)i * (size_t)ras->width + (size_t)l]
-                             : ras->gray[(size_t)l * (size_t)ras->width + (size_t)i];
+            int v = gray_on_line(ras, vertical, l, i);
             darkest = v < darkest ? v : darkest;
         }
         int fill = beside[0] < beside[1] ? beside[0] : beside[1];
@@ -267,13 +271,9 @@ bool vision__ruling_on_dark(const struct raster *ras, const struct vision_option
     if (at - off < 0 || at + off >= lines || from < 0 || to > len || to <= from)
         return false;
     int both = 0;
-    for (int i = from; i < to; i++) {
-        bool a = h ? dark(ras, i, at - off, o->dark_threshold)
-                   : dark(ras, at - off, i, o->dark_threshold);
-        bool b = h ? dark(ras, i, at + off, o->dark_threshold)
-                   : dark(ras, at + off, i, o->dark_threshold);
-        both += a && b;
-    }
+    for (int i = from; i < to; i++)
+        both += gray_on_line(ras, !h, at - off, i) < o->dark_threshold &&
+                gray_on_line(ras, !h, at + off, i) < o->dark_threshold;
     return 2 * both >= to - from;
 }
 
@@ -304,8 +304,8 @@ static int emit_stroke(const struct raster *ras, const struct vision_options *o,
 }
 
 static int find_direction(const struct raster *ras, const unsigned char *ink,
-                          const struct vision_options *o, bool vertical,
-                          struct ruling **out, size_t *n_out, size_t *cap_out)
+                          const struct vision_options *o, bool vertical, struct ruling **out,
+                          size_t *n_out, size_t *cap_out)
 {
     double px_per_pt = ras->dpi / 72.0;
     int min_len = (int)ceil(o->min_ruling_length * px_per_pt);
@@ -313,8 +313,7 @@ static int find_direction(const struct raster *ras, const unsigned char *ink,
     struct run *runs = NULL;
     size_t n = 0, cap = 0;
     int *starts = NULL;
-    int err = collect_runs(ras, ink, vertical, min_len < 2 ? 2 : min_len, &runs, &n, &cap,
-                           &starts);
+    int err = collect_runs(ras, ink, vertical, min_len < 2 ? 2 : min_len, &runs, &n, &cap, &starts);
     if (err)
         goto out;
     int lines = vertical ? ras->width : ras->height;
@@ -358,28 +357,21 @@ static int find_direction(const struct raster *ras, const unsigned char *ink,
      * close to it joined on (white text near the edge of a dark band): its lines that run
      * (nearly) its whole length are the line. cover[] holds, for such strokes, the ink of each
      * of their scan lines; cover_at[root] where a stroke's part of it starts. */
-    size_t cover_n = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t *cover_at = q_malloc(sizeof(size_t) * (n ? n : 1)), cover_n = 0;
+    for (size_t i = 0; cover_at && i < n; i++) {
         int thick = st[i].last - st[i].first + 1;
-        if (st[i].root == (int)i && thick > max_thick && thick <= 3 * max_thick)
+        cover_at[i] = SIZE_MAX;
+        if (st[i].root == (int)i && thick > max_thick && thick <= 3 * max_thick) {
+            cover_at[i] = cover_n;
             cover_n += (size_t)thick;
+        }
     }
-    int *cover = q_calloc(cover_n + 1, sizeof(int));
-    size_t *cover_at = q_malloc(sizeof(size_t) * (n ? n : 1));
-    if (!cover || !cover_at) {
-        free(cover);
+    int *cover = cover_at ? q_calloc(cover_n + 1, sizeof(int)) : NULL;
+    if (!cover) {
         free(cover_at);
         free(st);
         err = QUIRE_ENOMEM;
         goto out;
-    }
-    for (size_t i = 0, at = 0; i < n; i++) {
-        int thick = st[i].last - st[i].first + 1;
-        cover_at[i] = SIZE_MAX;
-        if (st[i].root == (int)i && thick > max_thick && thick <= 3 * max_thick) {
-            cover_at[i] = at;
-            at += (size_t)thick;
-        }
     }
     for (size_t i = 0; i < n; i++) {
         int r = uf_find(runs, (int)i);

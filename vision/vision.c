@@ -29,6 +29,12 @@ void page_layout_free(struct page_layout *layout)
     free(layout);
 }
 
+/* True when ruling r lies inside box b grown by tol points on every side. */
+static bool ruling_in_box(const struct ruling *r, struct rect b, double tol)
+{
+    return r->x0 >= b.x0 - tol && r->x1 <= b.x1 + tol && r->y0 >= b.y0 - tol && r->y1 <= b.y1 + tol;
+}
+
 /* True when the short ruling r runs across the word box b through its middle line, within the
  * word or `reach` points beside it: a stroke of the letters (white letters on a dark band give
  * such strokes from the band's edge to edge, beside each letter), never a rule between cells,
@@ -100,9 +106,7 @@ static void drop_rulings_in_words(const struct page *page, const struct vision_o
         bool inside = false;
         for (size_t k = 0; k < page->n_words && !inside; k++) {
             struct rect b = page->words[k].bbox;
-            inside = (r[i].x0 >= b.x0 - tol && r[i].x1 <= b.x1 + tol && r[i].y0 >= b.y0 - tol &&
-                      r[i].y1 <= b.y1 + tol) ||
-                     through_word(&r[i], b, reach);
+            inside = ruling_in_box(&r[i], b, tol) || through_word(&r[i], b, reach);
         }
         double len = fmax(r[i].x1 - r[i].x0, r[i].y1 - r[i].y0);
         if (!inside && len < 8 * font && share_in_words(page, &r[i], tol) >= 0.8 &&
@@ -129,11 +133,8 @@ static int drop_rulings_in_ink(const struct ink_page *ink, struct ruling *r, siz
     size_t m = 0;
     for (size_t i = 0; i < *n; i++) {
         bool inside = false;
-        for (size_t k = 0; k < ink->page.n_words && !inside; k++) {
-            struct rect b = ink->page.words[k].bbox;
-            inside = up[i].x0 >= b.x0 - 1 && up[i].x1 <= b.x1 + 1 && up[i].y0 >= b.y0 - 1 &&
-                     up[i].y1 <= b.y1 + 1;
-        }
+        for (size_t k = 0; k < ink->page.n_words && !inside; k++)
+            inside = ruling_in_box(&up[i], ink->page.words[k].bbox, 1);
         if (!inside)
             r[m++] = r[i];
     }
