@@ -1,5 +1,6 @@
 /*
- * llm/config.c - reads an Idefics3 config.json.
+ * llm/config.c - reads an Idefics3 config.json, and a line reader's (the same vision_config
+ * plus a quire_reader section).
  *
  * transformers writes only the keys that differ from a config class's defaults, so an absent key
  * takes the default of Idefics3VisionConfig / LlamaConfig / Idefics3Config. Every value that
@@ -174,26 +175,34 @@ static void read_text(struct reader *r, JsonObject *t, JsonObject *root, struct 
     c->head_dim = c->dim / c->n_heads;
 }
 
+/* Parses r->path into `parser`; its top-level object, or NULL with the error recorded. */
+static JsonObject *parse_file(struct reader *r, JsonParser *parser)
+{
+    GError *gerr = NULL;
+    if (!json_parser_load_from_file(parser, r->path, &gerr)) {
+        bool missing = g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+        set_error(r, q_asprintf("%s: %s", r->path, gerr->message));
+        if (missing)
+            r->err = QUIRE_ENOENT;
+        g_error_free(gerr);
+        return NULL;
+    }
+    JsonNode *root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        set_error(r, q_asprintf("%s: not a JSON object", r->path));
+        return NULL;
+    }
+    return json_node_get_object(root);
+}
+
 int llm__config_load(struct llm_config *c, const char *path, char **msg)
 {
     struct reader r = {path, msg, 0};
     memset(c, 0, sizeof(*c));
-    GError *gerr = NULL;
     JsonParser *parser = json_parser_new();
-    if (!json_parser_load_from_file(parser, path, &gerr)) {
-        bool missing = g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT);
-        set_error(&r, q_asprintf("%s: %s", path, gerr->message));
-        if (missing)
-            r.err = QUIRE_ENOENT;
-        g_error_free(gerr);
+    JsonObject *o = parse_file(&r, parser);
+    if (!o)
         goto out;
-    }
-    JsonNode *root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        set_error(&r, q_asprintf("%s: not a JSON object", path));
-        goto out;
-    }
-    JsonObject *o = json_node_get_object(root);
     JsonObject *v = get_object(&r, o, "vision_config");
     JsonObject *t = get_object(&r, o, "text_config");
     if (r.err)
@@ -215,4 +224,101 @@ int llm__config_load(struct llm_config *c, const char *path, char **msg)
 out:
     g_object_unref(parser);
     return r.err;
+}
+
+/* --- line reader ------------------------------------------------------------------------- */
+
+/* The member `key` of `o`, recording "missing key" when it is absent. */
+static JsonNode *require(struct reader *r, JsonObject *o, const char *section, const char *key)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    if (!n)
+        set_error(r, q_asprintf("%s: missing key %s%s", r->path, section, key));
+    return n;
+}
+
+/* quire_reader.charset: 1..LLM__READER_MAX_CHARSET non-empty UTF-8 strings of at most
+ * LLM__READER_MAX_CHAR bytes, copied into c->charset. */
+static void read_charset(struct reader *r, JsonObject *q, struct llm_reader_config *c)
+{
+    JsonNode *n = require(r, q, "quire_reader.", "charset");
+    if (!n)
+        return;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+    guint len = a ? json_array_get_length(a) : 0;
+    if (len < 1 || len > LLM__READER_MAX_CHARSET) {
+        set_error(r, q_asprintf("%s: quire_reader.charset: want an array of 1 to %d strings",
+                                r->path, LLM__READER_MAX_CHARSET));
+        return;
+    }
+    for (guint i = 0; i < len; i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        const char *s = JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING
+                            ? json_node_get_string(e) : NULL;
+        size_t bytes = s ? strlen(s) : 0;
+        if (bytes < 1 || bytes > LLM__READER_MAX_CHAR || !g_utf8_validate(s, -1, NULL)) {
+            set_error(r, q_asprintf("%s: quire_reader.charset[%u]: want a non-empty UTF-8 string "
+                                    "of at most %d bytes", r->path, i, LLM__READER_MAX_CHAR));
+            return;
+        }
+    }
+    if (!(c->charset = q_calloc(len, sizeof(*c->charset)))) {
+        set_error(r, NULL);
+        return;
+    }
+    for (guint i = 0; i < len; i++)
+        strcpy(c->charset[i], json_array_get_string_element(a, i));
+    c->n_classes = (int)len + 1;
+}
+
+int llm__reader_config_load(struct llm_reader_config *c, struct llm_vision_config *vision,
+                            const char *path, char **msg)
+{
+    struct reader r = {path, msg, 0};
+    memset(c, 0, sizeof(*c));
+    memset(vision, 0, sizeof(*vision));
+    JsonParser *parser = json_parser_new();
+    JsonObject *o = parse_file(&r, parser);
+    if (!o)
+        goto out;
+    JsonNode *type = json_object_get_member(o, "model_type");
+    if (!type || !JSON_NODE_HOLDS_VALUE(type) ||
+        json_node_get_value_type(type) != G_TYPE_STRING ||
+        strcmp(json_node_get_string(type), "quire_reader") != 0)
+        set_error(&r, q_asprintf("%s: model_type: want \"quire_reader\" (a line reader)", path));
+    JsonObject *v = require(&r, o, "", "vision_config") ? get_object(&r, o, "vision_config") : NULL;
+    JsonObject *q = require(&r, o, "", "quire_reader") ? get_object(&r, o, "quire_reader") : NULL;
+    if (r.err)
+        goto out;
+    read_vision(&r, v, vision);
+    if (r.err)
+        goto out;
+    if (vision->n_channels != 1) {
+        set_error(&r, q_asprintf("%s: vision_config.num_channels: a reader takes gray tiles (1), "
+                                 "not %d", path, vision->n_channels));
+        goto out;
+    }
+    if ((vision->image_size / vision->patch_size) % 2) {
+        set_error(&r, q_asprintf("%s: vision_config: %d patch rows do not make bands of two",
+                                 path, vision->image_size / vision->patch_size));
+        goto out;
+    }
+    if (require(&r, q, "quire_reader.", "ctc_steps"))
+        c->ctc_steps = get_int(&r, q, "quire_reader.", "ctc_steps", 0, 1, LLM__READER_MAX_STEPS);
+    if (require(&r, q, "quire_reader.", "x_height"))
+        c->x_height = get_float(&r, q, "quire_reader.", "x_height", 0.0, 1e-3, 1e4);
+    if (!r.err)
+        read_charset(&r, q, c);
+out:
+    g_object_unref(parser);
+    if (r.err)
+        llm__reader_config_release(c);
+    return r.err;
+}
+
+void llm__reader_config_release(struct llm_reader_config *c)
+{
+    free(c->charset);
+    c->charset = NULL;
+    c->n_classes = 0;
 }

@@ -43,6 +43,25 @@ static bool alloc_all(float **ptrs[], const size_t *sizes, int n)
     return ok;
 }
 
+bool llm__vision_state_alloc(struct llm_vision_state *v, const struct llm_vision_config *c)
+{
+    size_t np = (size_t)c->n_patches, d = (size_t)c->dim;
+    float **ptrs[] = {&v->patches, &v->x, &v->xb, &v->q, &v->k, &v->v, &v->attn_out, &v->att,
+                      &v->hb};
+    size_t sizes[] = {np * c->patch_dim, np * d, np * d, np * d, np * d, np * d, np * d, np * np,
+                      np * c->hidden_dim};
+    return alloc_all(ptrs, sizes, (int)(sizeof(sizes) / sizeof(sizes[0])));
+}
+
+void llm__vision_state_release(struct llm_vision_state *v)
+{
+    float *all[] = {v->patches, v->x, v->xb, v->q, v->k, v->v, v->attn_out, v->att, v->hb,
+                    v->shuffled};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        free(all[i]);
+    memset(v, 0, sizeof(*v));
+}
+
 struct llm_state *llm_state_new(const struct llm_model *m, int max_tokens, int max_images,
                                 int *err)
 {
@@ -83,7 +102,7 @@ struct llm_state *llm_state_new_batch(const struct llm_model *m, int max_tokens,
     t->chunk = max_tokens < LLM__CHUNK ? max_tokens : LLM__CHUNK;
     if (t->chunk < max_batch)
         t->chunk = max_batch; /* a decode step's rows */
-    size_t np = max_images ? (size_t)vc->n_patches : 0, ch = (size_t)t->chunk;
+    size_t ch = (size_t)t->chunk;
     size_t q_dim = (size_t)tc->n_heads * tc->head_dim, nb = (size_t)max_batch;
     size_t kv_dim = (size_t)tc->n_kv_heads * tc->head_dim;
     size_t kv = nb * tc->n_layers * max_tokens * kv_dim;
@@ -91,14 +110,11 @@ struct llm_state *llm_state_new_batch(const struct llm_model *m, int max_tokens,
     /* the scores of a prompt chunk, or of one token's query heads per KV head (decode) */
     size_t group = (size_t)(tc->n_heads / tc->n_kv_heads), att_rows = ch > group ? ch : group;
     float **ptrs[] = {
-        &v->patches, &v->x, &v->xb, &v->q, &v->k, &v->v, &v->attn_out, &v->att, &v->hb,
         &v->shuffled, &s->image_features,
         &t->x, &t->xb, &t->q, &t->attn_out, &t->hb, &t->hb2, &t->att, &t->kv_rows,
         &t->key_cache, &t->value_cache, &t->rope_cos, &t->rope_sin, &t->logits,
     };
     size_t sizes[] = {
-        np * vc->patch_dim, np * vc->dim, np * vc->dim, np * vc->dim, np * vc->dim,
-        np * vc->dim, np * vc->dim, np * np, np * vc->hidden_dim,
         max_images ? (size_t)c->image_seq_len * vc->dim * f2 : 0,
         (size_t)max_images * c->image_seq_len * tc->dim,
         ch * tc->dim, ch * tc->dim, ch * q_dim, ch * q_dim, ch * tc->hidden_dim,
@@ -106,7 +122,8 @@ struct llm_state *llm_state_new_batch(const struct llm_model *m, int max_tokens,
         (size_t)max_tokens * tc->head_dim / 2, (size_t)max_tokens * tc->head_dim / 2,
         nb * tc->vocab_size,
     };
-    bool ok = alloc_all(ptrs, sizes, (int)(sizeof(sizes) / sizeof(sizes[0])));
+    bool ok = max_images == 0 || llm__vision_state_alloc(v, vc);
+    ok = alloc_all(ptrs, sizes, (int)(sizeof(sizes) / sizeof(sizes[0]))) && ok;
     s->otsl = q_calloc(nb, sizeof(*s->otsl));
     s->seq = q_calloc(nb, sizeof(*s->seq));
     s->active = q_calloc(nb, sizeof(*s->active));
@@ -133,10 +150,9 @@ void llm_state_free(struct llm_state *s)
 {
     if (!s)
         return;
-    struct llm_vision_state *v = &s->vision;
     struct llm_text_state *t = &s->text;
+    llm__vision_state_release(&s->vision);
     float *all[] = {
-        v->patches, v->x, v->xb, v->q, v->k, v->v, v->attn_out, v->att, v->hb, v->shuffled,
         s->image_features, t->x, t->xb, t->q, t->attn_out, t->hb, t->hb2, t->att, t->kv_rows,
         t->key_cache, t->value_cache, t->rope_cos, t->rope_sin, t->logits,
     };

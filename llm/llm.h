@@ -1,7 +1,8 @@
 /*
  * llm/llm.h - the vision-language engine: runs an Idefics3-family model (SmolVLM,
  * SmolDocling-256M, granite-docling) on a page image and a prompt and returns the generated
- * token ids; plus the byte-level BPE tokenizer those models ship.
+ * token ids; plus the byte-level BPE tokenizer those models ship, and a line reader (the same
+ * encoder with a CTC head, reading one text line per band of a gray tile; see the end).
  *
  * Design (llama2.c with OpenBLAS): a model directory in Hugging Face layout (config.json,
  * model.safetensors or its shards, tokenizer.json) is loaded once. The weights are mmapped;
@@ -253,5 +254,58 @@ int llm_tokenizer_decode(const struct llm_tokenizer *tok, const int32_t *ids, si
 int32_t llm_tokenizer_token_id(const struct llm_tokenizer *tok, const char *token);
 /* Number of ids (vocabulary plus added tokens: the largest id + 1). */
 int llm_tokenizer_vocab_size(const struct llm_tokenizer *tok);
+
+/* --- line reader: the vision encoder with a CTC head ------------------------------------- */
+
+/* A reader reads printed text lines with the same SigLIP-style encoder as the model, trained
+ * alone on text lines (stage A of train/: the encoder learns to read before a decoder is put
+ * on it), and a linear CTC head: quire uses it to read the words of scanned tables when no
+ * vision-language model reads them. Its directory holds
+ *   config.json        {"model_type": "quire_reader", "vision_config": {...} (Idefics3VisionConfig
+ *                      keys; num_channels 1), "quire_reader": {"ctc_steps": S, "charset": [the
+ *                      UTF-8 string of class 1, 2, ...; class 0 is the CTC blank], "x_height": X}}
+ *   model.safetensors  model.vision_model.* (transformers' names, as the model's) plus
+ *                      ctc_head.weight (S * classes, 2 * hidden_size) and ctc_head.bias
+ * A tile is image_size x image_size gray pixels holding one text line per band of two patch
+ * rows (band b = pixel rows [b * 2 * patch, (b + 1) * 2 * patch)), centred in its band, dark on
+ * light, with an x-height of about x_height pixels. The head maps the encoder features of the
+ * two patches above each other at each patch column (concatenated, upper first) to S sub-steps
+ * of class scores; the greedy path (argmax per sub-step, repeats merged, blanks dropped) is the
+ * text. Same validation and errors as llm_model_load(). Threads: as llm_model; a
+ * struct llm_reader_state belongs to one thread at a time. */
+struct llm_reader;
+struct llm_reader_state;
+
+struct llm_reader_info {
+    int image_size;  /* tiles are image_size x image_size */
+    int band_height; /* 2 * patch_size */
+    int n_bands;     /* image_size / band_height */
+    float x_height;  /* pixels: the x-height the reader was trained on (middle of its range) */
+};
+
+/* Loads `dir`/config.json and `dir`/model.safetensors (or its shards; F32, F16 or BF16, as for
+ * llm_model_load). The config must say model_type "quire_reader", num_channels 1, an even
+ * number of patch rows, ctc_steps in [1, 64], x_height > 0, and a charset of 1 to 4096
+ * non-empty UTF-8 strings of at most 16 bytes each; the tensors must have the shapes it
+ * implies (no connector or decoder is read). Returns the reader (free with llm_reader_free) or
+ * NULL with *err = QUIRE_ENOENT, QUIRE_EIO, QUIRE_EMODEL (*msg names the file and the key or
+ * tensor) or QUIRE_ENOMEM. Any thread; the reader is read-only afterwards. */
+struct llm_reader *llm_reader_load(const char *dir, int *err, char **msg);
+void llm_reader_free(struct llm_reader *reader); /* NULL is a no-op; no state may outlive it */
+void llm_reader_get_info(const struct llm_reader *reader, struct llm_reader_info *info);
+/* The buffers of one read (the encoder's for one tile, the head's), allocated once; the state
+ * refers to `reader`, which must outlive it. NULL with *err = QUIRE_ENOMEM. Any thread; the
+ * state then belongs to the caller's thread. */
+struct llm_reader_state *llm_reader_state_new(const struct llm_reader *reader, int *err);
+void llm_reader_state_free(struct llm_reader_state *state); /* NULL is a no-op */
+/* Reads one tile: image_size rows of image_size gray bytes, `stride` (>= image_size) bytes
+ * apart; 0 is black. `texts` (and `confidence` when not NULL) have room for n_bands entries.
+ * For each band b, texts[b] is set to a new NUL-terminated UTF-8 string (caller frees; "" for
+ * a band where nothing is read) and, when `confidence` is not NULL, confidence[b] to the mean
+ * over the band's emitted characters of their probability at the sub-step that emitted them
+ * (1 for an empty band). Allocates only the strings. Returns 0 or QUIRE_ENOMEM (then no string
+ * is left allocated). The thread that owns `state`. */
+int llm_reader_read(const struct llm_reader *reader, struct llm_reader_state *state,
+                    const uint8_t *tile, size_t stride, char **texts, float *confidence);
 
 #endif

@@ -178,6 +178,28 @@ struct llm_config {
  * defaults for absent keys). Returns 0 or QUIRE_ENOENT / QUIRE_EMODEL / QUIRE_ENOMEM, *msg. */
 int llm__config_load(struct llm_config *c, const char *path, char **msg);
 
+#define LLM__READER_MAX_STEPS 64     /* ctc_steps */
+#define LLM__READER_MAX_CHARSET 4096 /* charset strings */
+#define LLM__READER_MAX_CHAR 16      /* bytes of one charset string */
+
+/* A line reader's quire_reader section (llm_reader_load). */
+struct llm_reader_config {
+    int ctc_steps;   /* sub-steps per patch column */
+    int n_classes;   /* charset strings + 1: class 0 is the CTC blank */
+    char (*charset)[LLM__READER_MAX_CHAR + 1]; /* (n_classes - 1) class k's NUL-terminated
+                                                * UTF-8 at k - 1; owned */
+    float x_height;
+};
+
+/* Reads and validates a line reader's config.json: model_type "quire_reader", vision_config
+ * (the same keys, defaults and checks as llm__config_load's, plus num_channels 1 and an even
+ * number of patch rows) into *vision, quire_reader into *c. Returns 0 or QUIRE_ENOENT /
+ * QUIRE_EMODEL / QUIRE_ENOMEM, *msg; on error nothing is left allocated. */
+int llm__reader_config_load(struct llm_reader_config *c, struct llm_vision_config *vision,
+                            const char *path, char **msg);
+/* Frees c->charset; c may be zeroed or half-loaded. */
+void llm__reader_config_release(struct llm_reader_config *c);
+
 /* --- weights ------------------------------------------------------------------------------- */
 
 struct llm_vision_layer_weights {
@@ -227,6 +249,28 @@ struct llm_model {
     float **widened;      /* F32 copies of F16/BF16 (or misaligned) tensors, owned */
     size_t n_widened, cap_widened;
 };
+
+/* Binding tensors of m->checkpoint to weight pointers (model.c): errors accumulate in `err` (the
+ * first one wins, with its message in *msg) and later calls do nothing. */
+struct llm__binder {
+    struct llm_model *m;
+    char **msg;
+    int err;
+};
+
+/* llm__bind's shape arguments: LLM__SHAPE(d0, d1, ...) -> n_dims, (int64_t[]){d0, d1, ...}. */
+#define LLM__SHAPE(...) \
+    (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
+
+/* The tensor named by fmt, which must have exactly the given shape, as F32: in place in the map
+ * when it is aligned F32, else widened into a copy that m owns (m->widened). NULL once an error
+ * is recorded in *b. */
+const float *llm__bind(struct llm__binder *b, int n_dims, const int64_t *shape, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+/* Binds the encoder (model.vision_model.*: patch and position embeddings, the layers, the
+ * post layernorm; not the connector) into b->m->vision, shapes from b->m->config.vision;
+ * b->m->vision.layers must hold n_layers entries. */
+void llm__bind_vision(struct llm__binder *b);
 
 /* --- state --------------------------------------------------------------------------------- */
 
@@ -281,6 +325,12 @@ struct llm_state {
     int *step_pos;    /* (max_batch) */
 };
 
+/* Allocates the encoder's buffers for one image (all of *v but shuffled, the connector's) into
+ * a zeroed *v; false when one failed (then release what was allocated). generate.c. */
+bool llm__vision_state_alloc(struct llm_vision_state *v, const struct llm_vision_config *c);
+/* Frees every buffer of *v (shuffled included) and zeroes it. */
+void llm__vision_state_release(struct llm_vision_state *v);
+
 /* --- forward passes (vision.c, decoder.c) -------------------------------------------------- */
 
 /* Copies image `pixels` (n_channels, image_size, image_size) into s->vision.patches, one row per
@@ -317,5 +367,29 @@ void llm__decoder_step(const struct llm_model *m, struct llm_state *s, const int
 void llm__decoder_forward(const struct llm_model *m, struct llm_state *s, const int32_t *tokens,
                           int n, int pos, const float *image_features, int *image_row,
                           float *all_logits);
+
+/* --- line reader (reader.c) ---------------------------------------------------------------- */
+
+struct llm_reader {
+    struct llm_model *model; /* the encoder: config.vision, vision weights (no connector) and
+                              * the checkpoint; the text part is empty. Owned */
+    struct llm_reader_config config;
+    int side;                /* patches per row and per column */
+    int n_bands;             /* side / 2 */
+    const float *head_w;     /* ctc_head.weight (ctc_steps * n_classes, 2 * dim) */
+    const float *head_b;     /* ctc_head.bias (ctc_steps * n_classes) */
+};
+
+struct llm_reader_state {
+    struct llm_state base;   /* only base.vision's encoder buffers are allocated */
+    float *pixels;           /* (image_size, image_size) the tile, normalized */
+    float *pairs;            /* (n_bands * side, 2 * dim) band b, column c: patches (2b, c),
+                              * (2b + 1, c) */
+    float *logits;           /* (n_bands, side * ctc_steps, n_classes) the head's scores (before
+                              * the softmax) of the last llm_reader_read(); tests read them */
+    int32_t *best;           /* (side * ctc_steps) one band's greedy path (argmax classes) */
+    float *best_p;           /* (side * ctc_steps) the softmax probability of the argmax, set
+                              * at the sub-steps that emit a character */
+};
 
 #endif

@@ -16,13 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct binder {
-    struct llm_model *m;
-    char **msg;
-    int err;
-};
-
-static void bind_error(struct binder *b, int err, char *text)
+static void bind_error(struct llm__binder *b, int err, char *text)
 {
     if (b->err) {
         free(text);
@@ -48,12 +42,8 @@ static char *shape_string(char *buf, size_t size, int n_dims, const int64_t *sha
     return buf;
 }
 
-/* The tensor named by fmt, which must have exactly the given shape, as F32. NULL once an error
- * is recorded in *b (later calls then do nothing). */
-static const float *bind(struct binder *b, int n_dims, const int64_t *shape, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static const float *bind(struct binder *b, int n_dims, const int64_t *shape, const char *fmt, ...)
+const float *llm__bind(struct llm__binder *b, int n_dims, const int64_t *shape, const char *fmt,
+                       ...)
 {
     if (b->err)
         return NULL;
@@ -99,64 +89,65 @@ static const float *bind(struct binder *b, int n_dims, const int64_t *shape, con
     return copy;
 }
 
-#define SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
+#define SHAPE LLM__SHAPE /* a shape as llm__bind's (n_dims, dims) arguments */
 
-static void bind_vision(struct binder *b, const struct llm_config *c, struct llm_vision_weights *w)
+void llm__bind_vision(struct llm__binder *b)
 {
-    const struct llm_vision_config *v = &c->vision;
+    const struct llm_vision_config *v = &b->m->config.vision;
+    struct llm_vision_weights *w = &b->m->vision;
     int64_t d = v->dim, h = v->hidden_dim;
     const char *p = "model.vision_model.";
-    w->patch_w = bind(b, SHAPE(d, v->n_channels, v->patch_size, v->patch_size),
-                      "%sembeddings.patch_embedding.weight", p);
-    w->patch_b = bind(b, SHAPE(d), "%sembeddings.patch_embedding.bias", p);
-    w->position = bind(b, SHAPE(v->n_patches, d), "%sembeddings.position_embedding.weight", p);
+    w->patch_w = llm__bind(b, SHAPE(d, v->n_channels, v->patch_size, v->patch_size),
+                           "%sembeddings.patch_embedding.weight", p);
+    w->patch_b = llm__bind(b, SHAPE(d), "%sembeddings.patch_embedding.bias", p);
+    w->position = llm__bind(b, SHAPE(v->n_patches, d), "%sembeddings.position_embedding.weight", p);
     for (int l = 0; l < v->n_layers && !b->err; l++) {
         struct llm_vision_layer_weights *L = &w->layers[l];
         const char *e = "model.vision_model.encoder.layers";
-        L->ln1_w = bind(b, SHAPE(d), "%s.%d.layer_norm1.weight", e, l);
-        L->ln1_b = bind(b, SHAPE(d), "%s.%d.layer_norm1.bias", e, l);
-        L->wq = bind(b, SHAPE(d, d), "%s.%d.self_attn.q_proj.weight", e, l);
-        L->bq = bind(b, SHAPE(d), "%s.%d.self_attn.q_proj.bias", e, l);
-        L->wk = bind(b, SHAPE(d, d), "%s.%d.self_attn.k_proj.weight", e, l);
-        L->bk = bind(b, SHAPE(d), "%s.%d.self_attn.k_proj.bias", e, l);
-        L->wv = bind(b, SHAPE(d, d), "%s.%d.self_attn.v_proj.weight", e, l);
-        L->bv = bind(b, SHAPE(d), "%s.%d.self_attn.v_proj.bias", e, l);
-        L->wo = bind(b, SHAPE(d, d), "%s.%d.self_attn.out_proj.weight", e, l);
-        L->bo = bind(b, SHAPE(d), "%s.%d.self_attn.out_proj.bias", e, l);
-        L->ln2_w = bind(b, SHAPE(d), "%s.%d.layer_norm2.weight", e, l);
-        L->ln2_b = bind(b, SHAPE(d), "%s.%d.layer_norm2.bias", e, l);
-        L->fc1_w = bind(b, SHAPE(h, d), "%s.%d.mlp.fc1.weight", e, l);
-        L->fc1_b = bind(b, SHAPE(h), "%s.%d.mlp.fc1.bias", e, l);
-        L->fc2_w = bind(b, SHAPE(d, h), "%s.%d.mlp.fc2.weight", e, l);
-        L->fc2_b = bind(b, SHAPE(d), "%s.%d.mlp.fc2.bias", e, l);
+        L->ln1_w = llm__bind(b, SHAPE(d), "%s.%d.layer_norm1.weight", e, l);
+        L->ln1_b = llm__bind(b, SHAPE(d), "%s.%d.layer_norm1.bias", e, l);
+        L->wq = llm__bind(b, SHAPE(d, d), "%s.%d.self_attn.q_proj.weight", e, l);
+        L->bq = llm__bind(b, SHAPE(d), "%s.%d.self_attn.q_proj.bias", e, l);
+        L->wk = llm__bind(b, SHAPE(d, d), "%s.%d.self_attn.k_proj.weight", e, l);
+        L->bk = llm__bind(b, SHAPE(d), "%s.%d.self_attn.k_proj.bias", e, l);
+        L->wv = llm__bind(b, SHAPE(d, d), "%s.%d.self_attn.v_proj.weight", e, l);
+        L->bv = llm__bind(b, SHAPE(d), "%s.%d.self_attn.v_proj.bias", e, l);
+        L->wo = llm__bind(b, SHAPE(d, d), "%s.%d.self_attn.out_proj.weight", e, l);
+        L->bo = llm__bind(b, SHAPE(d), "%s.%d.self_attn.out_proj.bias", e, l);
+        L->ln2_w = llm__bind(b, SHAPE(d), "%s.%d.layer_norm2.weight", e, l);
+        L->ln2_b = llm__bind(b, SHAPE(d), "%s.%d.layer_norm2.bias", e, l);
+        L->fc1_w = llm__bind(b, SHAPE(h, d), "%s.%d.mlp.fc1.weight", e, l);
+        L->fc1_b = llm__bind(b, SHAPE(h), "%s.%d.mlp.fc1.bias", e, l);
+        L->fc2_w = llm__bind(b, SHAPE(d, h), "%s.%d.mlp.fc2.weight", e, l);
+        L->fc2_b = llm__bind(b, SHAPE(d), "%s.%d.mlp.fc2.bias", e, l);
     }
-    w->post_ln_w = bind(b, SHAPE(d), "%spost_layernorm.weight", p);
-    w->post_ln_b = bind(b, SHAPE(d), "%spost_layernorm.bias", p);
-    w->connector = bind(b, SHAPE(c->text.dim, d * c->scale_factor * c->scale_factor), "%s",
-                        "model.connector.modality_projection.proj.weight");
+    w->post_ln_w = llm__bind(b, SHAPE(d), "%spost_layernorm.weight", p);
+    w->post_ln_b = llm__bind(b, SHAPE(d), "%spost_layernorm.bias", p);
 }
 
-static void bind_text(struct binder *b, const struct llm_text_config *c, struct llm_text_weights *w)
+static void bind_text(struct llm__binder *b, const struct llm_text_config *c,
+                      struct llm_text_weights *w)
 {
     int64_t d = c->dim, h = c->hidden_dim, q = (int64_t)c->n_heads * c->head_dim;
     int64_t kv = (int64_t)c->n_kv_heads * c->head_dim;
     const char *p = "model.text_model.layers";
-    w->embed = bind(b, SHAPE(c->vocab_size, d), "%s", "model.text_model.embed_tokens.weight");
+    w->embed = llm__bind(b, SHAPE(c->vocab_size, d), "%s", "model.text_model.embed_tokens.weight");
     for (int l = 0; l < c->n_layers && !b->err; l++) {
         struct llm_text_layer_weights *L = &w->layers[l];
-        L->attn_norm = bind(b, SHAPE(d), "%s.%d.input_layernorm.weight", p, l);
-        L->wq = bind(b, SHAPE(q, d), "%s.%d.self_attn.q_proj.weight", p, l);
-        L->wk = bind(b, SHAPE(kv, d), "%s.%d.self_attn.k_proj.weight", p, l);
-        L->wv = bind(b, SHAPE(kv, d), "%s.%d.self_attn.v_proj.weight", p, l);
-        L->wo = bind(b, SHAPE(d, q), "%s.%d.self_attn.o_proj.weight", p, l);
-        L->ffn_norm = bind(b, SHAPE(d), "%s.%d.post_attention_layernorm.weight", p, l);
-        L->w_gate = bind(b, SHAPE(h, d), "%s.%d.mlp.gate_proj.weight", p, l);
-        L->w_up = bind(b, SHAPE(h, d), "%s.%d.mlp.up_proj.weight", p, l);
-        L->w_down = bind(b, SHAPE(d, h), "%s.%d.mlp.down_proj.weight", p, l);
+        L->attn_norm = llm__bind(b, SHAPE(d), "%s.%d.input_layernorm.weight", p, l);
+        L->wq = llm__bind(b, SHAPE(q, d), "%s.%d.self_attn.q_proj.weight", p, l);
+        L->wk = llm__bind(b, SHAPE(kv, d), "%s.%d.self_attn.k_proj.weight", p, l);
+        L->wv = llm__bind(b, SHAPE(kv, d), "%s.%d.self_attn.v_proj.weight", p, l);
+        L->wo = llm__bind(b, SHAPE(d, q), "%s.%d.self_attn.o_proj.weight", p, l);
+        L->ffn_norm = llm__bind(b, SHAPE(d), "%s.%d.post_attention_layernorm.weight", p, l);
+        L->w_gate = llm__bind(b, SHAPE(h, d), "%s.%d.mlp.gate_proj.weight", p, l);
+        L->w_up = llm__bind(b, SHAPE(h, d), "%s.%d.mlp.up_proj.weight", p, l);
+        L->w_down = llm__bind(b, SHAPE(d, h), "%s.%d.mlp.down_proj.weight", p, l);
     }
-    w->norm = bind(b, SHAPE(d), "%s", "model.text_model.norm.weight");
-    w->lm_head = c->tie_embeddings ? w->embed
-                                   : bind(b, SHAPE(c->vocab_size, d), "%s", "lm_head.weight");
+    w->norm = llm__bind(b, SHAPE(d), "%s", "model.text_model.norm.weight");
+    w->lm_head = c->tie_embeddings
+                     ? w->embed
+                     : llm__bind(b, SHAPE(c->vocab_size, d), "%s", "lm_head.weight");
 }
 
 struct llm_model *llm_model_load(const char *dir, int *err, char **msg)
@@ -182,8 +173,12 @@ struct llm_model *llm_model_load(const char *dir, int *err, char **msg)
         e = QUIRE_ENOMEM;
         goto out_free;
     }
-    struct binder b = {m, msg, 0};
-    bind_vision(&b, &m->config, &m->vision);
+    struct llm__binder b = {m, msg, 0};
+    const struct llm_config *c = &m->config;
+    llm__bind_vision(&b);
+    m->vision.connector = llm__bind(&b, SHAPE(c->text.dim, (int64_t)c->vision.dim *
+                                         c->scale_factor * c->scale_factor),
+                               "%s", "model.connector.modality_projection.proj.weight");
     bind_text(&b, &m->config.text, &m->text);
     if ((e = b.err))
         goto out_free;

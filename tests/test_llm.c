@@ -4,7 +4,9 @@
  * Conformance: tests/fixtures/tiny-idefics3 is a tiny random-weight model written by
  * train/make_fixtures.py together with the activations of the PyTorch reference
  * (train/idefics3_ref.py). Activations must match within 1e-4 (max abs diff, F32 weights);
- * the 16-token greedy continuation must match exactly.
+ * the 16-token greedy continuation must match exactly. tests/fixtures/tiny-reader is a tiny
+ * random-weight line reader (same script, through train/export.py's reader export): its texts
+ * must match exactly, its log-probabilities within 1e-4.
  * Ops are checked against naive loops; hostile model files (truncated at many offsets,
  * corrupted header fields, wrong shapes) must give clean errors naming the file and tensor.
  * Run from the repository root (or set QUIRE_LLM_FIXTURES to the fixture directory).
@@ -138,17 +140,20 @@ struct expected {
     JsonObject *json;
 };
 
-static void expected_open(struct expected *e)
+/* `dir`'s expected.safetensors and expected.json. */
+static void expected_open_in(struct expected *e, const char *dir)
 {
-    char *path = fixture("expected.safetensors"), *msg = NULL;
+    char *path = q_asprintf("%s/expected.safetensors", dir), *msg = NULL;
     assert_int_equal(llm__safetensors_open(&e->st, path, &msg), 0);
     free(path);
-    path = fixture("expected.json");
+    path = q_asprintf("%s/expected.json", dir);
     e->parser = json_parser_new();
     assert_true(json_parser_load_from_file(e->parser, path, NULL));
     e->json = json_node_get_object(json_parser_get_root(e->parser));
     free(path);
 }
+
+static void expected_open(struct expected *e) { expected_open_in(e, fixture_dir()); }
 
 static void expected_close(struct expected *e)
 {
@@ -2276,6 +2281,365 @@ static void test_llm__tokenizer_allocation_failures(void **unused)
     free(path);
 }
 
+/* --- line reader --------------------------------------------------------------------------- */
+
+/* tests/fixtures/tiny-reader (train/make_fixtures.py): a random-weight reader written by
+ * train/export.py's write_reader, with a 64 x 64 tile and what model.ctc_logits and the greedy
+ * decoding give on it. The texts must match exactly (every sub-step's top two log-probabilities
+ * are at least 0.01 apart), log-probabilities and confidences within TOL. */
+
+static char *reader_dir(void) { return q_asprintf("%s/../tiny-reader", fixture_dir()); }
+
+static struct llm_reader *load_reader(const char *dir)
+{
+    int err = 0;
+    char *msg = NULL;
+    struct llm_reader *r = llm_reader_load(dir, &err, &msg);
+    if (!r)
+        fail_msg("reader load: %s: %s", err_str(err), msg ? msg : "");
+    free(msg);
+    return r;
+}
+
+/* Copies the reader fixture into a new temporary directory, with config.json's text replaced
+ * when `config` is not NULL. */
+static char *copy_reader(const char *config)
+{
+    char *src_dir = reader_dir(), *dir = make_tmpdir();
+    const char *names[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char *src = q_asprintf("%s/%s", src_dir, names[i]);
+        char *dst = q_asprintf("%s/%s", dir, names[i]);
+        size_t len;
+        uint8_t *data = read_all(src, &len);
+        if (i == 0 && config)
+            write_all(dst, config, strlen(config));
+        else
+            write_all(dst, data, len);
+        free(data);
+        free(src);
+        free(dst);
+    }
+    free(src_dir);
+    return dir;
+}
+
+/* The reader fixture's config.json with the first `from` replaced by `to`. */
+static char *reader_config_with(const char *from, const char *to)
+{
+    char *dir = reader_dir(), *path = q_asprintf("%s/config.json", dir);
+    size_t len;
+    char *text = (char *)read_all(path, &len);
+    char *at = strstr(text, from);
+    assert_non_null(at);
+    *at = 0;
+    char *out = q_asprintf("%s%s%s", text, to, at + strlen(from));
+    free(text);
+    free(path);
+    free(dir);
+    return out;
+}
+
+static void expect_reader_error(const char *dir, int want_err, const char *needle)
+{
+    int err = 0;
+    char *msg = NULL;
+    struct llm_reader *r = llm_reader_load(dir, &err, &msg);
+    if (r || err != want_err || !msg || !strstr(msg, dir) || (needle && !strstr(msg, needle)))
+        fprintf(stderr, "reader error: %s: %s (want '%s')\n", err_str(err),
+                msg ? msg : "(null)", needle ? needle : "");
+    assert_null(r);
+    assert_int_equal(err, want_err);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, dir));
+    if (needle)
+        assert_non_null(strstr(msg, needle));
+    free(msg);
+}
+
+static void expect_reader_config_error(const char *from, const char *to, const char *needle)
+{
+    char *cfg = reader_config_with(from, to), *dir = copy_reader(cfg);
+    expect_reader_error(dir, QUIRE_EMODEL, needle);
+    remove_tmpdir(dir);
+    free(cfg);
+}
+
+/* The fixture's tile (64 x 64 bytes, inside the mapped expected.safetensors). */
+static const uint8_t *expected_tile(struct expected *e)
+{
+    const struct llm__tensor *t = llm__safetensors_find(&e->st, "tile");
+    assert_non_null(t);
+    assert_int_equal(t->n_bytes, 64 * 64);
+    return t->data;
+}
+
+static void test_llm__reader_conformance(void **unused)
+{
+    char *dir = reader_dir();
+    struct expected e;
+    expected_open_in(&e, dir);
+    struct llm_reader *r = load_reader(dir);
+    struct llm_reader_info info;
+    llm_reader_get_info(r, &info);
+    assert_int_equal(info.image_size, 64);
+    assert_int_equal(info.band_height, 32);
+    assert_int_equal(info.n_bands, 2);
+    assert_true(info.x_height == 9.0f);
+    int err = -1;
+    struct llm_reader_state *s = llm_reader_state_new(r, &err);
+    assert_non_null(s);
+    assert_int_equal(err, 0);
+
+    const uint8_t *tile = expected_tile(&e);
+    int classes = r->config.n_classes, steps = 4 * 4; /* 4 columns x ctc_steps 4 */
+    assert_int_equal(classes, 21);
+    const float *want_lp = expected_tensor(&e, "log_probs", (size_t)2 * steps * classes);
+    JsonArray *want_texts = json_object_get_array_member(e.json, "texts");
+    JsonArray *want_conf = json_object_get_array_member(e.json, "confidence");
+    /* the tile as given, then inside a wider raster (stride 100): the same reading */
+    uint8_t *wide = calloc(64 * 100, 1);
+    for (int y = 0; y < 64; y++)
+        memcpy(wide + y * 100, tile + y * 64, 64);
+    for (int pass = 0; pass < 2; pass++) {
+        char *texts[2] = {NULL, NULL};
+        float conf[2] = {-1, -1};
+        assert_int_equal(llm_reader_read(r, s, pass ? wide : tile, pass ? 100 : 64, texts,
+                                         conf), 0);
+        /* log_softmax of the head's scores, in double, against ctc_logits */
+        double max_diff = 0;
+        for (int row = 0; row < 2 * steps; row++) {
+            const float *x = s->logits + (size_t)row * classes;
+            double max = x[0], sum = 0;
+            for (int k = 1; k < classes; k++)
+                max = x[k] > max ? x[k] : max;
+            for (int k = 0; k < classes; k++)
+                sum += exp(x[k] - max);
+            for (int k = 0; k < classes; k++) {
+                double d = fabs(x[k] - max - log(sum) - want_lp[(size_t)row * classes + k]);
+                max_diff = d > max_diff || isnan(d) ? d : max_diff;
+            }
+        }
+        if (pass == 0)
+            fprintf(stderr, "reader: log-probs max abs diff %g; texts '%s' '%s', confidence "
+                    "%g %g\n", max_diff, texts[0], texts[1], conf[0], conf[1]);
+        assert_true(max_diff < TOL);
+        for (int b = 0; b < 2; b++) {
+            assert_string_equal(texts[b], json_array_get_string_element(want_texts, b));
+            assert_float_equal(conf[b], json_array_get_double_element(want_conf, b), TOL);
+            free(texts[b]);
+        }
+    }
+    /* confidence may be NULL */
+    char *texts[2];
+    assert_int_equal(llm_reader_read(r, s, tile, 64, texts, NULL), 0);
+    assert_string_equal(texts[1], json_array_get_string_element(want_texts, 1));
+    free(texts[0]);
+    free(texts[1]);
+    free(wide);
+    llm_reader_state_free(s);
+    llm_reader_free(r);
+    llm_reader_state_free(NULL);
+    llm_reader_free(NULL);
+    expected_close(&e);
+    free(dir);
+}
+
+/* A reader whose head always prefers the blank reads nothing: "" with confidence 1. */
+static void test_llm__reader_empty_band(void **unused)
+{
+    char *dir = copy_reader(NULL), *path = q_asprintf("%s/model.safetensors", dir), *msg = NULL;
+    struct llm__safetensors st;
+    assert_int_equal(llm__safetensors_open(&st, path, &msg), 0);
+    const struct llm__tensor *bias = llm__safetensors_find(&st, "ctc_head.bias");
+    assert_non_null(bias);
+    assert_int_equal(bias->dtype, LLM__F32);
+    size_t offset = (size_t)(bias->data - (const uint8_t *)st.map), len;
+    llm__safetensors_close(&st);
+    uint8_t *data = read_all(path, &len);
+    for (int step = 0; step < 4; step++) { /* class 0 of each sub-step */
+        float big = 1000.0f;
+        memcpy(data + offset + (size_t)step * 21 * sizeof(float), &big, sizeof(big));
+    }
+    write_all(path, data, len);
+    free(data);
+    struct llm_reader *r = load_reader(dir);
+    int err;
+    struct llm_reader_state *s = llm_reader_state_new(r, &err);
+    assert_non_null(s);
+    uint8_t white[64 * 64];
+    memset(white, 255, sizeof(white));
+    char *texts[2];
+    float conf[2] = {0, 0};
+    assert_int_equal(llm_reader_read(r, s, white, 64, texts, conf), 0);
+    for (int b = 0; b < 2; b++) {
+        assert_string_equal(texts[b], "");
+        assert_true(conf[b] == 1.0f);
+        free(texts[b]);
+    }
+    llm_reader_state_free(s);
+    llm_reader_free(r);
+    free(path);
+    remove_tmpdir(dir);
+}
+
+static void test_llm__reader_rejects_bad_files(void **unused)
+{
+    expect_reader_config_error("\"model_type\": \"quire_reader\"", "\"model_type\": \"idefics3\"",
+                               "model_type");
+    expect_reader_config_error("\"model_type\": \"quire_reader\"", "\"other\": 1", "model_type");
+    expect_reader_config_error("\"ctc_steps\": 4", "\"ctc_steps\": 0", "quire_reader.ctc_steps");
+    expect_reader_config_error("\"ctc_steps\": 4", "\"ctc_steps\": 65", "quire_reader.ctc_steps");
+    expect_reader_config_error("\"ctc_steps\": 4", "\"ctc_steps\": \"4\"",
+                               "quire_reader.ctc_steps");
+    expect_reader_config_error("\"ctc_steps\": 4", "\"steps\": 4",
+                               "missing key quire_reader.ctc_steps");
+    expect_reader_config_error("\"x_height\": 9.0", "\"x_height\": 0", "quire_reader.x_height");
+    expect_reader_config_error("\"x_height\": 9.0", "\"x_height\": -9", "quire_reader.x_height");
+    expect_reader_config_error("\"x_height\": 9.0", "\"x_height\": \"9\"",
+                               "quire_reader.x_height");
+    expect_reader_config_error("\"x_height\": 9.0", "\"xh\": 9.0",
+                               "missing key quire_reader.x_height");
+    expect_reader_config_error("\"quire_reader\": {", "\"reader\": {",
+                               "missing key quire_reader");
+    expect_reader_config_error("\"quire_reader\": {", "\"quire_reader\": [], \"r\": {",
+                               "quire_reader: want an object");
+    expect_reader_config_error("\"vision_config\": {", "\"vision\": {",
+                               "missing key vision_config");
+    expect_reader_config_error("\"num_channels\": 1", "\"num_channels\": 3",
+                               "vision_config.num_channels");
+    expect_reader_config_error("\"image_size\": 64", "\"image_size\": 48", "bands of two");
+    expect_reader_config_error("\"hidden_size\": 32", "\"hidden_size\": 36",
+                               "'model.vision_model.embeddings.patch_embedding.weight' has "
+                               "shape (32, 1, 16, 16), config.json implies (36, 1, 16, 16)");
+    /* the charset: missing, not an array, empty, a bad string, too many strings */
+    expect_reader_config_error("\"charset\": [", "\"chars\": [",
+                               "missing key quire_reader.charset");
+    expect_reader_config_error("\"charset\": [", "\"charset\": \"abc\", \"c\": [",
+                               "quire_reader.charset: want an array");
+    expect_reader_config_error("\"charset\": [", "\"charset\": [], \"c\": [",
+                               "quire_reader.charset: want an array");
+    expect_reader_config_error("\"charset\": [", "\"charset\": [\"\", ",
+                               "quire_reader.charset[0]");
+    expect_reader_config_error("\"charset\": [", "\"charset\": [\"a\", 1, ",
+                               "quire_reader.charset[1]");
+    expect_reader_config_error("\"charset\": [", "\"charset\": [\"a\", null, ",
+                               "quire_reader.charset[1]");
+    expect_reader_config_error("\"charset\": [", "\"charset\": [[\"a\"], ",
+                               "quire_reader.charset[0]");
+    expect_reader_config_error("\"charset\": [", "\"charset\": [\"12345678901234567\", ",
+                               "at most 16 bytes");
+    for (int n = 4096; n <= 4097; n++) { /* the most strings allowed, and one more */
+        char many[4097 * 4 + 64] = "\"charset\": [";
+        size_t used = strlen(many);
+        for (int i = 0; i < n; i++, used += 4)
+            memcpy(many + used, "\"a\",", 4);
+        strcpy(many + used - 1, "], \"c\": [");
+        expect_reader_config_error("\"charset\": [", many,
+                                   n == 4096 ? "config.json implies (16388, 64)"
+                                             : "quire_reader.charset: want an array");
+    }
+    /* a charset or ctc_steps that does not match the head */
+    expect_reader_config_error("\"charset\": [", "\"charset\": [\"x\", ",
+                               "'ctc_head.weight' has shape (84, 64), config.json implies "
+                               "(88, 64)");
+    expect_reader_config_error("\"ctc_steps\": 4", "\"ctc_steps\": 3",
+                               "'ctc_head.weight' has shape (84, 64), config.json implies "
+                               "(63, 64)");
+    /* invalid UTF-8 (a lone surrogate) is refused by the parser or by the charset check */
+    char *cfg = reader_config_with("\"charset\": [", "\"charset\": [\"\\ud800\", ");
+    char *dir = copy_reader(cfg);
+    expect_reader_error(dir, QUIRE_EMODEL, NULL);
+    remove_tmpdir(dir);
+    free(cfg);
+    dir = copy_reader("[1]");
+    expect_reader_error(dir, QUIRE_EMODEL, "not a JSON object");
+    remove_tmpdir(dir);
+
+    /* the Idefics3 fixture is not a reader, and the reader is not an Idefics3 model (no
+     * connector): both are clean errors */
+    expect_reader_error(fixture_dir(), QUIRE_EMODEL, "model_type");
+    char *rdir = reader_dir();
+    int err = 0;
+    char *msg = NULL;
+    assert_null(llm_model_load(rdir, &err, &msg));
+    assert_int_equal(err, QUIRE_EMODEL);
+    assert_non_null(msg);
+    free(msg);
+    free(rdir);
+
+    /* weights: absent, truncated at many offsets, one header byte flipped at a time */
+    dir = copy_reader(NULL);
+    char *path = q_asprintf("%s/model.safetensors", dir);
+    size_t len;
+    uint8_t *data = read_all(path, &len);
+    unlink(path);
+    expect_reader_error(dir, QUIRE_ENOENT, NULL);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | data[i];
+    size_t cuts[] = {0, 1, 7, 8, 9, 8 + hlen / 2, 8 + hlen - 1, 8 + hlen, 8 + hlen + 1,
+                     len / 2, len - 4, len - 1};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        write_all(path, data, cuts[i]);
+        expect_reader_error(dir, QUIRE_EMODEL, path);
+    }
+    for (size_t off = 8; off < 8 + hlen; off += 5) {
+        uint8_t keep = data[off];
+        data[off] = off % 2 ? ' ' : '9';
+        write_all(path, data, len);
+        err = 0;
+        msg = NULL;
+        struct llm_reader *r = llm_reader_load(dir, &err, &msg);
+        if (r)
+            llm_reader_free(r); /* a harmless change (e.g. inside padding) */
+        else
+            assert_true(err == QUIRE_EMODEL && msg && strstr(msg, path));
+        free(msg);
+        data[off] = keep;
+    }
+    free(data);
+    free(path);
+    remove_tmpdir(dir);
+    err = 0;
+    msg = NULL;
+    assert_null(llm_reader_load("/nonexistent/reader", &err, &msg));
+    assert_int_equal(err, QUIRE_ENOENT);
+    free(msg);
+}
+
+static void test_llm__reader_allocation_failures(void **unused)
+{
+    /* Fail the n-th allocation of load, state_new and read for every n until all succeed; a
+     * failed read leaves no string allocated (the leak checkers see to that). */
+    char *dir = reader_dir();
+    uint8_t tile[64 * 64];
+    for (int i = 0; i < 64 * 64; i++)
+        tile[i] = (uint8_t)(i * 7);
+    for (long n = 1;; n++) {
+        int err = 0;
+        char *msg = NULL, *texts[2] = {NULL, NULL};
+        q_alloc_fail_after(n);
+        struct llm_reader *r = llm_reader_load(dir, &err, &msg);
+        struct llm_reader_state *s = r ? llm_reader_state_new(r, &err) : NULL;
+        if (s)
+            err = llm_reader_read(r, s, tile, 64, texts, NULL);
+        q_alloc_fail_after(0);
+        free(msg);
+        llm_reader_state_free(s);
+        llm_reader_free(r);
+        if (s && err == 0) {
+            free(texts[0]);
+            free(texts[1]);
+            break;
+        }
+        assert_int_equal(err, QUIRE_ENOMEM);
+        assert_null(texts[0]);
+        assert_true(n < 10000);
+    }
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2316,6 +2680,10 @@ int main(void)
         cmocka_unit_test(test_llm__image_options_from_processor_config),
         cmocka_unit_test(test_llm__image_prompt_layout),
         cmocka_unit_test(test_llm__image_to_tokens_end_to_end),
+        cmocka_unit_test(test_llm__reader_conformance),
+        cmocka_unit_test(test_llm__reader_empty_band),
+        cmocka_unit_test(test_llm__reader_rejects_bad_files),
+        cmocka_unit_test(test_llm__reader_allocation_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,17 @@ train/export.py - writes a checkpoint as a Hugging Face model folder that quire'
   generation_config.json    eos = <end_of_utterance>
 
 usage: python3 train/export.py --ckpt train/ckpt --out models/quire-table [--dtype BF16]
+
+With --reader it writes instead the line reader that llm/reader.c runs (llm/llm.h, "line
+reader"): the encoder alone with its CTC head (stage A's reading model), for one-channel tiles:
+
+  config.json        {"model_type": "quire_reader", "vision_config": {..., "num_channels": 1},
+                     "quire_reader": {"ctc_steps", "charset" (class k = charset[k - 1], 0 is
+                     the blank), "x_height" (middle of data.xh_range)}, "quire_recipe": {...}}
+  model.safetensors  F32: model.vision_model.* (the patch kernel summed over its input
+                     channels: (dim, 1, p, p)), ctc_head.weight, ctc_head.bias
+
+usage: python3 train/export.py --ckpt train/ckpt --out models/quire-reader --reader
 """
 import argparse
 import json
@@ -23,6 +34,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import data  # noqa: E402
 import idefics3_ref  # noqa: E402
 import otsl_vocab as ov  # noqa: E402
 import train as tr  # noqa: E402
@@ -65,6 +77,55 @@ def export(ckpt, out, dtype="BF16"):
                    "bos_token_id": tok.added["<|im_start|>"], "max_new_tokens": 1024}, f,
                   indent=2)
     size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+    return size, recipe
+
+
+PATCH_KERNEL = "model.vision_model.embeddings.patch_embedding.weight"
+
+
+def reader_state(model):
+    """The tensors of a reader: the encoder and the CTC head, the patch kernel summed over its
+    input channels (VisionEmbeddings.forward does exactly that for a one-channel input, so the
+    reader computes what ctc_logits computes on gray tiles)."""
+    sd = {k: v.detach().float().clone() for k, v in model.state_dict().items()
+          if k.startswith("model.vision_model.") or k.startswith("ctc_head.")}
+    if "ctc_head.weight" not in sd:
+        raise ValueError("the model has no CTC head")
+    sd[PATCH_KERNEL] = sd[PATCH_KERNEL].sum(1, keepdim=True)
+    return sd
+
+
+def write_reader(model, charset, x_height, out, record=None):
+    """Writes `model` (an Idefics3 with a CTC head of len(charset) + 1 classes) as a reader
+    folder. record: what to keep in config.json's "quire_recipe" (not read by quire)."""
+    if model.ctc_classes != len(charset) + 1:
+        raise ValueError(f"CTC head has {model.ctc_classes} classes, charset {len(charset)}")
+    if any(not isinstance(ch, str) or not ch or len(ch.encode()) > 16 for ch in charset):
+        raise ValueError("charset strings must be non-empty, at most 16 UTF-8 bytes")
+    v = dict(model.cfg["vision_config"])
+    v["num_channels"] = 1
+    cfg = {"model_type": "quire_reader", "vision_config": v,
+           "quire_reader": {"ctc_steps": model.ctc_steps, "charset": list(charset),
+                            "x_height": float(x_height)}}
+    if record is not None:
+        cfg["quire_recipe"] = record
+    os.makedirs(out, exist_ok=True)
+    idefics3_ref.write_safetensors(os.path.join(out, "model.safetensors"), reader_state(model),
+                                   "F32")
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, ensure_ascii=False)
+    return sum(os.path.getsize(os.path.join(out, f)) for f in ("config.json",
+                                                               "model.safetensors"))
+
+
+def export_reader(ckpt, out):
+    """A training checkpoint -> a reader folder (data.CHARSET, ctc_steps of the checkpoint's
+    config, x_height the middle of its xh_range)."""
+    model, recipe, cfg, _ = tr.load_for_eval(ckpt, torch.device("cpu"))
+    lo, hi = cfg["data"]["xh_range"]
+    record = {"samples": recipe.get("samples"), "metrics": recipe.get("metrics"),
+              "stage": recipe.get("stage"), "name": cfg.get("name")}
+    size = write_reader(model, data.CHARSET, (lo + hi) / 2, out, record)
     return size, recipe
 
 
@@ -127,7 +188,14 @@ def main():
     ap.add_argument("--check", action="store_true",
                     help="after exporting, compare the folder's logits (reference, module, "
                          "transformers when installed)")
+    ap.add_argument("--reader", action="store_true",
+                    help="write the line reader (encoder + CTC head, F32) instead of the VLM")
     a = ap.parse_args()
+    if a.reader:
+        size, recipe = export_reader(a.ckpt, a.out)
+        print(f"{a.out}: reader, {size / 2 ** 20:.1f} MiB, stage {recipe['stage']}, "
+              f"samples {recipe['samples']}")
+        return
     size, recipe = export(a.ckpt, a.out, a.dtype)
     print(f"{a.out}: {size / 2 ** 20:.1f} MiB, stage {recipe['stage']}, "
           f"samples {recipe['samples']}")

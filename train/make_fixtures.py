@@ -15,6 +15,15 @@ Files:
                          image_{tall,wide}_{rgb,frames,layout} (preprocessing through PIL)
   expected.json          prompt_ids, greedy_ids (16 tokens, no stop token), mean_logprob,
                          min_top2_gap, tokenizer cases [{text, ids}]
+
+and tests/fixtures/tiny-reader/: a tiny random-weight line reader (llm/reader.c), written by
+export.write_reader from a training module (model.Idefics3 with a CTC head), as
+`export.py --reader` writes a checkpoint's:
+  config.json, model.safetensors (F32)   encoder 2 x 32, image 64, patch 16 (2 bands of 4
+                                         columns), ctc_steps 4, READER_CHARSET (20 strings)
+  expected.safetensors   tile (64,64) U8, log_probs (2,16,21) (model.ctc_logits on the tile)
+  expected.json          texts (greedy per band, data.decode_ctc's rule), confidence (mean
+                         probability of the emitted characters), min_top2_gap
 """
 import json
 import os
@@ -235,5 +244,83 @@ def main():
                    "tokenizer_cases": cases}, f, indent=1, ensure_ascii=False)
 
 
+READER_OUT = os.path.join(os.path.dirname(OUT), "tiny-reader")
+# multi-byte characters and a two-character string: the reader concatenates whole strings
+READER_CHARSET = [" ", "a", "b", "c", "d", "e", "1", "2", "3", ".", ",", "-", "é", "±", "€", "ß",
+                  "Δ", "✓", "th", "—"]
+
+
+def reader_module(seed):
+    """A tiny Idefics3 training module with a CTC head and seeded random weights, large enough
+    that the greedy path emits characters (the module's own init is near zero)."""
+    from model import Idefics3
+    cfg = {"vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                             "num_attention_heads": 2, "image_size": 64, "patch_size": 16,
+                             "layer_norm_eps": 1e-6, "model_type": "idefics3_vision",
+                             "hidden_act": "gelu_pytorch_tanh"},
+           "text_config": {"hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
+                           "num_attention_heads": 2, "num_key_value_heads": 1,
+                           "vocab_size": 16},
+           "scale_factor": 2, "image_token_id": 1}
+    m = Idefics3(cfg, ctc_classes=len(READER_CHARSET) + 1, ctc_steps=4)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in sorted(m.named_parameters()):
+            r = torch.randn(p.shape, generator=gen)
+            if "norm" in name:
+                p.copy_(1.0 + 0.1 * r if name.endswith("weight") else 0.1 * r)
+            elif name.startswith("ctc_head."):
+                p.copy_(r * (0.5 if name.endswith("weight") else 1.0))
+            elif "position_embedding" in name:
+                p.copy_(0.5 * r)
+            else:
+                p.copy_(0.2 * r)
+        m.ctc_head.bias.view(m.ctc_steps, -1)[:, 0] += 2.0  # some blanks on the path
+    return m.eval()
+
+
+def write_reader_fixture():
+    import data
+    import export
+    for seed in range(100):
+        m = reader_module(seed)
+        gen = torch.Generator().manual_seed(1000 + seed)
+        tile = torch.randint(0, 256, (64, 64), generator=gen, dtype=torch.uint8)
+        with torch.no_grad():
+            lp = m.ctc_logits(data.normalize(tile[None]))[0]  # (bands, T, classes)
+        top2 = lp.topk(2, -1).values
+        gap = float((top2[..., 0] - top2[..., 1]).min())
+        texts, conf = [], []
+        for band in lp:
+            best = band.argmax(-1).tolist()
+            text, probs, prev = "", [], 0
+            for t, k in enumerate(best):
+                if k != prev and k != 0:
+                    text += READER_CHARSET[k - 1]
+                    probs.append(float(band[t, k].exp()))
+                prev = k
+            texts.append(text)
+            conf.append(sum(probs) / len(probs) if probs else 1.0)
+        merged = any(a == b != 0 for band in lp for a, b in zip(band.argmax(-1).tolist(),
+                                                                band.argmax(-1).tolist()[1:]))
+        multibyte = any(len(t.encode()) > len(t) for t in texts)
+        blanks = int((lp.argmax(-1) == 0).sum())
+        if (gap > 1e-2 and all(len(t) >= 3 for t in texts) and multibyte and merged and
+                blanks >= 4):
+            break
+    print(f"tiny-reader: seed {seed}: {texts} confidence {conf} min gap {gap:.4f}")
+    export.write_reader(m, READER_CHARSET, 9.0, READER_OUT, {"fixture": "random weights",
+                                                             "seed": seed})
+    ref.write_safetensors(os.path.join(READER_OUT, "expected.safetensors"),
+                          {"tile": tile, "log_probs": lp})
+    with open(os.path.join(READER_OUT, "expected.json"), "w") as f:
+        json.dump({"texts": texts, "confidence": conf, "min_top2_gap": gap, "seed": seed}, f,
+                  indent=1, ensure_ascii=False)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--reader"]:
+        write_reader_fixture()
+    else:
+        main()
+        write_reader_fixture()

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import unittest
 
+import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -311,6 +312,48 @@ class TestTraining(unittest.TestCase):
         self.assertTrue(torch.isfinite(loss))
         loss.backward()
         self.assertIsNotNone(m.model.vision_model.embeddings.patch_embedding.weight.grad)
+
+    def test_export__reader(self):
+        # a fresh checkpoint (random weights, as training saves them) -> a reader folder
+        ckpt = os.path.join(self.dir, "reader-ckpt")
+        os.makedirs(ckpt)
+        shutil.copy(tokenizer_path(), os.path.join(ckpt, "tokenizer.json"))
+        cfg = tr.load_json(TINY)
+        model, recipe, _, _ = tr.build(cfg, ckpt, torch.device("cpu"))
+        tr.save_ckpt(ckpt, model, recipe)
+        out = os.path.join(self.dir, "reader-out")
+        export.export_reader(ckpt, out)
+        with open(os.path.join(out, "config.json")) as f:
+            rc = json.load(f)
+        self.assertEqual(rc["model_type"], "quire_reader")
+        self.assertEqual(rc["vision_config"]["num_channels"], 1)
+        self.assertEqual(rc["quire_reader"]["charset"], data.CHARSET)
+        self.assertEqual(rc["quire_reader"]["x_height"], 9.0)
+        with open(os.path.join(out, "model.safetensors"), "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(n))
+        self.assertTrue(all(v["dtype"] == "F32" for k, v in header.items()
+                            if k != "__metadata__"))
+        self.assertFalse(any(k.startswith("model.connector") or k.startswith("model.text")
+                             for k in header))
+        w = idefics3_ref.read_safetensors(os.path.join(out, "model.safetensors"))
+        # a one-channel module on the reader's tensors computes the checkpoint's ctc_logits
+        m, _, _, _ = tr.load_for_eval(ckpt, torch.device("cpu"))
+        steps = rc["quire_reader"]["ctc_steps"]
+        self.assertEqual(w["ctc_head.weight"].shape[0], steps * (len(data.CHARSET) + 1))
+        m1 = Idefics3(m.cfg, ctc_classes=data.CTC_CLASSES, ctc_steps=steps)
+        v = m.cfg["vision_config"]
+        m1.model.vision_model.embeddings.patch_embedding = torch.nn.Conv2d(
+            1, v["hidden_size"], v["patch_size"], stride=v["patch_size"])
+        missing, unexpected = m1.load_state_dict(w, strict=False)
+        self.assertEqual(unexpected, [])
+        self.assertFalse(any(k.startswith("model.vision_model") or k.startswith("ctc_head")
+                             for k in missing))
+        img, _ = synth.line_tile(3, v["image_size"], 2 * v["patch_size"], (8.0, 10.0))
+        pixels = data.normalize(torch.from_numpy(np.array(img))[None])
+        with torch.no_grad():
+            want, got = m.eval().ctc_logits(pixels), m1.eval().ctc_logits(pixels)
+        self.assertLess(float((want - got).abs().max()), 1e-4)
 
 
 class TestMetrics(unittest.TestCase):
