@@ -117,7 +117,9 @@ class LineTiles(_Stream):
     def make(self, seed, progress):
         S = self.cfg["model"]["vision_config"]["image_size"]
         pitch = 2 * self.cfg["model"]["vision_config"]["patch_size"]
-        img, texts = synth.line_tile(seed, S, pitch, tuple(self.cfg["data"]["xh_range"]))
+        img, texts = synth.line_tile(seed, S, pitch, tuple(self.cfg["data"]["xh_range"]),
+                                     scanned_p=self.cfg["data"].get("scanned_p", 0.2),
+                                     reader_p=self.cfg["data"].get("reader_p", 0.0))
         return {"pixels": np.asarray(img)[None], "texts": texts}
 
 

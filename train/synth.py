@@ -705,9 +705,24 @@ def table_sample(seed, max_rows=12, max_cols=7, min_rows=1, min_cols=1, spans=Tr
 
 # --- text-line tiles (encoder reading stage) ---------------------------------------------------
 
-def line_tile(seed, size=512, pitch=32, xh_range=(8.0, 14.0), scanned_p=0.2):
+def reader_text(rng):
+    """What the pipeline's reader sees in one band (one word cut from a scanned table): random
+    letters (no vocabulary to guess from), short values and marks, or one value or word."""
+    r = rng.random()
+    if r < 0.4:
+        return pseudo_text(rng, 1, 2)
+    if r < 0.7:
+        return rng.choice([str(rng.randint(0, 99)), rng.choice("%$€£—-–±*†x"),
+                           "(%d)" % rng.randint(1, 9), "%d%%" % rng.randint(0, 100),
+                           rng.choice(["ll", "ill", "1,111", "11", "Il", "rn", "m", "iii"]),
+                           pseudo_word(rng)[:rng.randint(1, 3)]])
+    return value(rng, rng.choice(COLTYPES), rng.randint(0, 99)).split(" ")[0] or "0"
+
+
+def line_tile(seed, size=512, pitch=32, xh_range=(8.0, 14.0), scanned_p=0.2, reader_p=0.0):
     """A size x size tile of text lines, line i centred (+-3 px) in the band of rows
-    [i*pitch, (i+1)*pitch) so a CTC head can read it from those patch rows.
+    [i*pitch, (i+1)*pitch) so a CTC head can read it from those patch rows. With
+    probability reader_p a band holds reader_text() instead of a line.
     -> (PIL 'L' image, [text or None per band]). None = empty band (no loss)."""
     rng = random.Random(seed)
     f = pick_font(rng)
@@ -733,7 +748,10 @@ def line_tile(seed, size=512, pitch=32, xh_range=(8.0, 14.0), scanned_p=0.2):
         if shade_rows and i % 2:
             canvas[int(y0):int(y0 + pitch * k), :] = rng.randint(215, 240)
         x = rng.uniform(2, 40) * k
-        t = fit_text(line_text(rng, rng.randint(3, 70)), f)
+        if reader_p and rng.random() < reader_p:
+            t = fit_text(reader_text(rng), f)
+        else:
+            t = fit_text(line_text(rng, rng.randint(3, 70)), f)
         # columns of a table row: wider gaps between some words
         words, out = t.split(" "), []
         pen = x

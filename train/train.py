@@ -120,18 +120,42 @@ def build(cfg, ckpt, device):
     merges = cfg.get("tokenizer", {}).get("merges", ov.DEFAULT_MERGES)
     tok = ov.get_tokenizer(os.path.join(ckpt, "tokenizer.json"), merges)
     mcfg = model_config(cfg, tok)
-    model = Idefics3(mcfg, ctc_classes=data.CTC_CLASSES)
+    model = Idefics3(mcfg, ctc_classes=data.CTC_CLASSES, ctc_steps=ctc_steps(cfg))
     recipe = {"stage": "A", "samples": {s: 0 for s in STAGES}, "steps": 0, "seed_offset": 0,
               "runs": 0, "metrics": {}, "config": cfg}
     rp = os.path.join(ckpt, "recipe.json")
     if os.path.exists(rp):
         with open(rp) as f:
             recipe = json.load(f)
-        sd = load_weights(ckpt)
+        sd = widen_ctc_head(load_weights(ckpt), model.ctc_steps)
         missing, unexpected = model.load_state_dict(sd, strict=False)
         if missing or unexpected:
             raise RuntimeError(f"{ckpt}: missing {missing[:5]} unexpected {unexpected[:5]}")
     return model.to(device), recipe, tok, mcfg
+
+
+def ctc_steps(cfg):
+    """CTC sub-steps per 16-px patch column (config "ctc": {"steps": N}, default 4)."""
+    return int(cfg.get("ctc", {}).get("steps", 4))
+
+
+def widen_ctc_head(sd, steps):
+    """A checkpoint's CTC head made for fewer sub-steps (a divisor of `steps`) is widened by
+    repeating each sub-step's rows: the greedy reading is unchanged (CTC merges repeats), and
+    training can then use the finer steps (e.g. "ll" needs l, blank, l: three 2-px steps)."""
+    w = sd.get("ctc_head.weight")
+    if w is None:
+        return sd
+    C = data.CTC_CLASSES
+    old = w.shape[0] // C
+    if old == steps or steps % old:
+        return sd
+    r = steps // old
+    sd = dict(sd)
+    sd["ctc_head.weight"] = w.view(old, C, -1).repeat_interleave(r, 0).reshape(steps * C, -1)
+    sd["ctc_head.bias"] = sd["ctc_head.bias"].view(old, C).repeat_interleave(r, 0).reshape(-1)
+    print(f"ctc head widened from {old} to {steps} sub-steps per patch column", flush=True)
+    return sd
 
 
 def init_encoder(model, recipe, src):
