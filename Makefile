@@ -16,7 +16,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP
              -DQUIRE_DATADIR='"$(PREFIX)/share/quire"' $(PKG_CFLAGS) $(CFLAGS)
 LIBS       = $(PKG_LIBS) -lm -lpthread
 
-MODULES   := common config table ingest vision textlayer llm store workers
+MODULES   := common config table ingest vision textlayer llm ocr store workers
 LIB_SRC   := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
@@ -108,17 +108,20 @@ eval: all                           ## score quire on ../shared/eval-dev and on 
 	$(BUILD)/tools/scanify $(BUILD)/eval-gen $(BUILD)/eval-scan
 	python3 tools/eval_regions.py --pagedump $(BUILD)/tools/pagedump $(BUILD)/eval-gen \
 	    $(BUILD)/eval-scan
+	python3 tools/eval.py --quire $(BUILD)/quire --by-style --set $(BUILD)/eval-scan \
+	    --reader models/quire-reader
 
 eval-engines: all                   ## the text, vlm and auto engines side by side (MODEL=dir, default models/quire-table)
 	python3 tools/eval_engines.py --quire $(BUILD)/quire --model $(or $(MODEL),models/quire-table)
 
-install: all                        ## install the binary, the default config and the shipped model under PREFIX
+install: all                        ## install the binary, the default config and the shipped models under PREFIX
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/quire
 	install -m 755 $(BUILD)/quire $(DESTDIR)$(PREFIX)/bin/quire
 	install -m 644 configs/quire.conf $(DESTDIR)$(PREFIX)/share/quire/quire.conf
-	if [ -f models/quire-table/config.json ]; then \
-	    install -d $(DESTDIR)$(PREFIX)/share/quire/models/quire-table && \
-	    install -m 644 models/quire-table/* $(DESTDIR)$(PREFIX)/share/quire/models/quire-table/; fi
+	for m in quire-table quire-reader; do \
+	    if [ -f models/$$m/config.json ]; then \
+	        install -d $(DESTDIR)$(PREFIX)/share/quire/models/$$m && \
+	        install -m 644 models/$$m/* $(DESTDIR)$(PREFIX)/share/quire/models/$$m/; fi; done
 
 clean:                              ## remove the build output
 	rm -rf build build-asan build-tsan

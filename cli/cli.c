@@ -72,7 +72,8 @@ void cli_engine_args_release(struct cli_engine_args *args)
 {
     g_free(args->engine);
     g_free(args->model);
-    args->engine = args->model = NULL;
+    g_free(args->reader);
+    args->engine = args->model = args->reader = NULL;
 }
 
 int cli_engine_apply(const char *command, struct cli_engine_args *args, struct config *cfg)
@@ -84,7 +85,8 @@ int cli_engine_apply(const char *command, struct cli_engine_args *args, struct c
                 args->engine);
         rc = CLI_EXIT_USAGE;
     } else if ((args->engine && config_set_string(&cfg->engine, args->engine)) ||
-               (args->model && config_set_string(&cfg->model_path, args->model))) {
+               (args->model && config_set_string(&cfg->model_path, args->model)) ||
+               (args->reader && config_set_string(&cfg->reader_path, args->reader))) {
         fprintf(stderr, "quire %s: out of memory\n", command);
         rc = CLI_EXIT_USAGE;
     }

@@ -24,13 +24,14 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
 int cli_parse(const char *command, const char *params, const char *summary, GOptionEntry *entries,
               int *argc, char ***argv, struct config *cfg);
 
-/* --engine and --model, taken by the commands that process documents (convert, batch, watch,
+/* --engine, --model and --reader, taken by the commands that process documents (convert, batch, watch,
  * reprocess):
  * put CLI_ENGINE_ENTRIES(&args) in the command's entries, then call cli_engine_apply() after
  * cli_parse() succeeded. */
 struct cli_engine_args {
     char *engine; /* g_free'd by cli_engine_apply */
     char *model;
+    char *reader;
 };
 #define CLI_ENGINE_ENTRIES(args)                                                                 \
     {"engine", 0, 0, G_OPTION_ARG_STRING, &(args)->engine,                                      \
@@ -38,7 +39,10 @@ struct cli_engine_args {
      "structure, the text layer's words; default: [tables] engine)", "ENGINE"},                 \
     {"model", 0, 0, G_OPTION_ARG_FILENAME, &(args)->model,                                      \
      "Model folder (Hugging Face layout) for --engine vlm or auto (default: [model] path, else " \
-     "the shipped model)", "DIR"}
+     "the shipped model)", "DIR"},                                                              \
+    {"reader", 0, 0, G_OPTION_ARG_FILENAME, &(args)->reader,                                    \
+     "Line reader folder that reads scanned pages no model reads, or none (default: [model] "   \
+     "reader, else the shipped reader)", "DIR"}
 /* Checks and applies the flags to cfg and frees them. Returns 0, or prints why (naming the
  * command) and returns CLI_EXIT_USAGE; cfg still needs config_release() either way. */
 int cli_engine_apply(const char *command, struct cli_engine_args *args, struct config *cfg);

@@ -41,6 +41,7 @@ static const struct option_def options[] = {
     OPT("tables", "latex_booktabs", OPT_BOOL, latex_booktabs, "true", 0, 0),
     OPT("model", "path", OPT_STRING, model_path, "", 0, 0),
     OPT("model", "threads", OPT_INT, threads, "1", 1, 256),
+    OPT("model", "reader", OPT_STRING, reader_path, "", 0, 0),
     OPT("log", "level", OPT_STRING, log_level, "info", 0, 0),
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -42,6 +42,9 @@ struct config {
                                   models/quire-table, if any) */
     int threads;               /* OpenBLAS threads per decoding worker (default 1); with the
                                   model, workers = 0 means cores / threads workers */
+    char *reader_path;         /* line reader for scanned pages the model does not read
+                                  (default "" = the shipped one, models/quire-reader, if any;
+                                  "none" = no reader: scanned tables are found, not read) */
     /* [log] */
     char *log_level;           /* error, warning, info or debug (default "info") */
 };

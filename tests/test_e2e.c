@@ -360,14 +360,16 @@ static void make_scanned_pdf(const char *path)
     cairo_surface_destroy(img);
 }
 
-/* The text engine on a scan: the table region is found but cannot be read; the page records it,
+/* The text engine on a scan without a line reader (--reader none): the table region is found
+ * but cannot be read; the page records it,
  * convert says so on stderr (exit 0: nothing failed), and status counts the page. */
 static void test_e2e__scanned_page_text_engine(void **state)
 {
     char *scan = path_in("scan.pdf"), *db = path_in("scan.db");
     make_scanned_pdf(scan);
     char *out = NULL, *err = NULL;
-    assert_int_equal(quire(&out, &err, "convert", "--db", db, "--engine", "text", scan, NULL), 0);
+    assert_int_equal(quire(&out, &err, "convert", "--db", db, "--engine", "text", "--reader",
+                           "none", scan, NULL), 0);
     assert_non_null(strstr(err, "page 1: 1 table region on a page without a text layer not read"));
     g_free(out);
     g_free(err);
@@ -380,6 +382,52 @@ static void test_e2e__scanned_page_text_engine(void **state)
     assert_int_equal(quire(&out, NULL, "status", "--db", db, "--format", "json", NULL), 0);
     assert_non_null(strstr(out, "\"unread_pages\": 1"));
     g_free(out);
+    g_free(scan);
+    g_free(db);
+}
+
+/* The same scan with the shipped line reader (models/quire-reader): the words cut from the
+ * ink are read and the text-layer engine builds the 4 x 3 table from them (engine "ocr", the
+ * reader's id stored as the model). The reader is a small model, not a perfect one: the test
+ * wants the table's shape exact and at least 10 of its 12 cells read exactly. */
+static void test_e2e__scanned_page_read_by_reader(void **state)
+{
+    char *scan = path_in("scan-read.pdf"), *db = path_in("scan-read.db");
+    make_scanned_pdf(scan);
+    char *out = NULL, *err = NULL;
+    char *reader = realpath("models/quire-reader", NULL); /* tests run in the source tree */
+    assert_non_null(reader);
+    assert_int_equal(quire(&out, &err, "convert", "--db", db, "--engine", "text", "--reader",
+                           reader, scan, NULL), 0);
+    free(reader);
+    g_free(out);
+    g_free(err);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM tables WHERE engine = 'ocr' AND "
+                                "model_id = 'quire-reader' AND n_rows = 4 AND n_cols = 3"), 1);
+    assert_int_equal(db_int(db, "SELECT unread_regions FROM pages WHERE page = 1"), 0);
+    static const char *cells[4][3] = {{"Region", "Sales", "Growth"}, {"North", "1,204", "3.1%"},
+                                      {"South", "987", "-0.4%"}, {"West", "2,310", "12.0%"}};
+    int exact = 0;
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < 3; k++) {
+            char *sql = g_strdup_printf("SELECT count(*) FROM cells WHERE row = %d AND col = %d "
+                                        "AND text = '%s'", r, k, cells[r][k]);
+            int ok = (int)db_int(db, sql);
+            exact += ok;
+            g_free(sql);
+            if (!ok) {
+                sql = g_strdup_printf("SELECT group_concat(text, ' | ') FROM cells WHERE row = %d "
+                                      "AND col = %d", r, k);
+                char *got = db_text(db, sql);
+                print_message("cell (%d, %d): expected '%s', read '%s'\n", r, k, cells[r][k],
+                              got ? got : "(none)");
+                g_free(got);
+                g_free(sql);
+            }
+        }
+    print_message("cells read exactly: %d of 12\n", exact);
+    assert_true(exact >= 10);
     g_free(scan);
     g_free(db);
 }
@@ -1249,6 +1297,7 @@ int main(void)
         cmocka_unit_test(test_e2e__dark_header_bands),
         cmocka_unit_test(test_e2e__bad_input_and_status),
         cmocka_unit_test(test_e2e__scanned_page_text_engine),
+        cmocka_unit_test(test_e2e__scanned_page_read_by_reader),
         cmocka_unit_test(test_e2e__query_show_export),
         cmocka_unit_test(test_e2e__usage_errors),
         cmocka_unit_test(test_e2e__batch_and_rerun),

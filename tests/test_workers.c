@@ -90,7 +90,7 @@ static struct doc_job *run(const char *path, bool force)
     struct doc_job *job = doc_job_new(path);
     assert_non_null(job);
     job->force = force;
-    pipeline_process(job, store, &cfg, NULL, NULL, NULL);
+    pipeline_process(job, store, &cfg, NULL, NULL, NULL, NULL);
     return job;
 }
 
@@ -214,7 +214,7 @@ static void test_workers__limits(void **state)
     job = doc_job_new(path);
     assert_int_equal(page_set_parse("2", &job->pages, NULL), 0);
     job->force = true;
-    pipeline_process(job, store, &cfg, NULL, NULL, NULL);
+    pipeline_process(job, store, &cfg, NULL, NULL, NULL, NULL);
     assert_int_equal(job->outcome, JOB_STORED);
     assert_int_equal(job->result.n_pages, 1);
     assert_int_equal(job->result.pages[0].page, 2);
@@ -257,7 +257,7 @@ static void test_workers__abort_requeues(void **state)
     char *path = make_table_pdf("abort.pdf", "East");
     struct doc_job *job = doc_job_new(path);
     atomic_int abort_flag = 1;
-    pipeline_process(job, store, &cfg, NULL, &abort_flag, NULL);
+    pipeline_process(job, store, &cfg, NULL, NULL, &abort_flag, NULL);
     assert_int_equal(job->outcome, JOB_CANCELLED);
     doc_job_free(job);
     struct store_status st;
@@ -340,7 +340,7 @@ static void test_workers__pages_over_helpers(void **state)
     for (int rep = 0; rep < 3; rep++) {
         job = doc_job_new(path);
         job->force = true;
-        pipeline_process(job, store, &cfg, NULL, NULL, lanes);
+        pipeline_process(job, store, &cfg, NULL, NULL, NULL, lanes);
         if (job->outcome != JOB_STORED)
             fail_msg("outcome %d: %s", job->outcome, job->message ? job->message : "");
         assert_true(job->page_threads >= 2 && job->page_threads <= 3 + 16);
@@ -359,7 +359,7 @@ static void test_workers__pages_over_helpers(void **state)
     job = doc_job_new(path);
     job->force = true;
     assert_int_equal(page_set_parse("2-4,9", &job->pages, NULL), 0);
-    pipeline_process(job, store, &cfg, NULL, NULL, lanes);
+    pipeline_process(job, store, &cfg, NULL, NULL, NULL, lanes);
     assert_int_equal(job->outcome, JOB_STORED);
     char *got = result_summary(&job->result);
     assert_string_equal(got, "[2][3][4][9]2:P2:0;3:P3:0;4:P4:0;9:P9:0;");
@@ -369,7 +369,7 @@ static void test_workers__pages_over_helpers(void **state)
     atomic_int abort_flag = 1;
     job = doc_job_new(path);
     job->force = true;
-    pipeline_process(job, store, &cfg, NULL, &abort_flag, lanes);
+    pipeline_process(job, store, &cfg, NULL, NULL, &abort_flag, lanes);
     assert_int_equal(job->outcome, JOB_CANCELLED);
     doc_job_free(job);
     lanes_release(lanes);
@@ -424,7 +424,7 @@ static struct doc_job *run_engine(const char *path, struct model_engine *engine)
     struct doc_job *job = doc_job_new(path);
     assert_non_null(job);
     job->force = true;
-    pipeline_process(job, store, &cfg, engine, NULL, NULL);
+    pipeline_process(job, store, &cfg, engine, NULL, NULL, NULL);
     if (job->outcome != JOB_STORED)
         fail_msg("outcome %d: %s", job->outcome, job->message ? job->message : "");
     return job;
@@ -1054,7 +1054,7 @@ static void test_workers__decode_interrupted(void **state)
     model_engine__before_decode = abort_before_decode;
     struct doc_job *job = doc_job_new(path);
     job->force = true;
-    pipeline_process(job, store, &cfg, e, &decode_abort_flag, NULL);
+    pipeline_process(job, store, &cfg, e, NULL, &decode_abort_flag, NULL);
     assert_int_equal(job->outcome, JOB_CANCELLED);
     assert_int_equal(job->result.n_tables, 0);
     doc_job_free(job);
@@ -1068,7 +1068,7 @@ static void test_workers__decode_interrupted(void **state)
     cfg.max_seconds = 1.0; /* passes while the decode waits */
     job = doc_job_new(path);
     job->force = true;
-    pipeline_process(job, store, &cfg, e, NULL, NULL);
+    pipeline_process(job, store, &cfg, e, NULL, NULL, NULL);
     cfg.max_seconds = saved;
     model_engine__before_decode = NULL;
     assert_int_equal(job->outcome, JOB_FAILED);

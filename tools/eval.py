@@ -3,7 +3,7 @@
 
 usage: tools/eval.py --quire build/quire [--set DIR_OR_CASES.jsonl ...] [--per-case]
                      [--by-style] [--per-table] [--jobs N] [--timeout S] [--json OUT]
-                     [--engine text|vlm|auto] [--model DIR]
+                     [--engine text|vlm|auto] [--model DIR] [--reader DIR|none]
                      [--gentables PATH] [--gen-count N] [--gen-seed S] [--self-test]
 
 Sets. A set is a cases file in the eval-dev format (one page per line: {"id", "pdf" (relative
@@ -367,9 +367,11 @@ def report(name, results, args):
     return total
 
 
-def engine_args(engine, model):
-    """quire convert's arguments for an engine and a model folder (either may be None)."""
-    return (["--engine", engine] if engine else []) + (["--model", model] if model else [])
+def engine_args(engine, model, reader=None):
+    """quire convert's arguments for an engine, a model folder and a line reader folder (any
+    may be None)."""
+    return ((["--engine", engine] if engine else []) + (["--model", model] if model else []) +
+            (["--reader", reader] if reader else []))
 
 
 def generate_set(gentables, folder, count, seed):
@@ -422,6 +424,7 @@ def main():
     ap.add_argument("--self-test", action="store_true", help="check the scorer and exit")
     ap.add_argument("--engine", choices=("text", "vlm", "auto"), help="quire's --engine")
     ap.add_argument("--model", metavar="DIR", help="quire's --model")
+    ap.add_argument("--reader", metavar="DIR", help="quire's --reader (a folder, or none)")
     args = ap.parse_args()
     if args.self_test:
         self_test()
@@ -449,7 +452,7 @@ def main():
         for s in sets:
             name = "generated" if tmp and s == tmp else s
             results = evaluate(quire, load_cases(s), args.jobs, args.timeout,
-                               engine_args(args.engine, args.model))
+                               engine_args(args.engine, args.model, args.reader))
             total = report(name, results, args)
             everything[name] = {"total": total, "cases": [
                 {k: v for k, v in r.items() if k != "expected"} for r in results]}

@@ -1,14 +1,18 @@
 /*
  * pagedump.c - what vision/ and textlayer/ see on one page: a debugging aid.
  *
- * usage: pagedump [--json] [--words] [--no-borderless] [--dpi N] [--password PW] FILE.pdf PAGE
+ * usage: pagedump [--json] [--words] [--no-borderless] [--dpi N] [--password PW]
+ *                 [--reader DIR] FILE.pdf PAGE
  *
  * Prints the rulings, the table regions and each region's table (as Markdown), and with --words
- * the text lines. With --json it prints one line {"tables": [[[cell, ...], ...], ...]} - the shape
+ * the text lines. With --reader, a page without a text layer has its regions read as quire
+ * reads scans (ocr/: the words cut from the ink, read by the line reader in DIR); with
+ * --words too, the words it read, region by region. With --json it prints one line {"tables": [[[cell, ...], ...], ...]} - the shape
  * eval-dev's score.py reads as a prediction.
  */
 #include "../common/common.h"
 #include "../ingest/ingest.h"
+#include "../ocr/ocr.h"
 #include "../table/table.h"
 #include "../textlayer/textlayer.h"
 #include "../vision/vision.h"
@@ -75,7 +79,7 @@ int main(int argc, char **argv)
 {
     bool json = false, words = false, borderless = true;
     double dpi = 120;
-    const char *password = NULL, *path = NULL, *page_arg = NULL;
+    const char *password = NULL, *path = NULL, *page_arg = NULL, *reader = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = true;
@@ -87,6 +91,8 @@ int main(int argc, char **argv)
             dpi = atof(argv[++i]);
         else if (!strcmp(argv[i], "--password") && i + 1 < argc)
             password = argv[++i];
+        else if (!strcmp(argv[i], "--reader") && i + 1 < argc)
+            reader = argv[++i];
         else if (!path)
             path = argv[i];
         else
@@ -94,7 +100,7 @@ int main(int argc, char **argv)
     }
     if (!path || !page_arg) {
         fprintf(stderr, "usage: pagedump [--json] [--words] [--no-borderless] [--dpi N] "
-                        "[--password PW] FILE.pdf PAGE\n");
+                        "[--password PW] [--reader DIR] FILE.pdf PAGE\n");
         return 2;
     }
     struct document *doc = NULL;
@@ -125,6 +131,22 @@ int main(int argc, char **argv)
         document_close(doc);
         return 1;
     }
+    struct ocr *ocr = NULL;
+    struct ink_view *view = NULL;
+    if (reader && !page->has_text_layer) {
+        ocr = ocr_load(reader, &err, &msg);
+        if (!err)
+            err = vision_ink_view(page, layout, &view);
+        if (err) {
+            fprintf(stderr, "pagedump: %s: %s\n", reader, msg ? msg : err_str(err));
+            free(msg);
+            ocr_free(ocr);
+            page_layout_free(layout);
+            page_free(page);
+            document_close(doc);
+            return 1;
+        }
+    }
     if (!json) {
         printf("page %d: %.1f x %.1f pt, %zu words, raster %dx%d\n", page->index + 1, page->width,
                page->height, page->n_words, page->raster.width, page->raster.height);
@@ -143,7 +165,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < layout->n_regions; i++) {
         const struct region *rg = &layout->regions[i];
         struct table *t = NULL;
-        err = textlayer_extract(page, layout, rg, &t, &msg);
+        double conf = 0;
+        err = ocr ? ocr_read_table(ocr, page, view, i, &t, &conf, &msg)
+                  : textlayer_extract(page, layout, rg, &t, &msg);
         if (json) {
             if (!err) {
                 if (printed++)
@@ -153,10 +177,20 @@ int main(int argc, char **argv)
         } else {
             printf("region %zu %s (%.1f,%.1f)-(%.1f,%.1f) conf=%.2f\n", i, kinds[rg->kind],
                    rg->bbox.x0, rg->bbox.y0, rg->bbox.x1, rg->bbox.y1, rg->confidence);
+            if (ocr && words) {
+                struct page *read = NULL;
+                double c = 0;
+                if (ocr_read_words(ocr, page, view, i, &read, &c) == 0)
+                    print_lines(read);
+                ocr_words_free(read);
+            }
             if (err) {
                 printf("  textlayer: %s\n", msg ? msg : err_str(err));
             } else {
-                printf("  %d x %d, header_rows %d\n", t->n_rows, t->n_cols, t->header_rows);
+                printf("  %d x %d, header_rows %d", t->n_rows, t->n_cols, t->header_rows);
+                if (ocr)
+                    printf(", read with %s, confidence %.2f", ocr_id(ocr), conf);
+                putchar('\n');
                 char *md = table_render(t, TABLE_FORMAT_MARKDOWN, NULL);
                 if (md)
                     fputs(md, stdout);
@@ -169,6 +203,8 @@ int main(int argc, char **argv)
     }
     if (json)
         printf("]}\n");
+    vision_ink_view_free(view);
+    ocr_free(ocr);
     page_layout_free(layout);
     page_free(page);
     document_close(doc);

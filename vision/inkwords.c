@@ -675,3 +675,79 @@ void vision__drop_faint_rulings(const struct raster *ras, struct ruling *r, size
     }
     *n = m;
 }
+
+/* --- the view for a reader (vision.h) ------------------------------------------------------- */
+
+int vision_ink_view(const struct page *page, const struct page_layout *layout,
+                    struct ink_view **out)
+{
+    if (!page || !layout || !out)
+        return QUIRE_EINVAL;
+    *out = NULL;
+    struct ink_view *v = q_calloc(1, sizeof *v);
+    if (!v)
+        return QUIRE_ENOMEM;
+    struct ink_page *ink = NULL;
+    int err = 0;
+    if (!page->has_text_layer && page->raster.gray)
+        err = vision__ink_page(page, layout->rulings, layout->n_rulings, &ink);
+    if (err) {
+        free(v);
+        return err;
+    }
+    if (ink) {
+        v->page = ink->page; /* takes its words */
+        v->skew = ink->skew;
+        free(ink->rules);
+        free(ink);
+    } else {
+        v->page = (struct page){.index = page->index, .width = page->width,
+                                .height = page->height, .has_text_layer = true};
+    }
+    v->page.raster = (struct raster){0};
+    size_t nr = layout->n_rulings, ng = layout->n_regions;
+    v->layout.rulings = q_malloc(sizeof *v->layout.rulings * (nr + 1));
+    v->layout.regions = q_malloc(sizeof *v->layout.regions * (ng + 1));
+    if (!v->layout.rulings || !v->layout.regions) {
+        vision_ink_view_free(v);
+        return QUIRE_ENOMEM;
+    }
+    memcpy(v->layout.rulings, layout->rulings, sizeof *layout->rulings * nr);
+    v->layout.n_rulings = nr;
+    struct ink_page turn = {.page = v->page, .skew = v->skew};
+    vision__ink_rulings_to_upright(&turn, v->layout.rulings, nr);
+    for (size_t i = 0; i < ng; i++) {
+        v->layout.regions[i] = layout->regions[i];
+        v->layout.regions[i].bbox = vision__ink_rect_to_upright(&turn, layout->regions[i].bbox);
+    }
+    v->layout.n_regions = ng;
+    *out = v;
+    return 0;
+}
+
+void vision_ink_view_free(struct ink_view *v)
+{
+    if (!v)
+        return;
+    free(v->page.words);
+    free(v->layout.rulings);
+    free(v->layout.regions);
+    free(v);
+}
+
+void vision_ink_view_to_page(const struct ink_view *v, double *x, double *y)
+{
+    upright(-v->skew, v->page.width / 2, v->page.height / 2, x, y);
+}
+
+struct rect vision_ink_view_rect_to_page(const struct ink_view *v, struct rect r)
+{
+    struct ink_page turn = {.page = v->page, .skew = v->skew};
+    return vision__ink_rect_from_upright(&turn, r);
+}
+
+struct rect vision_ink_view_rect_from_page(const struct ink_view *v, struct rect r)
+{
+    struct ink_page turn = {.page = v->page, .skew = v->skew};
+    return vision__ink_rect_to_upright(&turn, r);
+}

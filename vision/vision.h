@@ -172,4 +172,30 @@ struct column_gap {
 int vision_column_gaps(const struct page *page, const struct text_line *lines, size_t n_lines,
                        struct rect area, double min_gap, struct column_gap **gaps, size_t *n);
 
+/* --- the words of a scan, for a reader (inkwords.c) ---------------------------------------- */
+/* What the scan detectors see of a page without a text layer, for reading its words: the page
+ * turned upright (by -skew about its centre, so lines of text are level), the words cut from its
+ * ink (boxes padded like a text layer's, font sizes; a stand-in text that is not the word's:
+ * "W", ".", a bullet or "1."), and `layout`'s rulings and regions turned alike (each region the
+ * box around its turned box; ruling lines levelled). No raster: the page's own is read through
+ * vision_ink_view_to_page(). */
+struct ink_view {
+    struct page page;          /* upright frame; words owned here, their texts static */
+    struct page_layout layout; /* turned copies, owned here */
+    double skew;               /* radians (0: the page's frame) */
+};
+
+/* Builds the view of `page` (which needs a raster; a page with a text layer yields a view of
+ * no words) with `layout` from vision_analyze(). On success *out is new, freed with
+ * vision_ink_view_free(). Returns 0, QUIRE_EINVAL (NULL argument) or QUIRE_ENOMEM. Any
+ * thread. */
+int vision_ink_view(const struct page *page, const struct page_layout *layout,
+                    struct ink_view **out);
+void vision_ink_view_free(struct ink_view *view); /* NULL is a no-op */
+/* A point of the upright frame in the page's frame (points), and a rectangle both ways (the box
+ * around the turned one). */
+void vision_ink_view_to_page(const struct ink_view *view, double *x, double *y);
+struct rect vision_ink_view_rect_to_page(const struct ink_view *view, struct rect r);
+struct rect vision_ink_view_rect_from_page(const struct ink_view *view, struct rect r);
+
 #endif

@@ -29,6 +29,7 @@ struct pipeline {
     bool stopping;
 
     struct model_engine *engine; /* NULL with the text engine; read-only while jobs run */
+    struct ocr *ocr;           /* the line reader, or NULL; read-only while jobs run */
     struct lanes *lanes;       /* one per worker: a document's worker or a page helper */
 
     pthread_mutex_t lock;      /* guards the connection pool */
@@ -79,7 +80,7 @@ static void process_cb(uv_work_t *req)
         return;
     }
     lanes_acquire(p->lanes);
-    pipeline_process(job, s, p->cfg, p->engine, &p->abort_flag, p->lanes);
+    pipeline_process(job, s, p->cfg, p->engine, p->ocr, &p->abort_flag, p->lanes);
     lanes_release(p->lanes);
     give_back_store(p, s);
 }
@@ -124,23 +125,31 @@ struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, pipelin
     struct model_engine *engine = NULL;
     if (use_model && !(engine = model_engine_load(cfg, err, msg)))
         return NULL;
+    struct ocr *ocr = pipeline_load_reader(cfg, err, msg);
+    if (*err) {
+        model_engine_free(engine);
+        return NULL;
+    }
     /* Fail early, on the loop thread, when the database cannot be opened at all. */
     struct store *s = NULL;
     *err = store_open(cfg->db_path, cfg->busy_timeout_ms, &s, msg);
     if (*err) {
         model_engine_free(engine);
+        ocr_free(ocr);
         return NULL;
     }
     struct pipeline *p = q_calloc(1, sizeof *p);
     if (!p) {
         store_close(s);
         model_engine_free(engine);
+        ocr_free(ocr);
         *err = QUIRE_ENOMEM;
         return NULL;
     }
     p->loop = loop;
     p->cfg = cfg;
     p->engine = engine;
+    p->ocr = ocr;
     p->done = done;
     p->user = user;
     p->queue_size = cfg->queue_size > workers ? cfg->queue_size : workers;
@@ -156,6 +165,36 @@ struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, pipelin
 }
 
 struct model_engine *pipeline_model_engine(const struct pipeline *p) { return p->engine; }
+
+struct ocr *pipeline_load_reader(const struct config *cfg, int *err, char **msg)
+{
+    *err = 0;
+    const char *dir = cfg->reader_path;
+    if (dir && !strcmp(dir, "none"))
+        return NULL;
+    if (!dir || !*dir) {
+        /* the source tree's reader (quire run from a checkout), then the installed one */
+        static const char *shipped[] = {"models/quire-reader",
+                                        QUIRE_DATADIR "/models/quire-reader"};
+        dir = NULL;
+        for (size_t i = 0; i < sizeof shipped / sizeof *shipped && !dir; i++) {
+            char *cfg_path = q_asprintf("%s/config.json", shipped[i]);
+            if (!cfg_path) {
+                *err = QUIRE_ENOMEM;
+                return NULL;
+            }
+            if (access(cfg_path, R_OK) == 0)
+                dir = shipped[i];
+            free(cfg_path);
+        }
+        if (!dir)
+            return NULL;
+    }
+    struct ocr *o = ocr_load(dir, err, msg);
+    if (o)
+        log_msg(LOG_DEBUG, "line reader for scanned pages: %s", dir);
+    return o;
+}
 
 int pipeline_submit(struct pipeline *p, struct doc_job *job)
 {
@@ -199,6 +238,7 @@ void pipeline_free(struct pipeline *p)
     free(p->jobs);
     pthread_mutex_destroy(&p->lock);
     model_engine_free(p->engine);
+    ocr_free(p->ocr);
     lanes_free(p->lanes);
     ingest_global_release();
     free(p);

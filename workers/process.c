@@ -265,10 +265,43 @@ static int model_tables(struct page_ctx *ctx, size_t first, size_t n, bool auto_
     return err;
 }
 
+/* The tables of a scanned page's regions read by the line reader (engine "ocr"); a region
+ * where nothing is read is left out (logged). */
+static int ocr_tables(struct page_ctx *ctx, const struct ocr *ocr)
+{
+    struct ink_view *view = NULL;
+    int err = vision_ink_view(ctx->page, ctx->layout, &view);
+    for (size_t i = 0; !err && i < ctx->layout->n_regions; i++) {
+        const struct region *region = &ctx->layout->regions[i];
+        struct table *table = NULL;
+        double confidence = 0;
+        char *msg = NULL;
+        if (ctx->abort_flag && *ctx->abort_flag) {
+            err = QUIRE_ECANCELLED;
+            break;
+        }
+        int e = ocr_read_table(ocr, ctx->page, view, i, &table, &confidence, &msg);
+        if (e == QUIRE_ENOMEM) {
+            err = e;
+        } else if (e) {
+            log_msg(LOG_DEBUG, "%s: page %d: region %zu: %s", ctx->job->path,
+                    ctx->page->index + 1, i, msg ? msg : err_str(e));
+        } else if (table->n_rows == 0 || table->n_cols == 0) {
+            table_free(table);
+        } else if ((err = add_table(ctx->out, region, table, "ocr", ocr_id(ocr),
+                                    region->confidence * confidence))) {
+            table_free(table);
+        }
+        free(msg);
+    }
+    vision_ink_view_free(view);
+    return err;
+}
+
 /* Finds and extracts the tables of one loaded page. */
 static int process_page(struct doc_job *job, struct document *doc, const struct page *page,
                         const struct config *cfg, struct model_engine *engine,
-                        struct page_out *out, const atomic_int *abort_flag, double deadline,
+                        const struct ocr *ocr, struct page_out *out, const atomic_int *abort_flag, double deadline,
                         double limit)
 {
     struct vision_options vo;
@@ -291,9 +324,12 @@ static int process_page(struct doc_job *job, struct document *doc, const struct 
         else
             err = text_table(&ctx, i);
     }
-    /* A scan's regions under the text engine: found, not read. Recorded with the page (and said)
-     * so that a user sees why a scanned table gave nothing and which pages a model would read. */
-    if (!err && !use_model && !page->has_text_layer && layout->n_regions) {
+    /* A scan's regions under the text engine: read by the line reader when there is one;
+     * otherwise found, not read: recorded with the page (and said) so that a user sees why a
+     * scanned table gave nothing and which pages a model would read. */
+    if (!err && !use_model && !page->has_text_layer && layout->n_regions && ocr)
+        err = ocr_tables(&ctx, ocr);
+    else if (!err && !use_model && !page->has_text_layer && layout->n_regions) {
         out->page.unread_regions = (int)layout->n_regions;
         log_msg(LOG_WARN, "%s: page %d: %zu table region%s on a page without a text layer not "
                 "read: the text engine needs the PDF's text (--engine auto with a model reads "
@@ -394,6 +430,7 @@ struct page_run {
     struct doc_job *job;
     const struct config *cfg;
     struct model_engine *engine;
+    const struct ocr *ocr;
     const atomic_int *abort_flag;
     struct lanes *lanes;          /* NULL: no helpers */
     double started;               /* now_seconds() when the job began */
@@ -433,7 +470,7 @@ static void read_page(struct page_run *run, struct document *doc, size_t k)
     out->page = (struct page_result){.page = i + 1, .width = page->width,
                                      .height = page->height,
                                      .has_text_layer = page->has_text_layer};
-    out->err = process_page(job, doc, page, cfg, run->engine, out, run->abort_flag,
+    out->err = process_page(job, doc, page, cfg, run->engine, run->ocr, out, run->abort_flag,
                             run->started + run->limit, run->limit);
     if (!out->err && out->n_tables &&
         !(out->places = q_calloc(out->n_tables, sizeof *out->places)))
@@ -536,7 +573,8 @@ static int gather_pages(struct doc_job *job, struct page_run *run, struct table_
 /* Opens the PDF and reads every selected page (with helpers when lanes are free). On failure
  * the job says why. */
 static int process_pages(struct doc_job *job, const struct config *cfg,
-                         struct model_engine *engine, const atomic_int *abort_flag,
+                         struct model_engine *engine, const struct ocr *ocr,
+                         const atomic_int *abort_flag,
                          struct lanes *lanes, double started)
 {
     struct document *doc = NULL;
@@ -555,7 +593,8 @@ static int process_pages(struct doc_job *job, const struct config *cfg,
                                                   job->path, n, cfg->max_pages));
         return QUIRE_ELIMIT;
     }
-    struct page_run run = {.job = job, .cfg = cfg, .engine = engine, .abort_flag = abort_flag,
+    struct page_run run = {.job = job, .cfg = cfg, .engine = engine, .ocr = ocr,
+                           .abort_flag = abort_flag,
                            .lanes = lanes, .started = started, .n_total = n};
     run.order = q_calloc(n > 0 ? (size_t)n : 1, sizeof *run.order);
     run.outs = q_calloc(n > 0 ? (size_t)n : 1, sizeof *run.outs);
@@ -638,8 +677,8 @@ static void record_vanished(struct doc_job *job, struct store *store)
 }
 
 void pipeline_process(struct doc_job *job, struct store *store, const struct config *cfg,
-                      struct model_engine *engine, const atomic_int *abort_flag,
-                      struct lanes *lanes)
+                      struct model_engine *engine, const struct ocr *ocr,
+                      const atomic_int *abort_flag, struct lanes *lanes)
 {
     double started = now_seconds();
     struct stat st;
@@ -687,7 +726,7 @@ void pipeline_process(struct doc_job *job, struct store *store, const struct con
         set_failure(job, err, store_failure(store, job->path, "mark the document running", err));
         return;
     }
-    err = process_pages(job, cfg, engine, abort_flag, lanes, started);
+    err = process_pages(job, cfg, engine, ocr, abort_flag, lanes, started);
     job->seconds = now_seconds() - started;
     if (err == QUIRE_ECANCELLED) {
         release_results(&job->result);

@@ -62,6 +62,7 @@
 
 #include "../common/common.h"
 #include "../config/config.h"
+#include "../ocr/ocr.h"
 #include "../store/store.h"
 
 /* A set of 1-based page numbers, from "1-3,7" (NULL set = every page). */
@@ -147,12 +148,17 @@ bool lanes_wanted(struct lanes *l);          /* a thread waits in lanes_acquire 
 
 /* Processes one job synchronously on the calling thread with the given connection (what a
  * pool thread does, holding one of `lanes`). `engine` is the loaded model when cfg->engine is
- * vlm or auto (NULL for text). `lanes` (may be NULL: the calling thread reads every page) lends
+ * vlm or auto (NULL for text); `ocr` the line reader for scanned pages the model does
+ * not read (NULL: none). `lanes` (may be NULL: the calling thread reads every page) lends
  * free lanes to helper threads that read pages too. Exposed for tests. `abort_flag` may be
  * NULL. */
 void pipeline_process(struct doc_job *job, struct store *store, const struct config *cfg,
-                      struct model_engine *engine, const atomic_int *abort_flag,
-                      struct lanes *lanes);
+                      struct model_engine *engine, const struct ocr *ocr,
+                      const atomic_int *abort_flag, struct lanes *lanes);
+/* The line reader [model] reader asks for: NULL with *err = 0 when none is configured or
+ * shipped ("none", or no models/quire-reader), else loaded (ocr_load), or NULL with *err and
+ * *msg. Loop thread. */
+struct ocr *pipeline_load_reader(const struct config *cfg, int *err, char **msg);
 /* The pipeline's model engine (NULL with the text engine). Loop thread. */
 struct model_engine *pipeline_model_engine(const struct pipeline *p);
 
