@@ -83,6 +83,27 @@ static double sample(const struct raster *r, double x, double y)
     return v;
 }
 
+/* The view's upright frame (points) to raster pixels: an affine map, computed once. */
+struct to_raster {
+    double ox, oy, xx, xy, yx, yy; /* pixel = o + X * (xx, xy) + Y * (yx, yy) */
+};
+
+static struct to_raster to_raster(const struct ink_view *view, const struct raster *r)
+{
+    double ppp = r->dpi / 72, x0 = 0, y0 = 0, x1 = 1, y1 = 0, x2 = 0, y2 = 1;
+    vision_ink_view_to_page(view, &x0, &y0);
+    vision_ink_view_to_page(view, &x1, &y1);
+    vision_ink_view_to_page(view, &x2, &y2);
+    return (struct to_raster){x0 * ppp, y0 * ppp, (x1 - x0) * ppp, (y1 - y0) * ppp,
+                              (x2 - x0) * ppp, (y2 - y0) * ppp};
+}
+
+/* Raster sample at upright point (X, Y). */
+static double sample_at(const struct raster *r, const struct to_raster *m, double X, double Y)
+{
+    return sample(r, m->ox + X * m->xx + Y * m->yx, m->oy + X * m->xy + Y * m->yy);
+}
+
 /* The word box `b` (upright frame, points) at `s` band pixels per point: a band_h x *w image
  * (caller frees), its box centred vertically, white outside the box, the paper brightened to
  * white. NULL when out of memory. */
@@ -101,6 +122,7 @@ static uint8_t *sample_word(const struct page *page, const struct ink_view *view
     int n = (int)ceil(ppp / s);
     n = n < 1 ? 1 : n > 4 ? 4 : n;
     double cy = (b.y0 + b.y1) / 2;
+    struct to_raster m = to_raster(view, r);
     unsigned hist[256] = {0};
     for (int v = 0; v < band_h; v++)
         for (int u = 0; u < W; u++) {
@@ -115,10 +137,9 @@ static uint8_t *sample_word(const struct page *page, const struct ink_view *view
                         continue;
                     }
                     inside++;
-                    vision_ink_view_to_page(view, &X, &Y);
-                    acc += sample(r, X * ppp, Y * ppp);
+                    acc += sample_at(r, &m, X, Y);
                 }
-            int p = (int)lround(acc / (n * n));
+            int p = (int)(acc / (n * n) + 0.5);
             img[(size_t)v * W + u] = (uint8_t)p;
             if (inside)
                 hist[p]++;
@@ -342,11 +363,11 @@ static bool ink_box(const struct page *page, const struct ink_view *view, struct
     uint8_t *img = q_malloc((size_t)W * (size_t)H);
     if (!img)
         return false;
+    struct to_raster m = to_raster(view, r);
     for (int v = 0; v < H; v++)
         for (int u = 0; u < W; u++) {
             double X = b.x0 + (u + 0.5) / ppp, Y = b.y0 + (v + 0.5) / ppp;
-            vision_ink_view_to_page(view, &X, &Y);
-            int p = (int)lround(sample(r, X * ppp, Y * ppp));
+            int p = (int)(sample_at(r, &m, X, Y) + 0.5);
             img[(size_t)v * W + u] = (uint8_t)p;
             hist[p]++;
         }

@@ -26,9 +26,10 @@ static const char *cells[4][3] = {{"Region", "Sales", "Growth"},
                                   {"South", "987", "-0.4%"},
                                   {"West", "2,310", "12.0%"}};
 
-/* Draws the 4 x 3 table with its top-left at (x, y) points (fs-point DejaVu Sans; rules when
- * `ruled`), turned by `degrees` about the page centre, into the page's raster. */
-static void draw_table(struct page *p, double x, double y, double fs, bool ruled, double degrees)
+/* Draws the first rows x cols of the table with its top-left at (x, y) points (fs-point DejaVu
+ * Sans; rules when `ruled`), turned by `degrees` about the page centre, into the page's raster. */
+static void draw_cells(struct page *p, int rows, int cols, double x, double y, double fs,
+                       bool ruled, double degrees)
 {
     int W = p->raster.width, H = p->raster.height;
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
@@ -43,20 +44,20 @@ static void draw_table(struct page *p, double x, double y, double fs, bool ruled
     double cw = 8 * fs, rh = 2 * fs;
     if (ruled) {
         cairo_set_line_width(c, 0.8);
-        for (int r = 0; r <= 4; r++) {
+        for (int r = 0; r <= rows; r++) {
             cairo_move_to(c, x, y + r * rh);
-            cairo_line_to(c, x + 3 * cw, y + r * rh);
+            cairo_line_to(c, x + cols * cw, y + r * rh);
         }
-        for (int k = 0; k <= 3; k++) {
+        for (int k = 0; k <= cols; k++) {
             cairo_move_to(c, x + k * cw, y);
-            cairo_line_to(c, x + k * cw, y + 4 * rh);
+            cairo_line_to(c, x + k * cw, y + rows * rh);
         }
         cairo_stroke(c);
     }
     cairo_select_font_face(c, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(c, fs);
-    for (int r = 0; r < 4; r++)
-        for (int k = 0; k < 3; k++) {
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < cols; k++) {
             cairo_move_to(c, x + k * cw + 0.5 * fs, y + r * rh + 1.4 * fs);
             cairo_show_text(c, cells[r][k]);
         }
@@ -70,6 +71,12 @@ static void draw_table(struct page *p, double x, double y, double fs, bool ruled
             p->raster.gray[(size_t)py * W + px] = (unsigned char)((q[0] + q[1] + q[2]) / 3);
         }
     cairo_surface_destroy(s);
+}
+
+/* The whole 4 x 3 table. */
+static void draw_table(struct page *p, double x, double y, double fs, bool ruled, double degrees)
+{
+    draw_cells(p, 4, 3, x, y, fs, ruled, degrees);
 }
 
 struct read {
@@ -211,25 +218,28 @@ static void test_ocr__word_geometry(void **state)
     ocr_free(o);
 }
 
-/* The tiny reader (64-px tiles of two bands, random weights: its texts are noise) reads every
- * ink word of the grid, a word wider than a band included (cut into pieces), and fails cleanly
- * when allocations fail. */
+/* The tiny reader (64-px tiles of two bands, random weights: its texts are noise) reads a
+ * word wider than a band (cut into pieces), and every step of reading a table (a ruled 3 x 2
+ * grid, kept small for valgrind) fails cleanly when an allocation fails. */
 static void test_ocr__tiny_reader_and_allocation_failures(void **state)
 {
     struct ocr *o = load(TINY);
     struct read r;
     struct page *p = synth_page_new(612, 792);
-    draw_table(p, 100, 150, 10, true, 0);
+    draw_cells(p, 3, 2, 100, 150, 10, true, 0);
     analyze(&r, p);
     char *text = NULL;
     double conf = 0;
-    /* a box as wide as 12 bands of the tiny reader */
-    struct rect wide = {100, 150, 100 + 12 * 64 * 0.5 * 10 / 9.0, 170};
+    /* a box several bands of the tiny reader wide (150 pt: 270 px at its x-height for 10 pt) */
+    struct rect wide = {100, 150, 250, 170};
     assert_int_equal(ocr_read_box(o, r.page, r.view, wide, 10, &text, &conf), 0);
     assert_non_null(text);
     free(text);
     int failures = 0;
-    for (long n = 1; n < 400; n++) {
+    /* every one of the first 64 allocations (loading the state, the first word's samples and
+     * tile: the sites each later word and x-height repeats), then every 1.25th one up to the
+     * end (the words' geometry, the text-layer engine), so valgrind finishes in minutes */
+    for (long n = 1; n < 100000; n = n < 64 ? n + 1 : n + n / 4) {
         struct table *t = NULL;
         char *msg = NULL;
         q_alloc_fail_after(n);

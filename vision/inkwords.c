@@ -712,7 +712,8 @@ int vision_ink_view(const struct page *page, const struct page_layout *layout,
         vision_ink_view_free(v);
         return QUIRE_ENOMEM;
     }
-    memcpy(v->layout.rulings, layout->rulings, sizeof *layout->rulings * nr);
+    if (nr)
+        memcpy(v->layout.rulings, layout->rulings, sizeof *layout->rulings * nr);
     v->layout.n_rulings = nr;
     struct ink_page turn = {.page = v->page, .skew = v->skew};
     vision__ink_rulings_to_upright(&turn, v->layout.rulings, nr);
