@@ -9,6 +9,9 @@
 #              generated PDFs and their scans (see below), when bench/bench_llm is built;
 #              QUIRE_BENCH_VLM_ENGINES="vlm" skips auto, "" both.
 #   vlm_long_pdf_*  the same for one QUIRE_BENCH_VLM_LONG_PAGES-page PDF (default 4; 0 skips).
+#   ocr_batch_*  `quire batch` over scanned copies (tools/scanify) of the first
+#              QUIRE_BENCH_OCR_COUNT (default 20) batch PDFs, read by the shipped line reader
+#              (models/quire-reader; skipped when it is not there).
 #   llm_*      the inference engine's benchmarks (bench/bench_llm), when built.
 #   tabula_*, quire_*, quire_vs_tabula_*
 #              quire batch and tabula-java in turns over the batch_* folder (bench/tabula.sh),
@@ -116,6 +119,35 @@ if [ -x "$BUILD/bench/bench_llm" ] && [ -n "$VLM_ENGINES" ]; then
     fi
 fi
 
+# Scanned pages read by the line reader (ocr/): scanned copies of the first OCR_COUNT PDFs.
+OCR_COUNT=${QUIRE_BENCH_OCR_COUNT:-20}
+if [ -f models/quire-reader/config.json ] && [ "$OCR_COUNT" -gt 0 ]; then
+    echo "== quire batch over $OCR_COUNT scanned PDFs, read by models/quire-reader"
+    mkdir -p "$work/ocr-born"
+    head -n 1000 "$work/pdfs/truth.jsonl" | python3 -c "
+import json, sys, shutil
+keep = sorted({json.loads(l)['pdf'] for l in sys.stdin})[:$OCR_COUNT]
+out = open('$work/ocr-born/truth.jsonl', 'w')
+for l in open('$work/pdfs/truth.jsonl'):
+    if json.loads(l)['pdf'] in keep:
+        out.write(l)
+for f in keep:
+    shutil.copy('$work/pdfs/' + f, '$work/ocr-born/' + f)"
+    "$BUILD/tools/scanify" "$work/ocr-born" "$work/ocr-scan" >/dev/null
+    /usr/bin/time -v -o "$work/ocr-time.txt" "$QUIRE" batch --quiet --db "$work/ocr.db" \
+        --reader models/quire-reader "$work/ocr-scan" >/dev/null 2>&1 || true
+    awk -F': ' -v p="$(sqlite3 "$work/ocr.db" "SELECT count(*) FROM pages")" \
+        -v t="$(sqlite3 "$work/ocr.db" "SELECT count(*) FROM tables WHERE engine = 'ocr'")" -v n="$cores" '
+        /Elapsed \(wall clock\)/ {k=split($2,a,":"); w=0; for(i=1;i<=k;i++) w=w*60+a[i]}
+        /Maximum resident set size/ {r=$2}
+        /Percent of CPU this job got/ {sub("%","",$2); c=$2}
+        END {printf "ocr_batch_pages: %d\nocr_batch_tables: %d\nocr_batch_seconds: %.2f\n", p, t, w
+             printf "ocr_batch_pages_per_s: %.2f\nocr_batch_tables_per_s: %.2f\n", p / w, t / w
+             printf "ocr_batch_cpu_busy_pct: %.0f\nocr_batch_peak_rss_mb: %.1f\n", c / n, r / 1024}' \
+        "$work/ocr-time.txt" > "$work/ocr.txt"
+    cat "$work/ocr.txt"
+fi
+
 # quire against tabula-java over the same folder, in turns (bench/tabula.sh); one
 # `tabula: skipped (why)` line when java or the jar is not here (make bench-tabula fetches it).
 echo "== quire and tabula-java"
@@ -135,7 +167,7 @@ awk -v p="$stored_pages" -v t="$tables" -v w="$wall" -v r="$rss_kb" -v c="$cpu" 
 awk -v p="$LONG_PAGES" -v t="$long_tables" -v w="$long_wall" -v r="$long_rss_kb" 'BEGIN {
     printf "long_pdf_pages: %d\nlong_pdf_tables: %d\nlong_pdf_seconds: %.2f\n", p, t, w
     printf "long_pdf_pages_per_s: %.2f\nlong_pdf_peak_rss_mb: %.1f\n", p / w, r / 1024 }'
-for f in "$work/vlm_batch.txt" "$work/auto_batch.txt" "$work/vlm_long_pdf.txt"; do
+for f in "$work/ocr.txt" "$work/vlm_batch.txt" "$work/auto_batch.txt" "$work/vlm_long_pdf.txt"; do
     if [ -f "$f" ]; then cat "$f"; fi
 done
 if [ -f "$work/llm.txt" ]; then

@@ -297,32 +297,66 @@ static int read_boxes_at(const struct ocr *o, const struct page *page,
     return err;
 }
 
-/* read_boxes_at() at each of the x-heights OCR_X_HEIGHTS; each box keeps the reading whose
- * confidences, summed over the x-heights that gave it, are highest (agreement between scales
- * counts, and so does certainty); its confidence is their mean over all x-heights. */
+/* The ways each word is read: x-heights as shares of its font size (vision/'s estimate is one
+ * for the whole page, and the reader is sensitive to scale) and sampling phases (pixels).
+ * The first OCR_AGREE are read for every word; a word whose readings all agree is decided, the
+ * others are read the remaining ways too. */
+static const struct variant {
+    double x_em, phase;
+} variants[] = {{0.5, 0}, {0.45, 0.5}, {0.55, 0}, {0.4, 0}, {0.6, 0},
+                {0.45, 0}, {0.55, 0.5}, {0.5, 0.5}, {0.4, 0.5}, {0.6, 0.5}};
+#define OCR_AGREE 3
+
+/* Reads boxes[0..n) the ways of `variants`; each box keeps the reading whose confidences,
+ * summed over the ways that gave it, are highest (agreement between scales counts, and so does
+ * certainty); its confidence is that sum over the number of ways it was read. */
 static int read_boxes(const struct ocr *o, const struct page *page, const struct ink_view *view,
                       const struct rect *boxes, const double *font_size, size_t n, char **texts,
                       double *conf)
 {
-    static const double x_ems[] = {OCR_X_HEIGHTS};
-    enum { NX = sizeof x_ems / sizeof *x_ems, K = 2 * NX };
-    char **t = q_calloc(n * K + 1, sizeof *t);
-    double *c = q_malloc(sizeof *c * (n * K + 1));
-    int err = (!t || !c) ? QUIRE_ENOMEM : 0;
+    enum { K = sizeof variants / sizeof *variants };
+    char **t = q_calloc(n * K + 1, sizeof *t);       /* t[k * n + i]: way k of box i, or NULL */
+    double *c = q_calloc(n * K + 1, sizeof *c);
+    char **sub_t = q_calloc(n + 1, sizeof *sub_t);
+    double *sub_c = q_malloc(sizeof *sub_c * (n + 1)), *sub_f = q_malloc(sizeof *sub_f * (n + 1));
+    struct rect *sub_b = q_malloc(sizeof *sub_b * (n + 1));
+    size_t *which = q_malloc(sizeof *which * (n + 1));
+    int err = (!t || !c || !sub_t || !sub_c || !sub_f || !sub_b || !which) ? QUIRE_ENOMEM : 0;
     for (size_t i = 0; i < n; i++) {
         texts[i] = NULL;
         conf[i] = 0;
     }
-    for (size_t k = 0; k < K && !err; k++)
-        err = read_boxes_at(o, page, view, boxes, font_size, n, x_ems[k % NX], 0.5 * (k / NX),
-                            t + k * n, c + k * n);
+    for (size_t k = 0; k < K && !err; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            bool settled = k >= OCR_AGREE;
+            for (size_t j = 1; settled && j < OCR_AGREE; j++)
+                settled = !strcmp(t[i], t[j * n + i]);
+            if (!settled) {
+                which[m] = i;
+                sub_b[m] = boxes[i];
+                sub_f[m++] = font_size[i];
+            }
+        }
+        if (!m)
+            break;
+        err = read_boxes_at(o, page, view, sub_b, sub_f, m, variants[k].x_em, variants[k].phase,
+                            sub_t, sub_c);
+        for (size_t j = 0; j < m && !err; j++) {
+            t[k * n + which[j]] = sub_t[j];
+            c[k * n + which[j]] = sub_c[j];
+        }
+    }
     for (size_t i = 0; i < n && !err; i++) {
         double best = -1;
-        size_t pick = 0;
+        size_t pick = 0, ways = 0;
         for (size_t k = 0; k < K; k++) {
+            if (!t[k * n + i])
+                continue;
+            ways++;
             double sum = 0;
             for (size_t j = 0; j < K; j++)
-                if (!strcmp(t[k * n + i], t[j * n + i]))
+                if (t[j * n + i] && !strcmp(t[k * n + i], t[j * n + i]))
                     sum += c[j * n + i];
             if (sum > best) {
                 best = sum;
@@ -331,12 +365,17 @@ static int read_boxes(const struct ocr *o, const struct page *page, const struct
         }
         texts[i] = t[pick * n + i];
         t[pick * n + i] = NULL;
-        conf[i] = best / K;
+        conf[i] = best / (double)ways;
     }
     for (size_t k = 0; t && k < n * K; k++)
         free(t[k]);
     free(t);
     free(c);
+    free(sub_t);
+    free(sub_c);
+    free(sub_f);
+    free(sub_b);
+    free(which);
     return err;
 }
 

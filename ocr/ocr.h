@@ -10,14 +10,15 @@
  *
  * Design:
  *  - Each word of the region is resampled from the page raster into one band of a reader tile:
- *    scaled so that its x-height (OCR_X_HEIGHT_EM of its font size, which vision/ estimates
- *    from the glyphs) becomes the reader's x_height, turned by the page's skew (the view's
+ *    scaled so that its x-height (a share of its font size, which vision/ estimates from the
+ *    glyphs; see below) becomes the reader's x_height, turned by the page's skew (the view's
  *    upright frame), its box centred in the band 8 px from its left edge, only the pixels
  *    inside its box copied (white around), the paper brightened to white. A word too wide for
  *    a band is cut into pieces at its lightest columns and the pieces' texts joined.
- *  - Each word is read at several x-heights (OCR_X_HEIGHTS): vision/'s font size is one
- *    estimate for the whole page, and the reader is sensitive to scale; the reading it is
- *    most confident of is kept.
+ *  - Each word is read in several ways, at x-heights of 0.4-0.6 of its font size (vision/'s
+ *    font size is one estimate for the whole page, and the reader is sensitive to scale) and
+ *    two sampling phases; the reading whose confidences summed over the ways that gave it are
+ *    highest is kept. A word whose first three readings agree is not read the other ways.
  *  - Bands are filled in reading order, n_bands words per tile; a word read as nothing is
  *    dropped; a reading with a space inside becomes several words, the box cut in proportion
  *    to their characters.
@@ -43,9 +44,6 @@
 #include "../table/table.h"
 #include "../vision/vision.h"
 
-/* The x-heights, as shares of the font size vision/ gives a word cut from the ink, at which
- * each word is read (the reading the reader is most sure of is kept). */
-#define OCR_X_HEIGHTS 0.40, 0.45, 0.5, 0.55, 0.6
 
 struct ocr;
 

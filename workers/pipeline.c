@@ -12,6 +12,7 @@
 
 #include "../ingest/ingest.h"
 
+#include <cblas.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,8 +192,13 @@ struct ocr *pipeline_load_reader(const struct config *cfg, int *err, char **msg)
             return NULL;
     }
     struct ocr *o = ocr_load(dir, err, msg);
-    if (o)
+    if (o) {
+        /* Its encoder runs on OpenBLAS in each worker: [model] threads each, as the model's
+         * (one process-wide setting; by default every worker would start as many as cores,
+         * and the workers' calls would wait on each other). */
+        openblas_set_num_threads(cfg->threads);
         log_msg(LOG_DEBUG, "line reader for scanned pages: %s", dir);
+    }
     return o;
 }
 
