@@ -695,10 +695,13 @@ int vision_ink_view(const struct page *page, const struct page_layout *layout,
         free(v);
         return err;
     }
+    struct ruling *recovered = NULL; /* long rules the ruling detector missed (upright) */
+    size_t n_recovered = 0;
     if (ink) {
         v->page = ink->page; /* takes its words */
         v->skew = ink->skew;
-        free(ink->rules);
+        recovered = ink->rules;
+        n_recovered = ink->n_rules;
         free(ink);
     } else {
         v->page = (struct page){.index = page->index, .width = page->width,
@@ -706,17 +709,21 @@ int vision_ink_view(const struct page *page, const struct page_layout *layout,
     }
     v->page.raster = (struct raster){0};
     size_t nr = layout->n_rulings, ng = layout->n_regions;
-    v->layout.rulings = q_malloc(sizeof *v->layout.rulings * (nr + 1));
+    v->layout.rulings = q_malloc(sizeof *v->layout.rulings * (nr + n_recovered + 1));
     v->layout.regions = q_malloc(sizeof *v->layout.regions * (ng + 1));
     if (!v->layout.rulings || !v->layout.regions) {
+        free(recovered);
         vision_ink_view_free(v);
         return QUIRE_ENOMEM;
     }
     if (nr)
         memcpy(v->layout.rulings, layout->rulings, sizeof *layout->rulings * nr);
-    v->layout.n_rulings = nr;
     struct ink_page turn = {.page = v->page, .skew = v->skew};
     vision__ink_rulings_to_upright(&turn, v->layout.rulings, nr);
+    if (n_recovered)
+        memcpy(v->layout.rulings + nr, recovered, sizeof *recovered * n_recovered);
+    free(recovered);
+    v->layout.n_rulings = nr + n_recovered;
     for (size_t i = 0; i < ng; i++) {
         v->layout.regions[i] = layout->regions[i];
         v->layout.regions[i].bbox = vision__ink_rect_to_upright(&turn, layout->regions[i].bbox);

@@ -340,11 +340,14 @@ static int scanned_regions(const struct ink_page *ink, const struct vision_optio
     if (ink->n_rules)
         memcpy(rulings + n_rulings, ink->rules, sizeof *rulings * ink->n_rules);
     n_rulings += ink->n_rules;
-    /* Horizontal rules only: grids were judged on the raster already, and short vertical strokes
-     * of bold type on a shaded band must not close a network here. */
+    /* Horizontal rules, and vertical ones longer than three lines of text: a grid whose long
+     * horizontal rules climb across pixel rows on a skewed scan is judged here, with the rules
+     * recovered from the ink; short vertical strokes of bold type on a shaded band must not
+     * close a network. */
     size_t kept = 0;
+    double tall = 3 * 2.5 * ink->letter_height;
     for (size_t i = 0; i < n_rulings; i++)
-        if (ruling_is_horizontal(&rulings[i]))
+        if (ruling_is_horizontal(&rulings[i]) || rulings[i].y1 - rulings[i].y0 >= tall)
             rulings[kept++] = rulings[i];
     n_rulings = kept;
     vision__merge_rulings(rulings, &n_rulings, 1.5, 3.0); /* pieces of a skewed rule */
