@@ -387,21 +387,21 @@ int ocr_read_box(const struct ocr *o, const struct page *page, const struct ink_
 
 /* --- the words' geometry ---------------------------------------------------------------------- */
 
-/* The box of the ink inside word box `b` (upright frame, points), sampled at the raster's
- * resolution: pixels clearly darker than the box's paper. Returns false when there is none. */
-static bool ink_box(const struct page *page, const struct ink_view *view, struct rect b,
-                    struct rect *ink)
+/* Word box `b` (upright frame, points) sampled at the raster's resolution: a new W x H image
+ * (caller frees) and the level below which a pixel is ink (clearly darker than the box's
+ * paper, its 80th percentile). NULL when empty, huge or out of memory. */
+static uint8_t *sample_box(const struct page *page, const struct ink_view *view, struct rect b,
+                           int *w, int *h, int *dark)
 {
     const struct raster *r = &page->raster;
     double ppp = r->dpi / 72;
     int W = (int)ceil((b.x1 - b.x0) * ppp), H = (int)ceil((b.y1 - b.y0) * ppp);
     if (W < 1 || H < 1 || (size_t)W * (size_t)H > 4000000)
-        return false;
-    double paper = 0;
+        return NULL;
     unsigned hist[256] = {0};
     uint8_t *img = q_malloc((size_t)W * (size_t)H);
     if (!img)
-        return false;
+        return NULL;
     struct to_raster m = to_raster(view, r);
     for (int v = 0; v < H; v++)
         for (int u = 0; u < W; u++) {
@@ -411,6 +411,7 @@ static bool ink_box(const struct page *page, const struct ink_view *view, struct
             hist[p]++;
         }
     unsigned seen = 0, total = (unsigned)(W * H);
+    int paper = 255;
     for (int k = 0; k < 256; k++) {
         seen += hist[k];
         if (seen >= 0.8 * total) {
@@ -418,7 +419,22 @@ static bool ink_box(const struct page *page, const struct ink_view *view, struct
             break;
         }
     }
-    int dark = (int)(paper * 0.6), x0 = W, x1 = -1, y0 = H, y1 = -1;
+    *w = W;
+    *h = H;
+    *dark = (int)(paper * 0.6);
+    return img;
+}
+
+/* The box of the ink inside word box `b` (upright frame, points). Returns false when there is
+ * none. */
+static bool ink_box(const struct page *page, const struct ink_view *view, struct rect b,
+                    struct rect *ink)
+{
+    int W, H, dark;
+    uint8_t *img = sample_box(page, view, b, &W, &H, &dark);
+    if (!img)
+        return false;
+    int x0 = W, x1 = -1, y0 = H, y1 = -1;
     for (int v = 0; v < H; v++) {
         int n = 0;
         for (int u = 0; u < W; u++)
@@ -435,9 +451,32 @@ static bool ink_box(const struct page *page, const struct ink_view *view, struct
     free(img);
     if (x1 < 0)
         return false;
+    double ppp = page->raster.dpi / 72;
     *ink = (struct rect){b.x0 + x0 / ppp, b.y0 + y0 / ppp, b.x0 + (x1 + 1) / ppp,
                          b.y0 + (y1 + 1) / ppp};
     return true;
+}
+
+/* The share of the ink inside word box `b` that lies between heights y0 and y1 (points). */
+static double ink_share(const struct page *page, const struct ink_view *view, struct rect b,
+                        double y0, double y1)
+{
+    int W, H, dark;
+    uint8_t *img = sample_box(page, view, b, &W, &H, &dark);
+    if (!img)
+        return 0;
+    double ppp = page->raster.dpi / 72;
+    size_t all = 0, in = 0;
+    for (int v = 0; v < H; v++) {
+        double y = b.y0 + (v + 0.5) / ppp;
+        for (int u = 0; u < W; u++)
+            if (img[(size_t)v * W + u] < dark) {
+                all++;
+                in += y >= y0 && y <= y1;
+            }
+    }
+    free(img);
+    return all ? (double)in / (double)all : 0;
 }
 
 /* The height of a word's ink in ems, from what it reads: a capital, digit or ascender reaches
@@ -539,6 +578,25 @@ static int add_words(struct page *p, size_t *cap, const struct word *ink, const 
     return 0;
 }
 
+/* Whether word w is a piece of a horizontal ruling: a ruling runs along its whole width and
+ * holds 70% of its ink (a rule that climbs across pixel rows on a skewed scan comes apart into
+ * pieces the ink takes for words; a dash in a cell sits at mid-height, off the rules, and a
+ * word's own letters stand above an underline). */
+static bool on_rule(const struct page *page, const struct ink_view *view, const struct word *w)
+{
+    struct rect b = w->bbox;
+    double width = rect_width(b);
+    for (size_t k = 0; k < view->layout.n_rulings; k++) {
+        const struct ruling *r = &view->layout.rulings[k];
+        double half = r->thickness / 2 + 1;
+        if (ruling_is_horizontal(r) && r->y0 >= b.y0 - half && r->y0 <= b.y1 + half &&
+            fmin(r->x1, b.x1) - fmax(r->x0, b.x0) >= 0.8 * width &&
+            ink_share(page, view, b, r->y0 - half, r->y0 + half) >= 0.7)
+            return true;
+    }
+    return false;
+}
+
 /* Whether ruling r lies within a word of p (its box grown by a third of its height): a letter's
  * stroke that the ruling detector took for a line (the stem of a "p" in a shaded header). */
 static bool ruling_in_word(const struct ruling *r, const struct page *p)
@@ -575,7 +633,8 @@ int ocr_read_words(const struct ocr *o, const struct page *page, const struct in
     for (size_t i = 0; i < vp->n_words; i++) {
         const struct word *w = &vp->words[i];
         double cx = (w->bbox.x0 + w->bbox.x1) / 2, cy = (w->bbox.y0 + w->bbox.y1) / 2;
-        if (w->rotation == 0 && cx >= area.x0 && cx <= area.x1 && cy >= area.y0 && cy <= area.y1)
+        if (w->rotation == 0 && cx >= area.x0 && cx <= area.x1 && cy >= area.y0 &&
+            cy <= area.y1 && !on_rule(page, view, w))
             idx[n++] = i;
     }
     struct rect *boxes = q_malloc(sizeof *boxes * (n + 1));
