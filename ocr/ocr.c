@@ -479,6 +479,25 @@ static double ink_share(const struct page *page, const struct ink_view *view, st
     return all ? (double)in / (double)all : 0;
 }
 
+/* The mean length of the horizontal runs of ink inside box `b`, in points: the width of the
+ * vertical strokes, which bold type has about 1.5 times as wide. */
+static double stroke_width(const struct page *page, const struct ink_view *view, struct rect b)
+{
+    int W, H, dark;
+    uint8_t *img = sample_box(page, view, b, &W, &H, &dark);
+    if (!img)
+        return 0;
+    size_t runs = 0, ink = 0;
+    for (int v = 0; v < H; v++)
+        for (int u = 0; u < W; u++)
+            if (img[(size_t)v * W + u] < dark) {
+                ink++;
+                runs += u == 0 || img[(size_t)v * W + u - 1] >= dark;
+            }
+    free(img);
+    return runs ? (double)ink / (double)runs / (page->raster.dpi / 72) : 0;
+}
+
 /* The height of a word's ink in ems, from what it reads: a capital, digit or ascender reaches
  * about 0.72 em above the baseline (else the x-height, 0.5 em); a descender 0.21 em below. */
 static double ink_height_em(const char *text)
@@ -528,6 +547,17 @@ static void fit_words(const struct page *page, const struct ink_view *view, stru
         w[i].bbox = (struct rect){ink[i].x0 - 0.05 * e, base - 0.8 * e, ink[i].x1 + 0.05 * e,
                                   base + 0.2 * e};
     }
+    /* bold: strokes 1.3 times as wide (for their size) as the region's typical word's */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        em[i] = has[i] && w[i].font_size > 0
+                    ? stroke_width(page, view, ink[i]) / w[i].font_size : 0;
+        if (em[i] > 0)
+            tmp[m++] = em[i];
+    }
+    q_sort(tmp, m, sizeof *tmp, q_cmp_double);
+    for (size_t i = 0; m >= 4 && i < n; i++)
+        w[i].bold = em[i] >= 1.3 * tmp[m / 2];
 out:
     free(em);
     free(tmp);

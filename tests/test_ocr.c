@@ -27,7 +27,7 @@ static const char *cells[4][3] = {{"Region", "Sales", "Growth"},
                                   {"West", "2,310", "12.0%"}};
 
 /* Draws the first rows x cols of the table with its top-left at (x, y) points (fs-point DejaVu
- * Sans; rules when `ruled`), turned by `degrees` about the page centre, into the page's raster. */
+ * Sans, the first row bold; rules when `ruled`), turned by `degrees` about the page centre, into the page's raster. */
 static void draw_cells(struct page *p, int rows, int cols, double x, double y, double fs,
                        bool ruled, double degrees)
 {
@@ -54,10 +54,11 @@ static void draw_cells(struct page *p, int rows, int cols, double x, double y, d
         }
         cairo_stroke(c);
     }
-    cairo_select_font_face(c, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(c, fs);
     for (int r = 0; r < rows; r++)
         for (int k = 0; k < cols; k++) {
+            cairo_select_font_face(c, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                                   r ? CAIRO_FONT_WEIGHT_NORMAL : CAIRO_FONT_WEIGHT_BOLD);
             cairo_move_to(c, x + k * cw + 0.5 * fs, y + r * rh + 1.4 * fs);
             cairo_show_text(c, cells[r][k]);
         }
@@ -136,6 +137,7 @@ static int read_table(const struct ocr *o, struct read *r)
         fail_msg("ocr_read_table: %s", msg ? msg : err_str(err));
     assert_int_equal(t->n_rows, 4);
     assert_int_equal(t->n_cols, 3);
+    assert_int_equal(t->header_rows, 1); /* the bold row: bold is told by the strokes */
     assert_true(conf > 0 && conf <= 1);
     struct rect box = r->layout->regions[0].bbox;
     for (size_t i = 0; i < t->n_cells; i++)
