@@ -91,9 +91,11 @@ bench-tabula: all                   ## install java and npm, fetch tabula-java, 
 	sh tools/fetch-tabula.sh $(BUILD)/tabula
 	sh bench/tabula.sh $(BUILD)
 
-demo: deps                          ## install, build, convert examples/*.pdf into ./quire.db, print Markdown
+demo: deps                          ## install, build, convert examples/*.pdf and scanned copies into ./quire.db, print Markdown
 	$(MAKE) --no-print-directory all
-	$(BUILD)/quire convert --db quire.db --format md examples/*.pdf
+	rm -rf $(BUILD)/demo-scans
+	$(BUILD)/tools/scanify examples $(BUILD)/demo-scans >/dev/null
+	$(BUILD)/quire convert --db quire.db --format md examples/*.pdf $(BUILD)/demo-scans/*.pdf
 
 eval: all                           ## score quire on ../shared/eval-dev and on the generated sets
 	python3 tools/eval.py --quire $(BUILD)/quire --by-style --gen-count 200
