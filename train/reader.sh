@@ -18,6 +18,7 @@ CK=${1:?usage: train/reader.sh CKPT [SAMPLES]}
 TARGET=${2:-1800000}
 PY=${PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
+sh tools/install-deps.sh --fonts
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 samples() {
     [ -f "$CK/recipe.json" ] || { echo 0; return; }
