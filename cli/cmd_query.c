@@ -692,8 +692,8 @@ static void print_status_text(const char *db_path, const struct store_status *st
     printf("tables:    %" PRId64 " (on %" PRId64 " stored pages)\n", st->tables, st->pages);
     if (st->unread_pages)
         printf("unread:    %" PRId64 " page%s without a text layer hold%s table regions the "
-               "text engine cannot read\n           (quire reprocess --engine auto with a model "
-               "reads them; pages.unread_regions)\n",
+               "text engine cannot read\n           (quire reprocess --all with the line reader, "
+               "or --engine auto with a model, reads them; pages.unread_regions)\n",
                st->unread_pages, st->unread_pages == 1 ? "" : "s", st->unread_pages == 1 ? "s" : "");
     if (!st->n_failures)
         return;

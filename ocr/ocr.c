@@ -94,8 +94,8 @@ static struct to_raster to_raster(const struct ink_view *view, const struct rast
     vision_ink_view_to_page(view, &x0, &y0);
     vision_ink_view_to_page(view, &x1, &y1);
     vision_ink_view_to_page(view, &x2, &y2);
-    return (struct to_raster){x0 * ppp, y0 * ppp, (x1 - x0) * ppp, (y1 - y0) * ppp,
-                              (x2 - x0) * ppp, (y2 - y0) * ppp};
+    return (struct to_raster){x0 * ppp,        y0 * ppp,        (x1 - x0) * ppp,
+                              (y1 - y0) * ppp, (x2 - x0) * ppp, (y2 - y0) * ppp};
 }
 
 /* Raster sample at upright point (X, Y). */
@@ -192,18 +192,17 @@ static int cut_pieces(const uint8_t *img, int w, int h, int maxw, int *cut, int 
 /* --- reading boxes ------------------------------------------------------------------------- */
 
 struct piece {
-    size_t box;      /* which box */
-    uint8_t *img;    /* band_h x w, owned by the box's sample */
-    int x0, x1, w;   /* columns of img */
+    size_t box;    /* which box */
+    uint8_t *img;  /* band_h x w, owned by the box's sample */
+    int x0, x1, w; /* columns of img */
 };
 
 /* Reads boxes[0..n) (upright frame) of fonts font_size[i] at an x-height of x_em font sizes:
  * texts[i] new strings (caller frees), conf[i] the reader's confidence. Returns 0 or
  * QUIRE_ENOMEM (nothing left allocated). */
-static int read_boxes_at(const struct ocr *o, const struct page *page,
-                         const struct ink_view *view, const struct rect *boxes,
-                         const double *font_size, size_t n, double x_em, double phase,
-                         char **texts, double *conf)
+static int read_boxes_at(const struct ocr *o, const struct page *page, const struct ink_view *view,
+                         const struct rect *boxes, const double *font_size, size_t n, double x_em,
+                         double phase, char **texts, double *conf)
 {
     const struct llm_reader_info *in = &o->info;
     int S = in->image_size, bh = in->band_height, nb = in->n_bands;
@@ -303,7 +302,7 @@ static int read_boxes_at(const struct ocr *o, const struct page *page,
  * others are read the remaining ways too. */
 static const struct variant {
     double x_em, phase;
-} variants[] = {{0.5, 0}, {0.45, 0.5}, {0.55, 0}, {0.4, 0}, {0.6, 0},
+} variants[] = {{0.5, 0},  {0.45, 0.5}, {0.55, 0},  {0.4, 0},   {0.6, 0},
                 {0.45, 0}, {0.55, 0.5}, {0.5, 0.5}, {0.4, 0.5}, {0.6, 0.5}};
 #define OCR_AGREE 3
 
@@ -315,7 +314,7 @@ static int read_boxes(const struct ocr *o, const struct page *page, const struct
                       double *conf)
 {
     enum { K = sizeof variants / sizeof *variants };
-    char **t = q_calloc(n * K + 1, sizeof *t);       /* t[k * n + i]: way k of box i, or NULL */
+    char **t = q_calloc(n * K + 1, sizeof *t); /* t[k * n + i]: way k of box i, or NULL */
     double *c = q_calloc(n * K + 1, sizeof *c);
     char **sub_t = q_calloc(n + 1, sizeof *sub_t);
     double *sub_c = q_malloc(sizeof *sub_c * (n + 1)), *sub_f = q_malloc(sizeof *sub_f * (n + 1));
@@ -504,8 +503,7 @@ static double ink_height_em(const char *text)
 {
     bool tall = false, low = false;
     for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-        if (*c >= 0x80 || strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789bdfhklt%$#&@()[]{}/|!?",
-                                 *c))
+        if (*c >= 0x80 || strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789bdfhklt%$#&@()[]{}/|!?", *c))
             tall = true;
         if (strchr("gjpqy(),;[]{}|", *c))
             low = true;
@@ -550,8 +548,8 @@ static void fit_words(const struct page *page, const struct ink_view *view, stru
     /* bold: strokes 1.3 times as wide (for their size) as the region's typical word's */
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        em[i] = has[i] && w[i].font_size > 0
-                    ? stroke_width(page, view, ink[i]) / w[i].font_size : 0;
+        em[i] =
+            has[i] && w[i].font_size > 0 ? stroke_width(page, view, ink[i]) / w[i].font_size : 0;
         if (em[i] > 0)
             tmp[m++] = em[i];
     }
@@ -658,13 +656,13 @@ int ocr_read_words(const struct ocr *o, const struct page *page, const struct in
         free(p);
         return QUIRE_ENOMEM;
     }
-    *p = (struct page){.index = page->index, .width = vp->width, .height = vp->height,
-                       .has_text_layer = true};
+    *p = (struct page){
+        .index = page->index, .width = vp->width, .height = vp->height, .has_text_layer = true};
     for (size_t i = 0; i < vp->n_words; i++) {
         const struct word *w = &vp->words[i];
         double cx = (w->bbox.x0 + w->bbox.x1) / 2, cy = (w->bbox.y0 + w->bbox.y1) / 2;
-        if (w->rotation == 0 && cx >= area.x0 && cx <= area.x1 && cy >= area.y0 &&
-            cy <= area.y1 && !on_rule(page, view, w))
+        if (w->rotation == 0 && cx >= area.x0 && cx <= area.x1 && cy >= area.y0 && cy <= area.y1 &&
+            !on_rule(page, view, w))
             idx[n++] = i;
     }
     struct rect *boxes = q_malloc(sizeof *boxes * (n + 1));

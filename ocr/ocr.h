@@ -44,7 +44,6 @@
 #include "../table/table.h"
 #include "../vision/vision.h"
 
-
 struct ocr;
 
 /* Loads the line reader in `dir` (llm_reader_load). NULL with *err and *msg (caller frees) as

@@ -27,7 +27,8 @@ static const char *cells[4][3] = {{"Region", "Sales", "Growth"},
                                   {"West", "2,310", "12.0%"}};
 
 /* Draws the first rows x cols of the table with its top-left at (x, y) points (fs-point DejaVu
- * Sans, the first row bold; rules when `ruled`), turned by `degrees` about the page centre, into the page's raster. */
+ * Sans, the first row bold; rules when `ruled`), turned by `degrees` about the page centre,
+ * into the page's raster. */
 static void draw_cells(struct page *p, int rows, int cols, double x, double y, double fs,
                        bool ruled, double degrees)
 {

@@ -301,8 +301,8 @@ static int ocr_tables(struct page_ctx *ctx, const struct ocr *ocr)
 /* Finds and extracts the tables of one loaded page. */
 static int process_page(struct doc_job *job, struct document *doc, const struct page *page,
                         const struct config *cfg, struct model_engine *engine,
-                        const struct ocr *ocr, struct page_out *out, const atomic_int *abort_flag, double deadline,
-                        double limit)
+                        const struct ocr *ocr, struct page_out *out,
+                        const atomic_int *abort_flag, double deadline, double limit)
 {
     struct vision_options vo;
     vision_options_init(&vo);
@@ -332,9 +332,9 @@ static int process_page(struct doc_job *job, struct document *doc, const struct 
     else if (!err && !use_model && !page->has_text_layer && layout->n_regions) {
         out->page.unread_regions = (int)layout->n_regions;
         log_msg(LOG_WARN, "%s: page %d: %zu table region%s on a page without a text layer not "
-                "read: the text engine needs the PDF's text (--engine auto with a model reads "
-                "scans)", job->path, page->index + 1, layout->n_regions,
-                layout->n_regions == 1 ? "" : "s");
+                "read: the text engine needs the PDF's text (the line reader, [model] reader, "
+                "or --engine auto with a model reads scans)", job->path, page->index + 1,
+                layout->n_regions, layout->n_regions == 1 ? "" : "s");
     }
     page_free(ctx.hires);
     page_layout_free(layout);
