@@ -80,7 +80,7 @@ valgrind: all $(TESTS)              ## the unit tests under valgrind (memcheck, 
 	    --suppressions=$(abspath tests/valgrind.supp) --error-exitcode=99" \
 	    sh tests/run-tests.sh $(filter-out %/test_e2e,$(TESTS))
 
-fuzz:                               ## libFuzzer on the model-file and tokenizer loaders (clang), FUZZ_SECONDS each
+fuzz:                               ## libFuzzer on the model-file, tokenizer and reader loaders (clang), FUZZ_SECONDS each
 	sh tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
 
 bench: all $(BENCHES)               ## run the benchmarks; prints `name: value` lines

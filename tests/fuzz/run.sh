@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/fuzz/run.sh [SECONDS] [TARGET...] - builds the libFuzzer harnesses of llm/ with clang
 # (-fsanitize=fuzzer,address,undefined) and runs each for SECONDS (default 60), one by one.
-# Run from the repository root. Targets: model (safetensors, config.json, index.json loaders)
-# and tokenizer (tokenizer.json loader and BPE); default both.
+# Run from the repository root. Targets: model (safetensors, config.json, index.json loaders),
+# tokenizer (tokenizer.json loader and BPE) and reader (the line reader's folder); default all.
 #
 # Seeds: tests/fuzz/corpus/<target>/ (committed: small interesting inputs found so far) plus the
 # fixture files of tests/fixtures, prefixed as the harness expects. New inputs go to
@@ -13,7 +13,7 @@
 set -eu
 SECONDS_EACH=${1:-60}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-model tokenizer}
+TARGETS=${*:-model tokenizer reader}
 OUT=${FUZZ_OUT:-/tmp/quire-fuzz}
 CC=${FUZZ_CC:-clang}
 mkdir -p "$OUT"
@@ -50,6 +50,14 @@ seed_tokenizer() {
     rm -rf "$d"; mkdir -p "$d"
     cp tests/fixtures/tiny-idefics3/tokenizer.json "$d/tiny-idefics3"
     cp tests/fixtures/bpe-1k/tokenizer.json "$d/bpe-1k"
+}
+
+seed_reader() {
+    d=$OUT/seeds-reader
+    rm -rf "$d"; mkdir -p "$d"
+    fx=tests/fixtures/tiny-reader
+    { printf '\000'; cat "$fx/config.json"; } >"$d/reader-config"
+    { printf '\001'; cat "$fx/model.safetensors"; } >"$d/reader-weights"
 }
 
 status=0
