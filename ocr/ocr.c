@@ -4,6 +4,7 @@
  */
 #include "ocr.h"
 
+#include <glib.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +34,12 @@ struct ocr *ocr_load(const char *dir, int *err, char **msg)
         return NULL;
     }
     llm_reader_get_info(o->reader, &o->info);
-    size_t len = strlen(dir);
-    while (len > 1 && dir[len - 1] == '/')
-        len--;
-    size_t start = len;
-    while (start > 0 && dir[start - 1] != '/')
-        start--;
-    o->id = q_strndup(dir + start, len - start);
+    /* its folder's name, as the model's id when config.json names none (workers/) */
+    char *canon = realpath(dir, NULL);
+    char *base = g_path_get_basename(canon ? canon : dir);
+    o->id = q_strdup(base);
+    g_free(base);
+    free(canon);
     if (!o->id) {
         ocr_free(o);
         *err = QUIRE_ENOMEM;

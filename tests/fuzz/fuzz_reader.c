@@ -20,37 +20,10 @@
 #include <unistd.h>
 
 #include "../../llm/llm.h"
+#include "fuzz_files.h"
 
-static char dir[64];
 static uint8_t *fixture_config, *fixture_weights;
 static size_t fixture_config_len, fixture_weights_len;
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "fuzz_reader: cannot read %s (run from the repository root)\n", path);
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        exit(1);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static void put(const char *name, const void *data, size_t len)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-        abort();
-}
 
 static void remove_dir(void)
 {
