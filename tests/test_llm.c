@@ -604,6 +604,39 @@ static void test_llm__safetensors_rejects_bad_headers(void **unused)
     remove_tmpdir(dir);
 }
 
+/* Loads (and frees) a model, or a line reader, from dir: the loader's error code. */
+static int load_model_err(const char *dir, char **msg)
+{
+    int err = 0;
+    llm_model_free(llm_model_load(dir, &err, msg));
+    return err;
+}
+
+static int load_reader_err(const char *dir, char **msg)
+{
+    int err = 0;
+    llm_reader_free(llm_reader_load(dir, &err, msg));
+    return err;
+}
+
+/* Changes every step-th byte of the safetensors header in data (written to path, in dir) one at
+ * a time: `load` either loads (a harmless change, e.g. inside padding) or fails with
+ * QUIRE_EMODEL and a message naming the file. */
+static void flip_header_bytes(const char *dir, const char *path, uint8_t *data, size_t len,
+                              size_t hlen, size_t step, int (*load)(const char *, char **))
+{
+    for (size_t off = 8; off < 8 + hlen; off += step) {
+        uint8_t keep = data[off];
+        data[off] = off % 2 ? ' ' : '9';
+        write_all(path, data, len);
+        char *msg = NULL;
+        int err = load(dir, &msg);
+        assert_true(err == 0 || (err == QUIRE_EMODEL && msg && strstr(msg, path)));
+        free(msg);
+        data[off] = keep;
+    }
+}
+
 static void test_llm__truncated_model_is_clean_error(void **unused)
 {
     char *src = fixture("model.safetensors");
@@ -629,20 +662,7 @@ static void test_llm__truncated_model_is_clean_error(void **unused)
         free(msg);
     }
     /* every byte of the header flipped to a space or a digit: never a crash */
-    for (size_t off = 8; off < 8 + hlen; off += 7) {
-        uint8_t keep = data[off];
-        data[off] = off % 2 ? ' ' : '9';
-        write_all(path, data, len);
-        int err = 0;
-        char *msg = NULL;
-        struct llm_model *m = llm_model_load(dir, &err, &msg);
-        if (m)
-            llm_model_free(m); /* a harmless change (e.g. inside padding) */
-        else
-            assert_true(err == QUIRE_EMODEL && msg && strstr(msg, path));
-        free(msg);
-        data[off] = keep;
-    }
+    flip_header_bytes(dir, path, data, len, hlen, 7, load_model_err);
     free(path);
     free(data);
     remove_tmpdir(dir);
@@ -2584,20 +2604,7 @@ static void test_llm__reader_rejects_bad_files(void **unused)
         write_all(path, data, cuts[i]);
         expect_reader_error(dir, QUIRE_EMODEL, path);
     }
-    for (size_t off = 8; off < 8 + hlen; off += 5) {
-        uint8_t keep = data[off];
-        data[off] = off % 2 ? ' ' : '9';
-        write_all(path, data, len);
-        err = 0;
-        msg = NULL;
-        struct llm_reader *r = llm_reader_load(dir, &err, &msg);
-        if (r)
-            llm_reader_free(r); /* a harmless change (e.g. inside padding) */
-        else
-            assert_true(err == QUIRE_EMODEL && msg && strstr(msg, path));
-        free(msg);
-        data[off] = keep;
-    }
+    flip_header_bytes(dir, path, data, len, hlen, 5, load_reader_err);
     free(data);
     free(path);
     remove_tmpdir(dir);
