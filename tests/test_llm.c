@@ -87,14 +87,15 @@ static void remove_tmpdir(char *dir)
     free(dir);
 }
 
-/* Copies the fixture's model into a new temporary directory, config.json text replaced when
- * `config` is not NULL. */
-static char *copy_model(const char *config)
+/* Copies a model folder's config.json and model.safetensors from `src_dir` into a new temporary
+ * directory, config.json's text replaced when `config` is not NULL. */
+static char *copy_folder(const char *src_dir, const char *config)
 {
     char *dir = make_tmpdir();
     const char *names[] = {"config.json", "model.safetensors"};
     for (int i = 0; i < 2; i++) {
-        char *src = fixture(names[i]), *dst = q_asprintf("%s/%s", dir, names[i]);
+        char *src = q_asprintf("%s/%s", src_dir, names[i]);
+        char *dst = q_asprintf("%s/%s", dir, names[i]);
         size_t len;
         uint8_t *data = read_all(src, &len);
         if (i == 0 && config)
@@ -106,6 +107,12 @@ static char *copy_model(const char *config)
         free(dst);
     }
     return dir;
+}
+
+/* The fixture's model copied (copy_folder). */
+static char *copy_model(const char *config)
+{
+    return copy_folder(fixture_dir(), config);
 }
 
 /* The fixture's config.json with the first occurrence of `from` replaced by `to`. */
@@ -2325,21 +2332,7 @@ static struct llm_reader *load_reader(const char *dir)
  * when `config` is not NULL. */
 static char *copy_reader(const char *config)
 {
-    char *src_dir = reader_dir(), *dir = make_tmpdir();
-    const char *names[] = {"config.json", "model.safetensors"};
-    for (int i = 0; i < 2; i++) {
-        char *src = q_asprintf("%s/%s", src_dir, names[i]);
-        char *dst = q_asprintf("%s/%s", dir, names[i]);
-        size_t len;
-        uint8_t *data = read_all(src, &len);
-        if (i == 0 && config)
-            write_all(dst, config, strlen(config));
-        else
-            write_all(dst, data, len);
-        free(data);
-        free(src);
-        free(dst);
-    }
+    char *src_dir = reader_dir(), *dir = copy_folder(src_dir, config);
     free(src_dir);
     return dir;
 }
